@@ -1,0 +1,127 @@
+-- src/core/core.sql: accounts, contacts, activities and tasks, products.
+--
+-- Conventions for every crm table: id bigint identity, created_at and
+-- updated_at (kept by crm.set_updated_at), owner where a person owns the row,
+-- attributes jsonb for the user's own fields, foreign keys indexed.
+
+CREATE FUNCTION crm.check_email_address(address text) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_check_email_address';
+COMMENT ON FUNCTION crm.check_email_address(text) IS
+    'True for a well-formed email address; raises check_violation naming the address otherwise.';
+
+CREATE DOMAIN crm.email_address AS text
+    CONSTRAINT email_address_syntax CHECK (crm.check_email_address(VALUE));
+COMMENT ON DOMAIN crm.email_address IS
+    'An email address: mailbox@domain.tld, at most 254 bytes, no spaces or control characters.';
+
+CREATE DOMAIN crm.currency_code AS text
+    CONSTRAINT currency_code_format CHECK (VALUE ~ '^[A-Z]{3}$');
+COMMENT ON DOMAIN crm.currency_code IS 'An ISO 4217 currency code such as USD, EUR or CNY.';
+
+CREATE FUNCTION crm.set_updated_at() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'crm_set_updated_at';
+COMMENT ON FUNCTION crm.set_updated_at() IS
+    'BEFORE UPDATE row trigger: sets updated_at to now().';
+
+CREATE TABLE crm.account (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL CONSTRAINT account_name_not_blank CHECK (btrim(name) <> ''),
+    domain      text,
+    industry    text,
+    phone       text,
+    owner       name NOT NULL DEFAULT current_user,
+    attributes  jsonb NOT NULL DEFAULT '{}'
+                CONSTRAINT account_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX account_name_idx ON crm.account (lower(name));
+CREATE INDEX account_owner_idx ON crm.account (owner);
+CREATE TRIGGER account_set_updated_at BEFORE UPDATE ON crm.account
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.account IS 'Companies the team sells to.';
+
+CREATE TABLE crm.contact (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id  bigint REFERENCES crm.account ON DELETE SET NULL,
+    name        text NOT NULL CONSTRAINT contact_name_not_blank CHECK (btrim(name) <> ''),
+    email       crm.email_address,
+    phone       text,
+    title       text,
+    owner       name NOT NULL DEFAULT current_user,
+    attributes  jsonb NOT NULL DEFAULT '{}'
+                CONSTRAINT contact_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX contact_email_key ON crm.contact (lower(email));
+CREATE INDEX contact_account_id_idx ON crm.contact (account_id);
+CREATE INDEX contact_owner_idx ON crm.contact (owner);
+CREATE TRIGGER contact_set_updated_at BEFORE UPDATE ON crm.contact
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.contact IS 'People at accounts; email is unique regardless of case.';
+
+CREATE TABLE crm.product (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku         text NOT NULL UNIQUE CONSTRAINT product_sku_not_blank CHECK (btrim(sku) <> ''),
+    name        text NOT NULL CONSTRAINT product_name_not_blank CHECK (btrim(name) <> ''),
+    description text,
+    unit_price  numeric NOT NULL CONSTRAINT product_unit_price_not_negative CHECK (unit_price >= 0),
+    currency    crm.currency_code NOT NULL DEFAULT 'USD',
+    active      boolean NOT NULL DEFAULT true,
+    attributes  jsonb NOT NULL DEFAULT '{}'
+                CONSTRAINT product_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TRIGGER product_set_updated_at BEFORE UPDATE ON crm.product
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.product IS 'The catalogue: what deals, quotes and orders sell.';
+
+-- Activities: calls, emails, meetings, notes and tasks.  deal_id gets its
+-- foreign key in src/pipeline, where crm.deal is created.
+CREATE TABLE crm.activity (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL
+                CONSTRAINT activity_kind_valid CHECK (kind IN ('call', 'email', 'meeting', 'note', 'task')),
+    subject     text NOT NULL CONSTRAINT activity_subject_not_blank CHECK (btrim(subject) <> ''),
+    body        text,
+    account_id  bigint REFERENCES crm.account ON DELETE CASCADE,
+    contact_id  bigint REFERENCES crm.contact ON DELETE CASCADE,
+    deal_id     bigint,
+    due_at      timestamptz,
+    done_at     timestamptz,
+    owner       name NOT NULL DEFAULT current_user,
+    attributes  jsonb NOT NULL DEFAULT '{}'
+                CONSTRAINT activity_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX activity_account_id_idx ON crm.activity (account_id);
+CREATE INDEX activity_contact_id_idx ON crm.activity (contact_id);
+CREATE INDEX activity_deal_id_idx ON crm.activity (deal_id);
+CREATE INDEX activity_open_due_idx ON crm.activity (owner, due_at) WHERE done_at IS NULL;
+CREATE TRIGGER activity_set_updated_at BEFORE UPDATE ON crm.activity
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.activity IS
+    'Calls, emails, meetings, notes and tasks; a task is open until done_at is set.';
+
+CREATE VIEW crm.overdue_followups AS
+SELECT a.id AS activity_id, a.kind, a.subject, a.owner, a.due_at,
+       now() - a.due_at AS overdue_by,
+       a.account_id, a.contact_id, a.deal_id
+  FROM crm.activity a
+ WHERE a.done_at IS NULL
+   AND a.due_at < now();
+COMMENT ON VIEW crm.overdue_followups IS 'Activities past their due time and not done yet.';
+COMMENT ON COLUMN crm.overdue_followups.activity_id IS 'The activity (crm.activity.id).';
+COMMENT ON COLUMN crm.overdue_followups.kind IS 'call, email, meeting, note or task.';
+COMMENT ON COLUMN crm.overdue_followups.subject IS 'What the follow-up is about.';
+COMMENT ON COLUMN crm.overdue_followups.owner IS 'Who has to do it.';
+COMMENT ON COLUMN crm.overdue_followups.due_at IS 'When it was due.';
+COMMENT ON COLUMN crm.overdue_followups.overdue_by IS 'How long ago it was due.';
+COMMENT ON COLUMN crm.overdue_followups.account_id IS 'The account it concerns, if any.';
+COMMENT ON COLUMN crm.overdue_followups.contact_id IS 'The contact it concerns, if any.';
+COMMENT ON COLUMN crm.overdue_followups.deal_id IS 'The deal it concerns, if any.';

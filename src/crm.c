@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ * crm.c
+ *	  Module entry point of the crm extension.
+ *
+ * _PG_init runs when the library is loaded: at server start when crm is in
+ * shared_preload_libraries, or on first use in a backend otherwise.  It asks
+ * each feature to register its GUCs, caches and (when preloaded) background
+ * workers, then reserves the "crm." GUC prefix.  Triggers and aggregates work
+ * without preloading; only the mail worker needs it.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include "utils/guc.h"
+
+CRM_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+
+	MarkGUCPrefixReserved("crm");
+}

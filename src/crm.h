@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ * crm.h
+ *	  Shared declarations of the crm extension: every PostgreSQL version
+ *	  shim, the per-feature init functions called from _PG_init, and the
+ *	  helpers more than one feature uses.
+ *
+ * Only this header may test PG_VERSION_NUM; feature code uses the shims.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CRM_H
+#define CRM_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+#if PG_VERSION_NUM < 150000
+#error "crm requires PostgreSQL 15 or later"
+#endif
+
+/* PostgreSQL 18 wants the module name and version in the magic block. */
+#if PG_VERSION_NUM >= 180000
+#define CRM_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "crm", .version = "0.1.0")
+#else
+#define CRM_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+#define CRM_SCHEMA "crm"
+
+/* Per-feature initialisation, each called once from _PG_init. */
+
+/*
+ * Email address syntax (src/core/email_address.c).  Returns NULL when the
+ * address is acceptable, otherwise a sentence saying what is wrong with it.
+ */
+extern const char *crm_email_address_problem(const char *address);
+
+#endif							/* CRM_H */
