@@ -4,6 +4,29 @@
 -- updated_at (kept by crm.set_updated_at), owner where a person owns the row,
 -- attributes jsonb for the user's own fields, foreign keys indexed.
 
+-- Privileges.  Nothing in schema crm is reachable by PUBLIC.  Three group
+-- roles (NOLOGIN, created once per cluster and kept if the extension is
+-- dropped, since roles are not database objects) carry the access:
+--   crm_reader  read every table and view (BI tools)
+--   crm_user    crm_reader plus writing CRM data and calling the API
+--   crm_admin   crm_user plus editing rules, workflows, templates
+-- Each feature grants on its own objects; secrets never live in tables.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'crm_reader') THEN
+        CREATE ROLE crm_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'crm_user') THEN
+        CREATE ROLE crm_user NOLOGIN IN ROLE crm_reader;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'crm_admin') THEN
+        CREATE ROLE crm_admin NOLOGIN IN ROLE crm_user;
+    END IF;
+END
+$roles$;
+REVOKE ALL ON SCHEMA crm FROM PUBLIC;
+GRANT USAGE ON SCHEMA crm TO crm_reader;
+
 CREATE FUNCTION crm.check_email_address(address text) RETURNS boolean
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'crm_check_email_address';
@@ -125,3 +148,7 @@ COMMENT ON COLUMN crm.overdue_followups.overdue_by IS 'How long ago it was due.'
 COMMENT ON COLUMN crm.overdue_followups.account_id IS 'The account it concerns, if any.';
 COMMENT ON COLUMN crm.overdue_followups.contact_id IS 'The contact it concerns, if any.';
 COMMENT ON COLUMN crm.overdue_followups.deal_id IS 'The deal it concerns, if any.';
+
+GRANT SELECT ON crm.account, crm.contact, crm.product, crm.activity, crm.overdue_followups TO crm_reader;
+GRANT INSERT, UPDATE, DELETE ON crm.account, crm.contact, crm.activity TO crm_user;
+GRANT INSERT, UPDATE, DELETE ON crm.product TO crm_admin;
