@@ -20,6 +20,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	crm_pipeline_init();
 
 	MarkGUCPrefixReserved("crm");
 }

@@ -27,6 +27,7 @@
 #define CRM_SCHEMA "crm"
 
 /* Per-feature initialisation, each called once from _PG_init. */
+extern void crm_pipeline_init(void);
 
 /*
  * Email address syntax (src/core/email_address.c).  Returns NULL when the

@@ -1,0 +1,562 @@
+/*-------------------------------------------------------------------------
+ * enforce_transition.c
+ *	  crm.enforce_transition(): the generic BEFORE INSERT OR UPDATE row
+ *	  trigger that makes a table's state column follow a workflow.
+ *
+ * Arguments:
+ *	  1. the state column (text), e.g. 'stage' or 'status';
+ *	  2. either a column of the table holding the pipeline id (int8/int4),
+ *	     chosen per row, or the name of one crm.pipeline row used for every
+ *	     row.  A pipeline applies to rows of the table named by its
+ *	     object_type.
+ *
+ * On INSERT: a missing pipeline becomes the object type's default pipeline
+ * and a missing state its first open stage; the state must be an open stage.
+ * On UPDATE: setting the same state again is a no-op; any other move must be
+ * listed in crm.stage_transition (closed stages reopen only along such a
+ * row); moving to another pipeline starts over in one of its open stages.
+ * Entering a stage requires its required_fields, and a lost stage a
+ * lost_reason when the table has that column.
+ *
+ * Optional columns the engine maintains when the table has them:
+ *	  <state>_entered_at  when the row entered its state (kept if the same
+ *						  statement sets it to a time not in the future and
+ *						  not before the previous one, for imports)
+ *	  closed_at			  set on entering won/lost, cleared on reopening
+ *	  probability		  the stage's probability, unless the statement sets it
+ *
+ * Refusals raise check_violation (23514) with constraint crm_stage_transition
+ * or crm_required_field, the allowed next states in errdetail.
+ *
+ * Per statement the trigger resolves its columns once (fn_extra) and reads
+ * pending invalidations, so rule edits committed elsewhere are seen by the
+ * next statement; per row it does hash and array lookups in the rules cache,
+ * never SPI or catalog access.
+ *-------------------------------------------------------------------------
+ */
+#include "rules.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(crm_enforce_transition);
+
+/* What one trigger needs to know about its table, resolved per statement. */
+typedef struct TransitionTrigger
+{
+	const char *table_name;
+	const char *state_column;
+	int			state_att;
+	int			pipeline_att;	/* 0: fixed workflow */
+	Oid			pipeline_type;
+	const char *workflow_name;	/* fixed workflow */
+	int			entered_at_att; /* 0 when the table lacks the column */
+	int			closed_at_att;
+	int			lost_reason_att;
+	int			probability_att;
+	int			id_att;
+} TransitionTrigger;
+
+/* A row being written: its state, its workflow and the changes to make. */
+typedef struct RowChange
+{
+	int			natts;
+	int			attnums[5];
+	Datum		values[5];
+	bool		nulls[5];
+} RowChange;
+
+static void
+set_column(RowChange *change, int attnum, Datum value, bool isnull)
+{
+	if (attnum <= 0)
+		return;
+	change->attnums[change->natts] = attnum;
+	change->values[change->natts] = value;
+	change->nulls[change->natts] = isnull;
+	change->natts++;
+}
+
+static int
+optional_column(TupleDesc desc, const char *name, Oid type, const char *table)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		return 0;
+	if (TupleDescAttr(desc, attnum - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table \"%s\" must be of type %s to be kept by crm.enforce_transition()",
+						name, table, format_type_be(type))));
+	return attnum;
+}
+
+static TransitionTrigger *
+trigger_config(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TransitionTrigger *cfg;
+	MemoryContext old;
+	char	   *entered_at_name;
+	Oid			state_type;
+
+	if (trigger->tgnargs != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.enforce_transition() takes two arguments, %d given", trigger->tgnargs),
+				 errhint("Pass the state column, then the pipeline column or the workflow name, "
+						 "as in crm.enforce_transition('stage', 'pipeline_id').")));
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cfg = palloc0(sizeof(TransitionTrigger));
+	cfg->table_name = pstrdup(RelationGetRelationName(rel));
+	cfg->state_column = pstrdup(trigger->tgargs[0]);
+	cfg->state_att = SPI_fnumber(desc, cfg->state_column);
+	if (cfg->state_att <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist", cfg->state_column, cfg->table_name),
+				 errhint("The first argument of crm.enforce_transition() names the state column.")));
+	state_type = TupleDescAttr(desc, cfg->state_att - 1)->atttypid;
+	if (state_type != TEXTOID && state_type != VARCHAROID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("state column \"%s\" of table \"%s\" must be of type text", cfg->state_column,
+						cfg->table_name)));
+
+	cfg->pipeline_att = SPI_fnumber(desc, trigger->tgargs[1]);
+	if (cfg->pipeline_att > 0)
+	{
+		cfg->pipeline_type = TupleDescAttr(desc, cfg->pipeline_att - 1)->atttypid;
+		if (cfg->pipeline_type != INT8OID && cfg->pipeline_type != INT4OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("pipeline column \"%s\" of table \"%s\" must be of type bigint",
+							trigger->tgargs[1], cfg->table_name)));
+	}
+	else
+	{
+		cfg->pipeline_att = 0;
+		cfg->workflow_name = pstrdup(trigger->tgargs[1]);
+	}
+
+	entered_at_name = psprintf("%s_entered_at", cfg->state_column);
+	cfg->entered_at_att = optional_column(desc, entered_at_name, TIMESTAMPTZOID, cfg->table_name);
+	cfg->closed_at_att = optional_column(desc, "closed_at", TIMESTAMPTZOID, cfg->table_name);
+	cfg->lost_reason_att = optional_column(desc, "lost_reason", TEXTOID, cfg->table_name);
+	cfg->probability_att = optional_column(desc, "probability", NUMERICOID, cfg->table_name);
+	cfg->id_att = SPI_fnumber(desc, "id");
+	if (cfg->id_att > 0 && TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT8OID &&
+		TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT4OID)
+		cfg->id_att = 0;
+	MemoryContextSwitchTo(old);
+
+	/* A new statement: see rule changes other sessions have committed. */
+	AcceptInvalidationMessages();
+	return cfg;
+}
+
+/* "deal 42", for messages. */
+static char *
+record_label(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull = true;
+	Datum		id = 0;
+
+	if (cfg->id_att > 0)
+		id = heap_getattr(tuple, cfg->id_att, desc, &isnull);
+	if (isnull)
+		return psprintf("%s row", cfg->table_name);
+	return psprintf("%s " INT64_FORMAT, cfg->table_name,
+					TupleDescAttr(desc, cfg->id_att - 1)->atttypid == INT8OID ?
+					DatumGetInt64(id) : (int64) DatumGetInt32(id));
+}
+
+static int64
+pipeline_value(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc, bool *isnull)
+{
+	Datum		d = heap_getattr(tuple, cfg->pipeline_att, desc, isnull);
+
+	if (*isnull)
+		return 0;
+	return cfg->pipeline_type == INT8OID ? DatumGetInt64(d) : (int64) DatumGetInt32(d);
+}
+
+/* The workflow a row follows; fills in the default pipeline on INSERT. */
+static CrmWorkflow *
+row_workflow(const TransitionTrigger *cfg, Relation rel, HeapTuple tuple, RowChange *change)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	CrmWorkflow *wf;
+	bool		isnull;
+	int64		id;
+
+	if (cfg->pipeline_att == 0)
+	{
+		wf = crm_workflow_by_name(cfg->workflow_name);
+		if (wf == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("workflow \"%s\" does not exist", cfg->workflow_name),
+					 errhint("Create it as a crm.pipeline row with object_type '%s'.", cfg->table_name)));
+	}
+	else
+	{
+		id = pipeline_value(cfg, tuple, desc, &isnull);
+		if (isnull)
+		{
+			wf = crm_default_workflow(cfg->table_name);
+			if (wf == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("no pipeline given and no default pipeline for \"%s\"", cfg->table_name),
+						 errhint("Set %s, or mark a pipeline with object_type '%s' as is_default.",
+								 NameStr(TupleDescAttr(desc, cfg->pipeline_att - 1)->attname),
+								 cfg->table_name)));
+			set_column(change, cfg->pipeline_att,
+					   cfg->pipeline_type == INT8OID ? Int64GetDatum(wf->id) : Int32GetDatum((int32) wf->id),
+					   false);
+		}
+		else
+		{
+			wf = crm_workflow_by_id(id);
+			if (wf == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						 errmsg("pipeline " INT64_FORMAT " does not exist", id)));
+		}
+	}
+	if (strcmp(wf->object_type, cfg->table_name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("pipeline \"%s\" does not apply to table \"%s\"", wf->name, cfg->table_name),
+				 errdetail("Pipeline \"%s\" is a workflow for \"%s\" rows.", wf->name, wf->object_type),
+				 errtableconstraint(rel, "crm_stage_transition")));
+	if (wf->n_stages == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("pipeline \"%s\" has no stages", wf->name),
+				 errtableconstraint(rel, "crm_stage_transition")));
+	return wf;
+}
+
+static int
+first_open_stage(const CrmWorkflow *wf)
+{
+	int			i;
+
+	for (i = 0; i < wf->n_stages; i++)
+		if (wf->stages[i].kind == CRM_STAGE_OPEN)
+			return i;
+	return -1;
+}
+
+/* True when the column holds NULL or only blanks. */
+static bool
+field_is_empty(HeapTuple tuple, TupleDesc desc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+	Oid			type = TupleDescAttr(desc, attnum - 1)->atttypid;
+	char	   *s;
+
+	if (isnull)
+		return true;
+	if (type != TEXTOID && type != VARCHAROID && type != BPCHAROID)
+		return false;
+	for (s = TextDatumGetCString(d); *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	return true;
+}
+
+static void
+check_required_fields(const TransitionTrigger *cfg, Relation rel, HeapTuple tuple,
+					  const CrmWorkflow *wf, int to)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const CrmStage *stage = &wf->stages[to];
+	int			i;
+
+	for (i = 0; i < stage->n_required; i++)
+	{
+		const char *field = stage->required_fields[i];
+		int			attnum = SPI_fnumber(desc, field);
+
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("stage \"%s\" of pipeline \"%s\" requires column \"%s\", which table \"%s\" does not have",
+							stage->key, wf->name, field, cfg->table_name),
+					 errhint("Fix crm.stage.required_fields of that stage.")));
+		if (field_is_empty(tuple, desc, attnum))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("%s cannot enter %s \"%s\" without \"%s\"",
+							record_label(cfg, tuple, desc), cfg->state_column, stage->key, field),
+					 errdetail("Stage \"%s\" of pipeline \"%s\" requires %s to be set.",
+							   stage->key, wf->name, field),
+					 errhint("Set %s in the same statement that changes %s.", field, cfg->state_column),
+					 errtableconstraint(rel, "crm_required_field")));
+	}
+	if (stage->kind == CRM_STAGE_LOST && cfg->lost_reason_att > 0 &&
+		field_is_empty(tuple, desc, cfg->lost_reason_att))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s cannot enter lost %s \"%s\" without a lost_reason",
+						record_label(cfg, tuple, desc), cfg->state_column, stage->key),
+				 errdetail("Closing as lost records why, for win/loss analysis."),
+				 errhint("Set lost_reason in the same statement, as in SET %s = '%s', lost_reason = 'price'.",
+						 cfg->state_column, stage->key),
+				 errtableconstraint(rel, "crm_required_field")));
+}
+
+/* The state's index in wf, or an error naming the stages there are. */
+static int
+known_stage(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, text *state)
+{
+	int			index = crm_stage_index(wf, VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state));
+
+	if (index < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("%s \"%s\" does not exist in pipeline \"%s\"",
+						cfg->state_column, text_to_cstring(state), wf->name),
+				 errdetail("Pipeline \"%s\" has: %s.", wf->name, crm_describe_stages(wf, -1, false)),
+				 errtableconstraint(rel, "crm_stage_transition")));
+	return index;
+}
+
+/*
+ * The time the row enters its new state: now(), or the value the statement
+ * set in <state>_entered_at when it is plausible (imports of history).
+ */
+static TimestampTz
+entered_at(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc desc,
+		   const char *label)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz given,
+				previous;
+	bool		isnull,
+				old_isnull = true;
+
+	if (cfg->entered_at_att == 0)
+		return now;
+	given = DatumGetTimestampTz(heap_getattr(newtuple, cfg->entered_at_att, desc, &isnull));
+	if (isnull)
+		return now;
+	if (oldtuple != NULL)
+	{
+		previous = DatumGetTimestampTz(heap_getattr(oldtuple, cfg->entered_at_att, desc, &old_isnull));
+		if (!old_isnull && given == previous)
+			return now;			/* not set by this statement */
+		if (!old_isnull && given < previous)
+		{
+			char	   *given_text = pstrdup(timestamptz_to_str(given));
+			char	   *previous_text = pstrdup(timestamptz_to_str(previous));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("%s cannot enter its new %s before it entered the previous one", label,
+							cfg->state_column),
+					 errdetail("%s_entered_at was set to %s, earlier than %s.", cfg->state_column,
+							   given_text, previous_text)));
+		}
+	}
+	if (given > now)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s_entered_at of %s cannot be in the future", cfg->state_column, label)));
+	return given;
+}
+
+Datum
+crm_enforce_transition(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TransitionTrigger *cfg;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtuple,
+				oldtuple = NULL;
+	bool		is_insert;
+	bool		restart = false;	/* INSERT, or moved to another pipeline */
+	CrmWorkflow *wf;
+	RowChange	change = {0};
+	Datum		state_datum;
+	bool		isnull;
+	text	   *new_state;
+	int			to,
+				from = -1;
+	char	   *label;
+	TimestampTz when;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.enforce_transition() must be called as a trigger")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.enforce_transition() must be a BEFORE INSERT OR UPDATE FOR EACH ROW trigger")));
+
+	cfg = fcinfo->flinfo->fn_extra;
+	if (cfg == NULL)
+		fcinfo->flinfo->fn_extra = cfg = trigger_config(fcinfo, trigdata);
+
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
+	if (is_insert)
+		newtuple = trigdata->tg_trigtuple;
+	else
+	{
+		newtuple = trigdata->tg_newtuple;
+		oldtuple = trigdata->tg_trigtuple;
+	}
+
+	/* The common UPDATE that leaves state and pipeline alone costs two compares. */
+	state_datum = heap_getattr(newtuple, cfg->state_att, desc, &isnull);
+	if (!is_insert)
+	{
+		bool		old_isnull;
+		Datum		old_state = heap_getattr(oldtuple, cfg->state_att, desc, &old_isnull);
+		bool		same_pipeline = true;
+
+		if (cfg->pipeline_att > 0)
+		{
+			bool		n1,
+						n2;
+			int64		p1 = pipeline_value(cfg, newtuple, desc, &n1);
+			int64		p2 = pipeline_value(cfg, oldtuple, desc, &n2);
+
+			same_pipeline = (n1 == n2 && p1 == p2);
+		}
+		if (same_pipeline)
+		{
+			if (isnull)
+				return PointerGetDatum(newtuple);	/* the NOT NULL constraint speaks */
+			if (!old_isnull)
+			{
+				text	   *a = DatumGetTextPP(state_datum);
+				text	   *b = DatumGetTextPP(old_state);
+
+				if (VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+					memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0)
+					return PointerGetDatum(newtuple);
+			}
+		}
+		else
+			restart = true;
+	}
+	else
+		restart = true;
+
+	wf = row_workflow(cfg, rel, newtuple, &change);
+	label = record_label(cfg, newtuple, desc);
+
+	if (isnull)
+	{
+		to = first_open_stage(wf);
+		if (to < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("pipeline \"%s\" has no open stage to start in", wf->name),
+					 errtableconstraint(rel, "crm_stage_transition")));
+		set_column(&change, cfg->state_att, CStringGetTextDatum(wf->stages[to].key), false);
+	}
+	else
+	{
+		new_state = DatumGetTextPP(state_datum);
+		to = known_stage(cfg, rel, wf, new_state);
+	}
+
+	if (restart)
+	{
+		if (wf->stages[to].kind != CRM_STAGE_OPEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("%s cannot start in %s \"%s\"", label, cfg->state_column, wf->stages[to].key),
+					 errdetail("New rows of pipeline \"%s\" start in an open stage: %s.", wf->name,
+							   crm_describe_stages(wf, -1, true)),
+					 errhint("Insert it in an open stage, then move it along crm.stage_transition."),
+					 errtableconstraint(rel, "crm_stage_transition")));
+	}
+	else
+	{
+		text	   *old_state = DatumGetTextPP(heap_getattr(oldtuple, cfg->state_att, desc, &isnull));
+
+		from = isnull ? -1 : crm_stage_index(wf, VARDATA_ANY(old_state), VARSIZE_ANY_EXHDR(old_state));
+		if (from < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("%s is in %s \"%s\", which pipeline \"%s\" no longer has", label,
+							cfg->state_column, isnull ? "" : text_to_cstring(old_state), wf->name),
+					 errtableconstraint(rel, "crm_stage_transition")));
+		if (!crm_transition_allowed(wf, from, to))
+		{
+			char	   *allowed = crm_describe_stages(wf, from, false);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("cannot move %s from %s \"%s\" to \"%s\"", label, cfg->state_column,
+							wf->stages[from].key, wf->stages[to].key),
+					 allowed[0] != '\0' ?
+					 errdetail("Allowed moves from \"%s\" in pipeline \"%s\": %s.", wf->stages[from].key,
+							   wf->name, allowed) :
+					 errdetail("No moves from \"%s\" are allowed in pipeline \"%s\".", wf->stages[from].key,
+							   wf->name),
+					 errhint("Move it through an allowed %s, or add the move to crm.stage_transition.",
+							 cfg->state_column),
+					 errtableconstraint(rel, "crm_stage_transition")));
+		}
+	}
+
+	check_required_fields(cfg, rel, newtuple, wf, to);
+
+	when = entered_at(cfg, newtuple, oldtuple, desc, label);
+	set_column(&change, cfg->entered_at_att, TimestampTzGetDatum(when), false);
+	if (cfg->closed_at_att > 0)
+	{
+		if (wf->stages[to].kind == CRM_STAGE_OPEN)
+			set_column(&change, cfg->closed_at_att, (Datum) 0, true);
+		else
+			set_column(&change, cfg->closed_at_att, TimestampTzGetDatum(when), false);
+	}
+	if (cfg->probability_att > 0)
+	{
+		bool		prob_null;
+		Datum		prob = heap_getattr(newtuple, cfg->probability_att, desc, &prob_null);
+		bool		set_by_statement = false;
+
+		if (!is_insert && !prob_null)
+		{
+			bool		old_null;
+			Datum		old_prob = heap_getattr(oldtuple, cfg->probability_att, desc, &old_null);
+
+			set_by_statement = old_null || !datumIsEqual(prob, old_prob, false, -1);
+		}
+		else if (is_insert)
+			set_by_statement = !prob_null;
+		if (!set_by_statement || wf->stages[to].kind != CRM_STAGE_OPEN)
+			set_column(&change, cfg->probability_att, wf->stages[to].probability, false);
+	}
+
+	if (change.natts == 0)
+		return PointerGetDatum(newtuple);
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtuple, desc, change.natts, change.attnums,
+													 change.values, change.nulls));
+}
