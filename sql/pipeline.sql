@@ -1,4 +1,9 @@
 -- pipeline: the C transition engine on crm.deal and on a user's own table.
+-- in a database of its own, so ids in messages do not depend on other suites
+\set regress_db :DBNAME
+CREATE DATABASE crm_regress_pipeline TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
+\c crm_regress_pipeline
+CREATE EXTENSION crm;
 SET client_min_messages = warning;
 
 -- SQLSTATE and constraint name of an error, for the checks below
@@ -326,3 +331,6 @@ SELECT count(*) FROM crm.deal;
 RESET ROLE;
 DELETE FROM crm.deal WHERE owner::text LIKE 'regress_crm_%';
 DROP ROLE regress_crm_rep, regress_crm_boss, regress_crm_nobody;
+
+\c :regress_db
+DROP DATABASE crm_regress_pipeline;

@@ -1,4 +1,9 @@
 -- reports: the BI views over pipelines, on a pipeline of their own.
+-- in a database of its own, so ids in messages do not depend on other suites
+\set regress_db :DBNAME
+CREATE DATABASE crm_regress_reports TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
+\c crm_regress_reports
+CREATE EXTENSION crm;
 SET client_min_messages = warning;
 
 SELECT crm.create_pipeline('报表测试', ARRAY['新线索', '潜在客户', '谈判中'], '成交', '流失') > 0 AS created;
@@ -43,3 +48,6 @@ SELECT count(*) > 0 AS can_read FROM crm.stage_velocity;
 INSERT INTO crm.deal (name) VALUES ('bi write');
 RESET ROLE;
 DROP ROLE regress_crm_bi;
+
+\c :regress_db
+DROP DATABASE crm_regress_reports;

@@ -115,17 +115,18 @@ AS $$
 DECLARE
     product_currency text;
     product_price numeric;
+    product_sku text;
     deal_currency text;
 BEGIN
-    SELECT p.currency, p.unit_price INTO product_currency, product_price
+    SELECT p.currency, p.unit_price, p.sku INTO product_currency, product_price, product_sku
       FROM crm.product p WHERE p.id = NEW.product_id;
     SELECT d.currency INTO deal_currency FROM crm.deal d WHERE d.id = NEW.deal_id;
     IF product_currency IS NULL OR deal_currency IS NULL THEN
         RETURN NEW;             -- the foreign keys report the missing row
     END IF;
     IF product_currency <> deal_currency THEN
-        RAISE EXCEPTION 'product % is priced in %, deal % is in %',
-                        NEW.product_id, product_currency, NEW.deal_id, deal_currency
+        RAISE EXCEPTION 'product "%" is priced in %, deal % is in %',
+                        product_sku, product_currency, NEW.deal_id, deal_currency
             USING ERRCODE = 'check_violation',
                   HINT = 'Add products priced in the deal''s currency, or change the deal''s currency first.';
     END IF;
