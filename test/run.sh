@@ -108,6 +108,7 @@ for f in test/t/*.pl; do
 	name=$(basename "$f" .pl)
 	say "tap: $t"
 	start=$(date +%s)
+	mkdir -p "tmp_check/tap/$name"
 	LANG=C.UTF-8 LC_ALL=C.UTF-8 PG_TEST_PORT_DIR="$portlock" \
 	TESTDIR="$top/tmp_check/tap/$name" PG_REGRESS="$pg_regress" CRM_SRC="$top" \
 		prove -I "$PGXS_DIR/src/test/perl" -I "$top/test/perl" "$f" \
