@@ -66,7 +66,6 @@ CREATE TABLE crm.deal_stage_history (
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX deal_stage_history_deal_idx ON crm.deal_stage_history (deal_id, changed_at);
-CREATE INDEX deal_stage_history_stage_idx ON crm.deal_stage_history (pipeline_id, from_stage);
 CREATE TRIGGER deal_stage_history_set_updated_at BEFORE UPDATE ON crm.deal_stage_history
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.deal_stage_history IS

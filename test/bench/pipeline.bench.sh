@@ -44,11 +44,20 @@ INSERT INTO crm.deal (name, amount, currency, pipeline_id)
 SELECT 'deal ' || g, g % 10000, 'USD', :id FROM generate_series(1, $DEALS) g;
 
 CREATE SCHEMA bench;
-CREATE TABLE bench.deal_none (LIKE crm.deal INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);
-CREATE TABLE bench.deal_plpgsql (LIKE crm.deal INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);
+CREATE TABLE bench.deal_none (LIKE crm.deal INCLUDING ALL);
+CREATE TABLE bench.deal_plpgsql (LIKE crm.deal INCLUDING ALL);
 INSERT INTO bench.deal_none OVERRIDING SYSTEM VALUE SELECT * FROM crm.deal;
 INSERT INTO bench.deal_plpgsql OVERRIDING SYSTEM VALUE SELECT * FROM crm.deal;
-CREATE TABLE bench.history_plpgsql (LIKE crm.deal_stage_history INCLUDING DEFAULTS INCLUDING INDEXES);
+-- the same foreign keys as crm.deal (LIKE does not copy them): only triggers differ
+ALTER TABLE bench.deal_none
+    ADD FOREIGN KEY (account_id) REFERENCES crm.account, ADD FOREIGN KEY (contact_id) REFERENCES crm.contact,
+    ADD FOREIGN KEY (pipeline_id) REFERENCES crm.pipeline,
+    ADD FOREIGN KEY (pipeline_id, stage) REFERENCES crm.stage (pipeline_id, key);
+ALTER TABLE bench.deal_plpgsql
+    ADD FOREIGN KEY (account_id) REFERENCES crm.account, ADD FOREIGN KEY (contact_id) REFERENCES crm.contact,
+    ADD FOREIGN KEY (pipeline_id) REFERENCES crm.pipeline,
+    ADD FOREIGN KEY (pipeline_id, stage) REFERENCES crm.stage (pipeline_id, key);
+CREATE TABLE bench.history_plpgsql (LIKE crm.deal_stage_history INCLUDING ALL);
 ALTER TABLE bench.history_plpgsql ADD FOREIGN KEY (deal_id) REFERENCES bench.deal_plpgsql (id);
 
 -- What a careful PL/pgSQL author writes for the same rules.
@@ -99,8 +108,13 @@ for round in $(seq "$ROUNDS"); do
 \set id random(1, $DEALS)
 UPDATE $table SET stage = $next_stage WHERE id = :id;
 EOF
-		t=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$dir/update.sql" 2>/dev/null |
+		t=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$dir/update.sql" 2>"$dir/pgbench.err" |
 			sed -nE 's/^tps = ([0-9.]+).*/\1/p')
+		if [ -z "$t" ]; then
+			echo "pgbench failed on $table:" >&2
+			tail -n 5 "$dir/pgbench.err" >&2
+			exit 1
+		fi
 		tps[$variant]+="$t "
 		q -c "VACUUM $table" >/dev/null
 		ms=$(q -c '\timing on' -c "UPDATE $table SET stage = $next_stage WHERE id <= $BULK" |
