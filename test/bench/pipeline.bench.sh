@@ -60,7 +60,10 @@ ALTER TABLE bench.deal_plpgsql
 CREATE TABLE bench.history_plpgsql (LIKE crm.deal_stage_history INCLUDING ALL);
 ALTER TABLE bench.history_plpgsql ADD FOREIGN KEY (deal_id) REFERENCES bench.deal_plpgsql (id);
 -- both histories start with the rows written while loading, so their indexes are the same size
-INSERT INTO bench.history_plpgsql OVERRIDING SYSTEM VALUE SELECT * FROM crm.deal_stage_history;
+INSERT INTO bench.history_plpgsql (deal_id, pipeline_id, from_stage, to_stage, changed_at, changed_by,
+                                   time_in_from_stage)
+SELECT deal_id, pipeline_id, from_stage, to_stage, changed_at, changed_by, time_in_from_stage
+  FROM crm.deal_stage_history;
 
 -- What a careful PL/pgSQL author writes for the same rules.
 CREATE FUNCTION bench.check_move() RETURNS trigger LANGUAGE plpgsql AS \$\$
