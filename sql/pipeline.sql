@@ -44,9 +44,12 @@ SELECT pg_temp.try($$UPDATE crm.deal SET stage = 'won' WHERE name = 'Alpha'$$);
 UPDATE crm.deal SET stage = 'qualified', amount = 150 WHERE name = 'Alpha';
 SELECT count(*) AS history_rows FROM crm.deal_stage_history h JOIN crm.deal d ON d.id = h.deal_id
  WHERE d.name = 'Alpha';
--- updating other columns leaves the stage and its stamps alone
-UPDATE crm.deal SET amount = 200 WHERE name = 'Alpha';
-SELECT stage, amount, stage_entered_at < now() AS entered_before FROM crm.deal WHERE name = 'Alpha';
+-- updating other columns leaves the stage and its stamps alone; the engine stamps updated_at
+BEGIN;
+UPDATE crm.deal SET amount = 200, updated_at = '2001-01-01' WHERE name = 'Alpha';
+SELECT stage, amount, stage_entered_at < now() AS entered_before, updated_at = now() AS updated_now
+  FROM crm.deal WHERE name = 'Alpha';
+COMMIT;
 
 -- lost needs a reason
 UPDATE crm.deal SET stage = 'lost' WHERE name = 'Alpha';

@@ -72,8 +72,7 @@ COMMENT ON TABLE crm.deal_stage_history IS
     'One row per stage a deal entered, written by the engine; from_stage is NULL for the row written at INSERT.';
 COMMENT ON COLUMN crm.deal_stage_history.time_in_from_stage IS 'How long the deal spent in from_stage.';
 
-CREATE TRIGGER deal_set_updated_at BEFORE UPDATE ON crm.deal
-    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+-- The engine also stamps updated_at, so crm.deal needs no crm.set_updated_at.
 CREATE TRIGGER deal_enforce_transition BEFORE INSERT OR UPDATE ON crm.deal
     FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('stage', 'pipeline_id');
 CREATE TRIGGER deal_record_transition_insert AFTER INSERT ON crm.deal

@@ -24,6 +24,8 @@
  *						  not before the previous one, for imports)
  *	  closed_at			  set on entering won/lost, cleared on reopening
  *	  probability		  the stage's probability, unless the statement sets it
+ *	  updated_at		  now(), on every UPDATE (so a table guarded by the
+ *						  engine needs no separate crm.set_updated_at trigger)
  *
  * Refusals raise check_violation (23514) with constraint crm_stage_transition
  * or crm_required_field, the allowed next states in errdetail.
@@ -62,6 +64,7 @@ typedef struct TransitionTrigger
 	int			closed_at_att;
 	int			lost_reason_att;
 	int			probability_att;
+	int			updated_at_att;
 	int			id_att;
 } TransitionTrigger;
 
@@ -69,9 +72,9 @@ typedef struct TransitionTrigger
 typedef struct RowChange
 {
 	int			natts;
-	int			attnums[5];
-	Datum		values[5];
-	bool		nulls[5];
+	int			attnums[6];
+	Datum		values[6];
+	bool		nulls[6];
 } RowChange;
 
 static void
@@ -83,6 +86,16 @@ set_column(RowChange *change, int attnum, Datum value, bool isnull)
 	change->values[change->natts] = value;
 	change->nulls[change->natts] = isnull;
 	change->natts++;
+}
+
+/* The row to store: the new row with the columns the engine set. */
+static Datum
+apply_change(HeapTuple newtuple, TupleDesc desc, RowChange *change)
+{
+	if (change->natts == 0)
+		return PointerGetDatum(newtuple);
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtuple, desc, change->natts, change->attnums,
+													 change->values, change->nulls));
 }
 
 static int
@@ -156,6 +169,7 @@ trigger_config(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	cfg->closed_at_att = optional_column(desc, "closed_at", TIMESTAMPTZOID, cfg->table_name);
 	cfg->lost_reason_att = optional_column(desc, "lost_reason", TEXTOID, cfg->table_name);
 	cfg->probability_att = optional_column(desc, "probability", NUMERICOID, cfg->table_name);
+	cfg->updated_at_att = optional_column(desc, "updated_at", TIMESTAMPTZOID, cfg->table_name);
 	cfg->id_att = SPI_fnumber(desc, "id");
 	if (cfg->id_att > 0 && TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT8OID &&
 		TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT4OID)
@@ -428,7 +442,10 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 		oldtuple = trigdata->tg_trigtuple;
 	}
 
-	/* The common UPDATE that leaves state and pipeline alone costs two compares. */
+	/*
+	 * The common UPDATE that leaves state and pipeline alone costs two
+	 * compares and the updated_at stamp.
+	 */
 	state_datum = heap_getattr(newtuple, cfg->state_att, desc, &isnull);
 	if (!is_insert)
 	{
@@ -436,6 +453,8 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 		Datum		old_state = heap_getattr(oldtuple, cfg->state_att, desc, &old_isnull);
 		bool		same_pipeline = true;
 
+		set_column(&change, cfg->updated_at_att,
+				   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 		if (cfg->pipeline_att > 0)
 		{
 			bool		n1,
@@ -447,8 +466,8 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 		}
 		if (same_pipeline)
 		{
-			if (isnull)
-				return PointerGetDatum(newtuple);	/* the NOT NULL constraint speaks */
+			if (isnull)			/* the NOT NULL constraint speaks */
+				return apply_change(newtuple, desc, &change);
 			if (!old_isnull)
 			{
 				text	   *a = DatumGetTextPP(state_datum);
@@ -456,7 +475,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 
 				if (VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
 					memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0)
-					return PointerGetDatum(newtuple);
+					return apply_change(newtuple, desc, &change);
 			}
 		}
 		else
@@ -555,8 +574,5 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 			set_column(&change, cfg->probability_att, wf->stages[to].probability, false);
 	}
 
-	if (change.natts == 0)
-		return PointerGetDatum(newtuple);
-	return PointerGetDatum(heap_modify_tuple_by_cols(newtuple, desc, change.natts, change.attnums,
-													 change.values, change.nulls));
+	return apply_change(newtuple, desc, &change);
 }
