@@ -28,6 +28,7 @@
 
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);
+extern void crm_forecast_timeseries_init(void);
 
 /*
  * Email address syntax (src/core/email_address.c).  Returns NULL when the

@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ * arima.c
+ *	  crm.arima(y, p, d, q ORDER BY t): the final function of the ARIMA
+ *	  aggregate, and the model's jsonb form.
+ *
+ * Model keys: kind "arima", n, n_used (points after differencing), order
+ * [p, d, q], ar, ma, mean (d = 0 only), sigma2, loglik, aic, aicc, bic, and
+ * for crm.forecast the filtered state (state, state_cov divided by sigma2,
+ * row-major) and tail, the last d points of the series.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include <math.h>
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "forecast/series.h"
+#include "forecast/series_models.h"
+
+PG_FUNCTION_INFO_V1(crm_arima_final);
+
+Datum
+arima_to_jsonb(const ArimaModel *model, const char *extra_json)
+{
+	StringInfoData buf;
+	double		order[3] = {model->p, model->d, model->q};
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	json_string(&buf, "kind", "arima");
+	json_int(&buf, "n", model->n);
+	json_int(&buf, "n_used", model->n_used);
+	json_array(&buf, "order", order, 3);
+	json_array(&buf, "ar", model->ar, model->p);
+	json_array(&buf, "ma", model->ma, model->q);
+	if (model->has_mean)
+		json_number(&buf, "mean", model->mean);
+	json_number(&buf, "sigma2", model->sigma2);
+	json_number(&buf, "loglik", model->loglik);
+	json_number(&buf, "aic", model->aic);
+	json_number(&buf, "aicc", model->aicc);
+	json_number(&buf, "bic", model->bic);
+	json_array(&buf, "state", model->state, model->r);
+	json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
+	json_array(&buf, "tail", model->tail, model->d);
+	if (extra_json != NULL)
+	{
+		json_key(&buf, NULL);
+		appendStringInfoString(&buf, extra_json);
+	}
+	appendStringInfoChar(&buf, '}');
+	return json_to_jsonb(&buf);
+}
+
+static void
+require_finite(double value, const char *key)
+{
+	if (!isfinite(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must be finite", key)));
+}
+
+void
+arima_from_jsonb(Jsonb *json, ArimaModel *model)
+{
+	double		order[3];
+	const char *problem;
+	int			i;
+
+	memset(model, 0, sizeof(*model));
+	model_get_array(json, "order", order, 3);
+	for (i = 0; i < 3; i++)
+		if (order[i] != rint(order[i]) || fabs(order[i]) > 100)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model key \"order\" must hold three small integers")));
+	model->p = (int) order[0];
+	model->d = (int) order[1];
+	model->q = (int) order[2];
+	if ((problem = arima_check_order(model->p, model->d, model->q)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid ARIMA order in model"),
+				 errdetail_internal("%s", problem)));
+	model->r = Max(model->p, model->q + 1);
+	model->has_mean = model->d == 0;
+	model->n = model_get_int(json, "n");
+	model_get_array(json, "ar", model->ar, model->p);
+	model_get_array(json, "ma", model->ma, model->q);
+	if (model->has_mean)
+		model->mean = model_get_number(json, "mean");
+	model->sigma2 = model_get_number(json, "sigma2");
+	if (!(model->sigma2 >= 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"sigma2\" must not be negative")));
+	model_get_array(json, "state", model->state, model->r);
+	model_get_array(json, "state_cov", model->state_cov, model->r * model->r);
+	model_get_array(json, "tail", model->tail, model->d);
+
+	for (i = 0; i < model->p; i++)
+		require_finite(model->ar[i], "ar");
+	for (i = 0; i < model->q; i++)
+		require_finite(model->ma[i], "ma");
+	require_finite(model->mean, "mean");
+	require_finite(model->sigma2, "sigma2");
+}
+
+/*
+ * crm.arima final function: fits the collected series.
+ */
+Datum
+crm_arima_final(PG_FUNCTION_ARGS)
+{
+	SeriesState *state;
+	ArimaModel	model;
+	const char *problem;
+	int			p,
+				d,
+				q;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (SeriesState *) PG_GETARG_POINTER(0);
+	p = series_arg_int(state, 0);
+	d = series_arg_int(state, 1);
+	q = series_arg_int(state, 2);
+
+	if ((problem = arima_check_order(p, d, q)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid ARIMA order"),
+				 errdetail_internal("%s", problem)));
+	if ((problem = arima_fit(state->y, state->n, p, d, q, &model)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit ARIMA(%d,%d,%d) to this series", p, d, q),
+				 errdetail_internal("%s", problem)));
+	PG_RETURN_DATUM(arima_to_jsonb(&model, NULL));
+}

@@ -1,0 +1,849 @@
+/*-------------------------------------------------------------------------
+ * arima_fit.c
+ *	  Exact Gaussian maximum likelihood ARIMA(p, d, q) and its forecasts.
+ *
+ * The series is differenced d times; the ARMA(p, q) of the differences
+ * (with a mean when d = 0, none when d >= 1) is cast in the state-space
+ * form R's arima() uses (Harvey 1989; Gardner, Harvey & Phillips 1980):
+ *
+ *	   w[t] - mean = Z a[t],  a[t] = T a[t-1] + R e[t],  r = max(p, q + 1)
+ *
+ * with T holding the AR coefficients in its first column and ones on the
+ * superdiagonal, R = (1, theta_1, ..., theta_{r-1}), Z = (1, 0, ..., 0), and
+ * the state started from its stationary distribution (the covariance Q0
+ * solving Q0 = T Q0 T' + R R').  A Kalman filter gives the one-step
+ * innovations v[t] and their variances sigma2 F[t]; sigma2 is concentrated
+ * out (sigma2 = sum v^2/F / N), and so is the mean, by generalised least
+ * squares on the same filter run over a column of ones.  Once the filtered
+ * covariance has vanished (it does geometrically for an invertible MA) the
+ * filter continues with the exact steady-state recursion, which is cheaper.
+ *
+ * The likelihood is maximised over unconstrained parameters mapped to
+ * partial autocorrelations by tanh and to coefficients by the
+ * Durbin-Levinson recursion (Jones 1980; Monahan 1984), separately for the
+ * AR polynomial and, with a sign change, for the MA polynomial, so that
+ * every trial model is stationary and invertible.  BFGS runs from a
+ * Hannan-Rissanen estimate and from zero, and the better optimum is kept.
+ *
+ * Forecasts run the same state space forward with the last d points of the
+ * series appended to the state, so the mean and variance of the
+ * undifferenced series come out exactly (the psi-weight variance in the
+ * limit), including the uncertainty of the final filtered state.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include <math.h>
+
+#include "forecast/optimize.h"
+#include "forecast/series_models.h"
+
+#define LYAP_MAX (ARIMA_MAX_R * (ARIMA_MAX_R + 1) / 2)
+/* A filtered covariance below this is treated as zero (steady state). */
+#define STEADY_STATE_TOLERANCE 1e-13
+/* Stopping tolerance on the objective, -loglik / N up to a constant. */
+#define ARIMA_TOLERANCE 1e-12
+/* Longest first step of a line search, in partial autocorrelations. */
+#define ARIMA_MAX_STEP 0.5
+/*
+ * Partial autocorrelations are searched in [-bound, bound]: the AR part
+ * stays stationary and the MA part invertible, up to a unit root.
+ */
+#define ARIMA_PACF_BOUND (1.0 - 1e-7)
+#define ARIMA_MAX_EVALUATIONS 4000
+/* Searches from: Hannan-Rissanen, CSS, zero. */
+#define ARIMA_STARTS 3
+
+typedef struct ArimaWork
+{
+	int			p,
+				q,
+				r,
+				n;				/* length of w */
+	bool		has_mean;
+	const double *w;			/* differenced series, centred when has_mean */
+	double	   *resid;			/* conditional residuals (CSS) */
+	double		lo[ARIMA_MAX_P + ARIMA_MAX_Q],	/* box of the partial */
+				hi[ARIMA_MAX_P + ARIMA_MAX_Q];	/* autocorrelations */
+	double		center;			/* the mean removed from w */
+	/* the model being evaluated */
+	double		phi[ARIMA_MAX_R];	/* AR coefficients, zero beyond p */
+	double		rvec[ARIMA_MAX_R];	/* (1, theta_1, ..., theta_{r-1}) */
+	/* filter buffers */
+	double		a[ARIMA_MAX_R],
+				a1[ARIMA_MAX_R];
+	double		pm[ARIMA_MAX_R * ARIMA_MAX_R],
+				pnew[ARIMA_MAX_R * ARIMA_MAX_R];
+	double		lyap[LYAP_MAX * LYAP_MAX],
+				rhs[LYAP_MAX];
+	/* results of the last filter run */
+	double		ssq;			/* sum v^2/F at the GLS mean */
+	double		sumlog;			/* sum log F */
+	double		mean_shift;		/* GLS mean minus center */
+	double		v1,
+				f1;				/* first innovation and its F */
+} ArimaWork;
+
+const char *
+arima_check_order(int p, int d, int q)
+{
+	if (p < 0 || d < 0 || q < 0)
+		return psprintf("The order (p, d, q) = (%d, %d, %d) has a negative term.", p, d, q);
+	if (p > ARIMA_MAX_P || q > ARIMA_MAX_Q || d > ARIMA_MAX_D)
+		return psprintf("The order (p, d, q) = (%d, %d, %d) is too large; p and q can be at most %d and d at most %d.",
+						p, d, q, ARIMA_MAX_P, ARIMA_MAX_D);
+	return NULL;
+}
+
+char *
+arima_name(int p, int d, int q)
+{
+	return psprintf("arima(%d,%d,%d)", p, d, q);
+}
+
+/*
+ * Maps partial autocorrelations pacf[0..k-1] in (-1, 1) to the
+ * coefficients of the stationary polynomial 1 - c_1 z - ... - c_k z^k
+ * (Durbin-Levinson).
+ */
+static void
+partial_to_coefficients(int k, const double *pacf, double *c)
+{
+	double		work[ARIMA_MAX_R];
+	int			i,
+				j;
+
+	for (j = 0; j < k; j++)
+		work[j] = c[j] = pacf[j];
+	for (j = 1; j < k; j++)
+	{
+		double		a = c[j];
+
+		for (i = 0; i < j; i++)
+			work[i] -= a * c[j - i - 1];
+		for (i = 0; i < j; i++)
+			c[i] = work[i];
+	}
+}
+
+/*
+ * The inverse of partial_to_coefficients; false when the polynomial is not
+ * stationary with partial autocorrelations below 0.999 in size.
+ */
+static bool
+coefficients_to_partial(int k, const double *c, double *pacf)
+{
+	double		work[ARIMA_MAX_R] = {0},
+				cur[ARIMA_MAX_R] = {0};
+	int			i,
+				j;
+
+	for (j = 0; j < k; j++)
+		cur[j] = work[j] = c[j];
+	for (j = k - 1; j > 0; j--)
+	{
+		double		a = cur[j];
+
+		if (!(fabs(a) < 0.999))
+			return false;
+		for (i = 0; i < j; i++)
+			work[i] = (cur[i] + a * cur[j - i - 1]) / (1.0 - a * a);
+		for (i = 0; i < j; i++)
+			cur[i] = work[i];
+	}
+	for (j = 0; j < k; j++)
+	{
+		if (!(fabs(cur[j]) < 0.999))
+			return false;
+		pacf[j] = cur[j];
+	}
+	return true;
+}
+
+/* Partial autocorrelations (AR part, then MA part) into phi and rvec. */
+static void
+set_model(ArimaWork *wk, const double *pacf)
+{
+	double		c[ARIMA_MAX_R];
+	int			i;
+
+	memset(wk->phi, 0, sizeof(wk->phi));
+	memset(wk->rvec, 0, sizeof(wk->rvec));
+	partial_to_coefficients(wk->p, pacf, wk->phi);
+	partial_to_coefficients(wk->q, pacf + wk->p, c);
+	wk->rvec[0] = 1.0;
+	for (i = 0; i < wk->q; i++)
+		wk->rvec[i + 1] = -c[i];
+}
+
+static inline int
+sym_index(int r, int i, int j)
+{
+	if (i > j)
+	{
+		int			t = i;
+
+		i = j;
+		j = t;
+	}
+	/* row-major upper triangle: rows before i hold r + (r-1) + ... */
+	return i * r - i * (i - 1) / 2 + (j - i);
+}
+
+/*
+ * The stationary covariance Q0 = T Q0 T' + R R' of the state, into wk->pm,
+ * by solving the linear system for its upper triangle.
+ */
+static bool
+stationary_covariance(ArimaWork *wk)
+{
+	int			r = wk->r,
+				m = r * (r + 1) / 2,
+				i,
+				j;
+	const double *phi = wk->phi,
+			   *rv = wk->rvec;
+
+	memset(wk->lyap, 0, sizeof(double) * m * m);
+	for (i = 0; i < r; i++)
+		for (j = i; j < r; j++)
+		{
+			int			row = sym_index(r, i, j);
+			double	   *eq = wk->lyap + row * m;
+
+			eq[row] += 1.0;
+			eq[sym_index(r, 0, 0)] -= phi[i] * phi[j];
+			if (j + 1 < r)
+				eq[sym_index(r, 0, j + 1)] -= phi[i];
+			if (i + 1 < r)
+				eq[sym_index(r, 0, i + 1)] -= phi[j];
+			if (i + 1 < r && j + 1 < r)
+				eq[sym_index(r, i + 1, j + 1)] -= 1.0;
+			wk->rhs[row] = rv[i] * rv[j];
+		}
+	if (!dense_solve(m, wk->lyap, wk->rhs))
+		return false;
+	for (i = 0; i < r; i++)
+		for (j = 0; j < r; j++)
+			wk->pm[i * r + j] = wk->rhs[sym_index(r, i, j)];
+	for (i = 0; i < r; i++)
+		if (!(wk->pm[i * r + i] >= 0.0) || !isfinite(wk->pm[i * r + i]))
+			return false;
+	return wk->pm[0] > 0.0;
+}
+
+/*
+ * Runs the Kalman filter for the model in wk (phi, rvec) over w.  Fills
+ * ssq, sumlog, mean_shift, v1, f1; leaves a[n|n] (for the series minus the
+ * GLS mean) in wk->a and P[n|n] in wk->pm.  Returns false when the model
+ * has no finite likelihood.
+ */
+static bool
+kalman_filter(ArimaWork *wk)
+{
+	int			r = wk->r,
+				n = wk->n,
+				t,
+				i,
+				j;
+	const double *phi = wk->phi,
+			   *rv = wk->rvec;
+	double	   *a = wk->a,
+			   *a1 = wk->a1,
+			   *pm = wk->pm,
+			   *pn = wk->pnew;
+	double		syy = 0.0,
+				s1y = 0.0,
+				s11 = 0.0,
+				sumlog = 0.0,
+				fprod = 1.0;	/* product of F since the last log */
+	bool		steady = false;
+
+	if (!stationary_covariance(wk))
+		return false;
+	memset(a, 0, sizeof(double) * r);
+	memset(a1, 0, sizeof(double) * r);
+
+	for (t = 0; t < n; t++)
+	{
+		double		v,
+					v1,
+					f,
+					pmax = 0.0;
+
+		if (t > 0)
+		{
+			/* predict: a = T a (in place, ascending), P = T P T' + R R' */
+			double		a0 = a[0],
+						a10 = a1[0];
+
+			for (i = 0; i < r - 1; i++)
+			{
+				a[i] = phi[i] * a0 + a[i + 1];
+				a1[i] = phi[i] * a10 + a1[i + 1];
+			}
+			a[r - 1] = phi[r - 1] * a0;
+			a1[r - 1] = phi[r - 1] * a10;
+			if (steady)
+			{
+				/* P[t|t-1] = R R', F = 1, gain R: P[t|t] stays zero */
+				v = wk->w[t] - a[0];
+				v1 = 1.0 - a1[0];
+				syy += v * v;
+				s1y += v * v1;
+				s11 += v1 * v1;
+				for (i = 0; i < r; i++)
+				{
+					a[i] += rv[i] * v;
+					a1[i] += rv[i] * v1;
+				}
+				continue;
+			}
+			for (i = 0; i < r; i++)
+				for (j = i; j < r; j++)
+				{
+					double		x = phi[i] * phi[j] * pm[0] + rv[i] * rv[j];
+
+					if (j + 1 < r)
+						x += phi[i] * pm[j + 1];
+					if (i + 1 < r)
+						x += phi[j] * pm[(i + 1) * r];
+					if (i + 1 < r && j + 1 < r)
+						x += pm[(i + 1) * r + j + 1];
+					pn[i * r + j] = pn[j * r + i] = x;
+				}
+			/* the new covariance becomes the current one */
+			{
+				double	   *swap = pm;
+
+				pm = pn;
+				pn = swap;
+			}
+		}
+
+		f = pm[0];
+		if (!(f > 0.0) || !isfinite(f))
+			return false;
+		v = wk->w[t] - a[0];
+		v1 = 1.0 - a1[0];
+		if (t == 0)
+		{
+			wk->v1 = v;
+			wk->f1 = f;
+		}
+		syy += v * v / f;
+		s1y += v * v1 / f;
+		s11 += v1 * v1 / f;
+		/* F >= 1 after the first step; take logs only before overflow */
+		fprod *= f;
+		if (fprod > 1e250 || fprod < 1e-250)
+		{
+			sumlog += log(fprod);
+			fprod = 1.0;
+		}
+
+		/* update: a += P Z' v / F, P -= P Z' Z P / F */
+		{
+			double		k[ARIMA_MAX_R];
+
+			for (i = 0; i < r; i++)
+				k[i] = pm[i * r] / f;
+			for (i = 0; i < r; i++)
+			{
+				a[i] += k[i] * v;
+				a1[i] += k[i] * v1;
+			}
+			for (i = 0; i < r; i++)
+				for (j = i; j < r; j++)
+				{
+					double		x = pm[i * r + j] - k[i] * k[j] * f;
+
+					pm[i * r + j] = pm[j * r + i] = x;
+					pmax = Max(pmax, fabs(x));
+				}
+		}
+		if (pmax < STEADY_STATE_TOLERANCE)
+		{
+			steady = true;
+			memset(pm, 0, sizeof(double) * r * r);
+		}
+	}
+	sumlog += log(fprod);
+	if (pm != wk->pm)
+		memcpy(wk->pm, pm, sizeof(double) * r * r);
+
+	if (wk->has_mean)
+	{
+		if (!(s11 > 0.0))
+			return false;
+		wk->mean_shift = s1y / s11;
+		wk->ssq = syy - s1y * wk->mean_shift;
+		for (i = 0; i < r; i++)
+			a[i] -= wk->mean_shift * a1[i];
+		wk->v1 -= wk->mean_shift;
+	}
+	else
+	{
+		wk->mean_shift = 0.0;
+		wk->ssq = syy;
+	}
+	wk->sumlog = sumlog;
+	return wk->ssq > 0.0 && isfinite(wk->ssq);
+}
+
+/* Concentrated objective: -loglik / n up to a constant. */
+static double
+arima_value(const double *pacf, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+
+	set_model(wk, pacf);
+	if (!kalman_filter(wk))
+		return INFINITY;
+	return 0.5 * log(wk->ssq / wk->n) + 0.5 * wk->sumlog / wk->n;
+}
+
+static double
+arima_objective(const double *pacf, double *gradient, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+	double		f = arima_value(pacf, context);
+
+	if (gradient != NULL)
+		opt_numeric_gradient(arima_value, context, wk->p + wk->q, (double *) pacf,
+							 wk->lo, wk->hi, f, gradient);
+	return f;
+}
+
+/*
+ * Conditional sum of squares (R's method "CSS"): the ARMA recursion for
+ * the innovations, started at zero after the first p points.  Minimised
+ * first, its estimate is the usual start for maximum likelihood.
+ */
+static double
+css_value(const double *pacf, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+	const double *w = wk->w;
+	double	   *e = wk->resid;
+	double		ssq = 0.0;
+	int			t,
+				i;
+
+	set_model(wk, pacf);
+	for (t = 0; t < wk->n; t++)
+	{
+		double		v = w[t];
+
+		if (t < wk->p)
+		{
+			e[t] = 0.0;
+			continue;
+		}
+		for (i = 0; i < wk->p; i++)
+			v -= wk->phi[i] * w[t - 1 - i];
+		for (i = 0; i < wk->q && i < t; i++)
+			v -= wk->rvec[i + 1] * e[t - 1 - i];
+		e[t] = v;
+		ssq += v * v;
+	}
+	if (!(ssq > 0.0) || !isfinite(ssq))
+		return INFINITY;
+	return 0.5 * log(ssq / (wk->n - wk->p));
+}
+
+static double
+css_objective(const double *pacf, double *gradient, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+	double		f = css_value(pacf, context);
+
+	if (gradient != NULL)
+		opt_numeric_gradient(css_value, context, wk->p + wk->q, (double *) pacf,
+							 wk->lo, wk->hi, f, gradient);
+	return f;
+}
+
+/*
+ * Scales the coefficients of 1 - c_1 z - ... - c_k z^k towards zero (roots
+ * outwards) until it is stationary, then returns its partial
+ * autocorrelations.
+ */
+static void
+shrink_to_partial(int k, double *c, double *pacf)
+{
+	int			attempt,
+				i;
+
+	for (attempt = 0; attempt < 100; attempt++)
+	{
+		if (coefficients_to_partial(k, c, pacf))
+			return;
+		for (i = 0; i < k; i++)
+			c[i] *= pow(0.9, i + 1);
+	}
+	memset(pacf, 0, sizeof(double) * k);
+}
+
+/*
+ * Hannan-Rissanen start: a long autoregression (Yule-Walker) estimates the
+ * innovations, then least squares of w on its lags and the lagged
+ * innovations gives the ARMA coefficients.  False when the series is too
+ * short for it.
+ */
+static bool
+hannan_rissanen(ArimaWork *wk, double *pacf)
+{
+	int			p = wk->p,
+				q = wk->q,
+				k = p + q,
+				n = wk->n,
+				order = p,
+				first,
+				t,
+				i,
+				j;
+	double		acov[2 * ARIMA_MAX_R + 8] = {0},
+				ar[2 * ARIMA_MAX_R + 8] = {0},
+				prev[2 * ARIMA_MAX_R + 8] = {0};
+	double		xtx[2 * ARIMA_MAX_R * 2 * ARIMA_MAX_R],
+				xty[2 * ARIMA_MAX_R];
+	double		coef[2 * ARIMA_MAX_R];
+	double	   *e;
+	double		v;
+
+	/* the long autoregression: 2(p + q) lags, at most a third of the data */
+	if (q > 0)
+		order = Max(Min(Min(Max(2 * k, 4), (n - 1) / 3), (int) lengthof(acov) - 1), Max(p, 1));
+	first = Max(p, order + q);
+	if (n - first < 2 * k + 2)
+		return false;
+
+	/* Yule-Walker AR(order) by Durbin-Levinson */
+	for (j = 0; j <= order; j++)
+	{
+		acov[j] = 0.0;
+		for (t = j; t < n; t++)
+			acov[j] += wk->w[t] * wk->w[t - j];
+		acov[j] /= n;
+	}
+	if (!(acov[0] > 0.0))
+		return false;
+	v = acov[0];
+	for (j = 0; j < order; j++)
+	{
+		double		kappa = acov[j + 1];
+
+		for (i = 0; i < j; i++)
+			kappa -= ar[i] * acov[j - i];
+		kappa /= v;
+		memcpy(prev, ar, sizeof(double) * j);
+		for (i = 0; i < j; i++)
+			ar[i] = prev[i] - kappa * prev[j - 1 - i];
+		ar[j] = kappa;
+		v *= 1.0 - kappa * kappa;
+	}
+
+	if (q == 0)
+	{
+		memcpy(coef, ar, sizeof(double) * p);
+		shrink_to_partial(p, coef, pacf);
+		return true;
+	}
+
+	e = palloc0(sizeof(double) * n);
+	for (t = order; t < n; t++)
+	{
+		e[t] = wk->w[t];
+		for (i = 0; i < order; i++)
+			e[t] -= ar[i] * wk->w[t - 1 - i];
+	}
+
+	memset(xtx, 0, sizeof(double) * k * k);
+	memset(xty, 0, sizeof(double) * k);
+	for (t = first; t < n; t++)
+	{
+		double		x[2 * ARIMA_MAX_R];
+
+		for (i = 0; i < p; i++)
+			x[i] = wk->w[t - 1 - i];
+		for (i = 0; i < q; i++)
+			x[p + i] = e[t - 1 - i];
+		for (i = 0; i < k; i++)
+		{
+			xty[i] += x[i] * wk->w[t];
+			for (j = 0; j < k; j++)
+				xtx[i * k + j] += x[i] * x[j];
+		}
+	}
+	pfree(e);
+	if (!dense_solve(k, xtx, xty))
+		return false;
+
+	memcpy(coef, xty, sizeof(double) * p);
+	shrink_to_partial(p, coef, pacf);
+	for (i = 0; i < q; i++)
+		coef[i] = -xty[p + i];
+	shrink_to_partial(q, coef, pacf + p);
+	return true;
+}
+
+/* Differences y d times into a new array of n - d points. */
+static double *
+difference(const double *y, int n, int d)
+{
+	double	   *w = palloc(sizeof(double) * n);
+	int			i,
+				k;
+
+	memcpy(w, y, sizeof(double) * n);
+	for (k = 0; k < d; k++)
+		for (i = 0; i < n - k - 1; i++)
+			w[i] = w[i + 1] - w[i];
+	return w;
+}
+
+const char *
+arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
+{
+	ArimaWork	wk;
+	double	   *w;
+	double		pacf[ARIMA_MAX_P + ARIMA_MAX_Q],
+				best_pacf[ARIMA_MAX_P + ARIMA_MAX_Q];
+	double		best = INFINITY,
+				lo,
+				hi;
+	const char *problem;
+	int			k = p + q,
+				needed,
+				nparams,
+				start,
+				i;
+
+	if ((problem = arima_check_order(p, d, q)) != NULL)
+		return problem;
+	needed = k + (d == 0 ? 1 : 0) + 3;
+	if (n - d < needed)
+		return psprintf("ARIMA(%d,%d,%d) needs at least %d points after differencing, and the series has %d.",
+						p, d, q, needed, Max(n - d, 0));
+
+	memset(&wk, 0, sizeof(wk));
+	memset(model, 0, sizeof(*model));
+	wk.p = p;
+	wk.q = q;
+	wk.r = Max(p, q + 1);
+	wk.n = n - d;
+	wk.has_mean = (d == 0);
+	w = difference(y, n, d);
+	wk.w = w;
+
+	lo = hi = w[0];
+	for (i = 1; i < wk.n; i++)
+	{
+		lo = Min(lo, w[i]);
+		hi = Max(hi, w[i]);
+	}
+	if (wk.has_mean && lo == hi)
+		return pstrdup("The series is constant, so it has no variance to model.");
+	if (!wk.has_mean && lo == 0.0 && hi == 0.0)
+		return psprintf("The series differenced %d times is all zero, so it has no variance to model.", d);
+	if (wk.has_mean)
+	{
+		for (i = 0; i < wk.n; i++)
+			wk.center += w[i];
+		wk.center /= wk.n;
+		for (i = 0; i < wk.n; i++)
+			w[i] -= wk.center;
+	}
+
+	/*
+	 * Starts: a Hannan-Rissanen estimate, the conditional-sum-of-squares
+	 * estimate searched from it (R's usual start), and zero; the best
+	 * likelihood wins.
+	 */
+	for (i = 0; i < k; i++)
+	{
+		wk.lo[i] = -ARIMA_PACF_BOUND;
+		wk.hi[i] = ARIMA_PACF_BOUND;
+	}
+	memset(best_pacf, 0, sizeof(best_pacf));
+	if (k == 0)
+		best = arima_value(best_pacf, &wk);
+	else
+		wk.resid = palloc(sizeof(double) * wk.n);
+	for (start = 0; start < ARIMA_STARTS && k > 0; start++)
+	{
+		OptResult	result;
+
+		memset(pacf, 0, sizeof(pacf));
+		if (start < 2 && !hannan_rissanen(&wk, pacf))
+			continue;
+		if (start == 1)
+		{
+			result = opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+								  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
+			if (!isfinite(result.value))
+				continue;
+		}
+		result = opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+							  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
+		if (result.value < best)
+		{
+			best = result.value;
+			memcpy(best_pacf, pacf, sizeof(pacf));
+		}
+	}
+	if (!isfinite(best))
+		return psprintf("No stationary and invertible ARIMA(%d,%d,%d) has a finite likelihood for this series.",
+						p, d, q);
+
+	/* the model at the optimum, with the filter's final state */
+	set_model(&wk, best_pacf);
+	if (!kalman_filter(&wk))
+		return psprintf("No stationary and invertible ARIMA(%d,%d,%d) has a finite likelihood for this series.",
+						p, d, q);
+
+	model->p = p;
+	model->d = d;
+	model->q = q;
+	model->n = n;
+	model->n_used = wk.n;
+	model->has_mean = wk.has_mean;
+	model->r = wk.r;
+	for (i = 0; i < p; i++)
+		model->ar[i] = wk.phi[i];
+	for (i = 0; i < q; i++)
+		model->ma[i] = wk.rvec[i + 1];
+	model->mean = wk.has_mean ? wk.center + wk.mean_shift : 0.0;
+	model->sigma2 = wk.ssq / wk.n;
+	model->loglik = -0.5 * wk.n * (log(2.0 * M_PI) + 1.0 + log(model->sigma2)) - 0.5 * wk.sumlog;
+	nparams = k + (wk.has_mean ? 1 : 0) + 1;
+	model->aic = -2.0 * model->loglik + 2.0 * nparams;
+	model->bic = -2.0 * model->loglik + nparams * log((double) wk.n);
+	model->aicc = wk.n - nparams - 1 > 0 ?
+		model->aic + 2.0 * nparams * (nparams + 1) / (wk.n - nparams - 1) : INFINITY;
+	if (d == 0)
+		model->loglik_after_first = model->loglik +
+			0.5 * (log(2.0 * M_PI * model->sigma2 * wk.f1) + wk.v1 * wk.v1 / (model->sigma2 * wk.f1));
+	else if (d == 1)
+		model->loglik_after_first = model->loglik;
+	else
+		model->loglik_after_first = NAN;
+	memcpy(model->state, wk.a, sizeof(double) * wk.r);
+	memcpy(model->state_cov, wk.pm, sizeof(double) * wk.r * wk.r);
+	for (i = 0; i < d; i++)
+		model->tail[i] = y[n - d + i];
+	pfree(w);
+	return NULL;
+}
+
+/*
+ * Forecast means and variances of the series (undifferenced) for steps
+ * 1..horizon.  The state is the ARMA state followed by the last d points of
+ * the series; those are known, so their covariance starts at zero.
+ */
+void
+arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance)
+{
+	int			r = model->r,
+				d = model->d,
+				dim = r + d,
+				h,
+				i,
+				j,
+				k;
+	double		phi[ARIMA_MAX_R] = {0},
+				rv[ARIMA_MAX_R] = {0},
+				c[ARIMA_MAX_D] = {0},
+				g[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)],
+				hv[ARIMA_MAX_R + ARIMA_MAX_D],
+				s[ARIMA_MAX_R + ARIMA_MAX_D],
+				snew[ARIMA_MAX_R + ARIMA_MAX_D],
+				cov[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)],
+				tmp[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)];
+
+	for (i = 0; i < model->p; i++)
+		phi[i] = model->ar[i];
+	rv[0] = 1.0;
+	for (i = 0; i < model->q; i++)
+		rv[i + 1] = model->ma[i];
+	/* y[t] = w[t] + sum c_i y[t-i]: (1 - B)^d expanded */
+	if (d == 1)
+		c[0] = 1.0;
+	else if (d == 2)
+	{
+		c[0] = 2.0;
+		c[1] = -1.0;
+	}
+
+	/*
+	 * Transition G of s = (a, y[t-1], ..., y[t-d]) and loading hv of the
+	 * shock: a' = T a + R e; y' = Z a' + sum c y[t-i]; lags shift.
+	 */
+	memset(g, 0, sizeof(double) * dim * dim);
+	memset(hv, 0, sizeof(double) * dim);
+	for (i = 0; i < r; i++)
+	{
+		g[i * dim] = phi[i];
+		if (i + 1 < r)
+			g[i * dim + i + 1] = 1.0;
+		hv[i] = rv[i];
+	}
+	if (d > 0)
+	{
+		/* Z T a = phi_1 a_1 + a_2 */
+		g[r * dim] = phi[0];
+		if (r > 1)
+			g[r * dim + 1] = 1.0;
+		for (i = 0; i < d; i++)
+			g[r * dim + r + i] = c[i];
+		hv[r] = rv[0];
+		for (i = 1; i < d; i++)
+			g[(r + i) * dim + r + i - 1] = 1.0;
+	}
+
+	memset(s, 0, sizeof(double) * dim);
+	memset(cov, 0, sizeof(double) * dim * dim);
+	for (i = 0; i < r; i++)
+	{
+		s[i] = model->state[i];
+		for (j = 0; j < r; j++)
+			cov[i * dim + j] = model->state_cov[i * r + j];
+	}
+	for (i = 0; i < d; i++)
+		s[r + i] = model->tail[d - 1 - i];	/* most recent first */
+
+	for (h = 0; h < horizon; h++)
+	{
+		int			out = d > 0 ? r : 0;
+
+		for (i = 0; i < dim; i++)
+		{
+			snew[i] = 0.0;
+			for (j = 0; j < dim; j++)
+				snew[i] += g[i * dim + j] * s[j];
+		}
+		memcpy(s, snew, sizeof(double) * dim);
+		/* cov = G cov G' + hv hv' */
+		for (i = 0; i < dim; i++)
+			for (j = 0; j < dim; j++)
+			{
+				double		x = 0.0;
+
+				for (k = 0; k < dim; k++)
+					x += g[i * dim + k] * cov[k * dim + j];
+				tmp[i * dim + j] = x;
+			}
+		for (i = 0; i < dim; i++)
+			for (j = 0; j < dim; j++)
+			{
+				double		x = hv[i] * hv[j];
+
+				for (k = 0; k < dim; k++)
+					x += tmp[i * dim + k] * g[j * dim + k];
+				cov[i * dim + j] = x;
+			}
+		mean[h] = s[out] + (d == 0 ? model->mean : 0.0);
+		variance[h] = model->sigma2 * cov[out * dim + out];
+	}
+}

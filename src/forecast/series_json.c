@@ -1,0 +1,193 @@
+/*-------------------------------------------------------------------------
+ * series_json.c
+ *	  Writing time-series models as jsonb and reading them back.
+ *
+ * Models are written as JSON text with the shortest decimal form that reads
+ * back as the same double, then converted to jsonb once.  Reading checks
+ * every key it needs and says which one is missing or malformed, since a
+ * model passed to crm.forecast may have been edited or built by hand.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "forecast/series.h"
+
+void
+json_key(StringInfo buf, const char *key)
+{
+	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
+
+	if (last != '{' && last != '[')
+		appendStringInfoChar(buf, ',');
+	if (key != NULL)
+		appendStringInfo(buf, "\"%s\":", key);
+}
+
+static void
+json_double(StringInfo buf, double value)
+{
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(value) || isinf(value))
+		appendStringInfoString(buf, "null");
+	else
+	{
+		double_to_shortest_decimal_buf(value, digits);
+		appendStringInfoString(buf, digits);
+	}
+}
+
+void
+json_number(StringInfo buf, const char *key, double value)
+{
+	json_key(buf, key);
+	json_double(buf, value);
+}
+
+void
+json_int(StringInfo buf, const char *key, int value)
+{
+	json_key(buf, key);
+	appendStringInfo(buf, "%d", value);
+}
+
+/* value must not need escaping (model kinds and names only). */
+void
+json_string(StringInfo buf, const char *key, const char *value)
+{
+	json_key(buf, key);
+	appendStringInfo(buf, "\"%s\"", value);
+}
+
+void
+json_array(StringInfo buf, const char *key, const double *values, int count)
+{
+	int			i;
+
+	json_key(buf, key);
+	appendStringInfoChar(buf, '[');
+	for (i = 0; i < count; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		json_double(buf, values[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+Datum
+json_to_jsonb(StringInfo buf)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
+}
+
+static JsonbValue *
+model_find(Jsonb *model, const char *key)
+{
+	JsonbValue	k;
+
+	if (!JB_ROOT_IS_OBJECT(model) || JB_ROOT_IS_SCALAR(model))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model must be a JSON object"),
+				 errhint("Pass a model made by crm.arima, crm.holt_winters or crm.best_model.")));
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&model->root, JB_FOBJECT, &k);
+}
+
+static JsonbValue *
+model_require(Jsonb *model, const char *key)
+{
+	JsonbValue *v = model_find(model, key);
+
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model has no \"%s\" key", key),
+				 errhint("Pass a model made by crm.arima, crm.holt_winters or crm.best_model.")));
+	return v;
+}
+
+static double
+model_value_number(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must hold numbers", key),
+				 errhint("Pass a model made by crm.arima, crm.holt_winters or crm.best_model.")));
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+bool
+model_has_key(Jsonb *model, const char *key)
+{
+	return model_find(model, key) != NULL;
+}
+
+double
+model_get_number(Jsonb *model, const char *key)
+{
+	return model_value_number(model_require(model, key), key);
+}
+
+int
+model_get_int(Jsonb *model, const char *key)
+{
+	double		value = model_get_number(model, key);
+
+	if (value != rint(value) || fabs(value) > 1e9)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must be an integer", key)));
+	return (int) value;
+}
+
+char *
+model_get_string(Jsonb *model, const char *key)
+{
+	JsonbValue *v = model_require(model, key);
+
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must be a string", key)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static JsonbContainer *
+model_require_array(Jsonb *model, const char *key)
+{
+	JsonbValue *v = model_require(model, key);
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data) ||
+		JsonContainerIsScalar(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must be an array of numbers", key)));
+	return v->val.binary.data;
+}
+
+void
+model_get_array(Jsonb *model, const char *key, double *out, int count)
+{
+	JsonbContainer *array = model_require_array(model, key);
+	int			i;
+
+	if ((int) JsonContainerSize(array) != count)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must hold %d numbers, not %d",
+						key, count, (int) JsonContainerSize(array))));
+	for (i = 0; i < count; i++)
+		out[i] = model_value_number(getIthJsonbValueFromContainer(array, i), key);
+}
