@@ -64,8 +64,8 @@ class Checker:
 
     def close(self, what, mine, ref, abs_tol=0.0, rel_tol=0.0):
         """|mine - ref| <= abs_tol + rel_tol * |ref|, elementwise."""
-        mine = np.atleast_1d(np.asarray(mine, dtype=float))
-        ref = np.atleast_1d(np.asarray(ref, dtype=float))
+        mine = np.ravel(np.asarray(mine, dtype=float))
+        ref = np.ravel(np.asarray(ref, dtype=float))
         if mine.shape != ref.shape:
             self.ok(False, "%s: shape %s vs %s" % (what, mine.shape, ref.shape))
             return
