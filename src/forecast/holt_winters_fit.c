@@ -42,15 +42,46 @@
 
 #include <math.h>
 
+#include "utils/memutils.h"
+
 #include "forecast/optimize.h"
 #include "forecast/series_models.h"
 
 /* Quasi-Newton settings for the smoothing parameters. */
-#define HW_TOLERANCE 1e-10
+#define HW_TOLERANCE 1e-8
 #define HW_MAX_EVALUATIONS 500
 #define HW_MAX_STEP 0.3
 /* Rounds up to even, so that loops can run over pairs. */
 #define PAIR_ROUND(x) (((x) + 1) & ~1)
+
+/*
+ * Two doubles, for the inner loops of the Jacobian pass: GCC and Clang
+ * compile arithmetic on these to SIMD instructions (SSE2 on x86-64) without
+ * needing vectorisation flags; other compilers use the scalar loops.
+ */
+#if defined(__GNUC__)
+#define HW_PAIRS 1
+typedef double hw_pair __attribute__((vector_size(16)));
+
+static inline hw_pair
+pair_load(const double *p)
+{
+	hw_pair		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void
+pair_store(double *p, hw_pair v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+#endif
+/* Points of the start grid (see hw_grid). */
+#define HW_GRID_MAX 64
+/* Largest n x (m + 1) whose grid Jacobians are cached (about 1 MB). */
+#define HW_GRID_CACHE_MAX 3000
 /* Quasi-Newton searches from the best points of the start grid. */
 #define HW_STARTS 3
 /* Rounds of probing each parameter across its range from the best point. */
@@ -76,6 +107,8 @@ typedef struct HwWork
 	double		level,			/* state after the last pass */
 				trend;
 	double		first_error;
+	double	   *errors;			/* one-step errors of the last pass */
+	double	   *rows_out;		/* when set, the Jacobian pass stores J here */
 	/* derivatives of the states with respect to the m + 2 initial states */
 	double	   *dl,
 			   *db,
@@ -95,7 +128,7 @@ typedef struct HwWork
 			   *jte,
 			   *row,
 			   *a,
-			   *scale;
+			   *solve_work;
 } HwWork;
 
 bool
@@ -266,12 +299,13 @@ hw_work_init(HwWork *wk, const double *y, int n, int m, HwSeasonal seasonal)
 	wk->db = palloc(sizeof(double) * kp);
 	wk->ds = palloc(sizeof(double) * kp * m);
 	wk->rowraw = palloc(sizeof(double) * kp);
+	wk->errors = palloc(sizeof(double) * n);
 	wk->gs = palloc(sizeof(double) * 3 * m);
 	wk->jtj = palloc(sizeof(double) * nf * nfp);
 	wk->jte = palloc(sizeof(double) * nf);
 	wk->row = palloc0(sizeof(double) * nfp);
 	wk->a = palloc(sizeof(double) * nf * nf);
-	wk->scale = palloc(sizeof(double) * nf);
+	wk->solve_work = palloc(sizeof(double) * 2 * nf);
 	wk->best_sse = INFINITY;
 }
 
@@ -343,6 +377,7 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 
 		e = yt - (additive ? lb + sj : lb * sj);
 		sse += e * e;
+		wk->errors[t] = e;
 		if (t == 0)
 			wk->first_error = e;
 
@@ -355,24 +390,39 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 			 * at a time (the arrays are padded to even length).
 			 */
 			if (additive)
+			{
+#ifdef HW_PAIRS
+				hw_pair		va = {alpha, alpha},
+							vb = {beta, beta},
+							vb1 = {1.0 - beta, 1.0 - beta},
+							vg = {gamma, gamma};
+
 				for (c = 0; c < kp; c += 2)
 				{
-					double		dlb0 = dl[c] + db[c],
-								dlb1 = dl[c + 1] + db[c + 1],
-								dy0 = dlb0 + dsj[c],
-								dy1 = dlb1 + dsj[c + 1],
-								dln0 = dlb0 - alpha * dy0,
-								dln1 = dlb1 - alpha * dy1;
+					hw_pair		vl = pair_load(dl + c),
+								vlb = vl + pair_load(db + c),
+								vy = vlb + pair_load(dsj + c),
+								vln = vlb - va * vy;
 
-					dsj[c] -= gamma * dy0;
-					dsj[c + 1] -= gamma * dy1;
-					db[c] = beta * (dln0 - dl[c]) + (1.0 - beta) * db[c];
-					db[c + 1] = beta * (dln1 - dl[c + 1]) + (1.0 - beta) * db[c + 1];
-					dl[c] = dln0;
-					dl[c + 1] = dln1;
-					rowraw[c] = -dy0;
-					rowraw[c + 1] = -dy1;
+					pair_store(dsj + c, pair_load(dsj + c) - vg * vy);
+					pair_store(db + c, vb * (vln - vl) + vb1 * pair_load(db + c));
+					pair_store(dl + c, vln);
+					pair_store(rowraw + c, -vy);
 				}
+#else
+				for (c = 0; c < kp; c++)
+				{
+					double		dlb = dl[c] + db[c],
+								dy = dlb + dsj[c],
+								dln = dlb - alpha * dy;
+
+					dsj[c] -= gamma * dy;
+					db[c] = beta * (dln - dl[c]) + (1.0 - beta) * db[c];
+					dl[c] = dln;
+					rowraw[c] = -dy;
+				}
+#endif
+			}
 			else
 			{
 				double		ly = alpha * yt / (sj * sj),
@@ -402,20 +452,24 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 			row[1] = rowraw[1];
 			for (i = 0; i < m - 1; i++)
 				row[2 + i] = rowraw[2 + i] - rowraw[k - 1];
+			if (wk->rows_out != NULL)
+				memcpy(wk->rows_out + t * nf, row, sizeof(double) * nf);
 			/* lower triangle of J'J (rounded up to pairs) and J'e */
 			for (i = 0; i < nf; i++)
 			{
-				const double *restrict r = row;
-				double	   *restrict jrow = jtj + i * nfp;
+				double	   *jrow = jtj + i * nfp;
 				double		ri = row[i];
 				int			len = PAIR_ROUND(i + 1);
+#ifdef HW_PAIRS
+				hw_pair		vr = {ri, ri};
 
-				jte[i] += ri * e;
 				for (c = 0; c < len; c += 2)
-				{
-					jrow[c] += ri * r[c];
-					jrow[c + 1] += ri * r[c + 1];
-				}
+					pair_store(jrow + c, pair_load(jrow + c) + vr * pair_load(row + c));
+#else
+				for (c = 0; c < len; c++)
+					jrow[c] += ri * row[c];
+#endif
+				jte[i] += ri * e;
 			}
 		}
 
@@ -505,7 +559,7 @@ hw_profile(HwWork *wk, bool gradient)
 			memcpy(wk->a + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
 			wk->row[i] = -wk->jte[i];
 		}
-		dense_solve_psd(nf, wk->a, wk->row, wk->scale);
+		dense_solve_psd(nf, wk->a, wk->row, wk->solve_work);
 
 		/*
 		 * Additive errors are linear in the initial states, so the SSE at
@@ -682,6 +736,132 @@ hw_finish(HwWork *wk, const double *x0, bool optimized, HwModel *model)
 		-0.5 * (n - 1) * (log(2.0 * M_PI * Max(sse_after_first, 0.0) / (n - 1)) + 1.0);
 }
 
+/*
+ * The start grid, in unit-cube coordinates, bounds included (optima often
+ * lie on them); beta does nothing when alpha = 0, nor gamma when alpha = 1,
+ * so those points are left out.  Returns the number of points.
+ */
+static int
+hw_grid(double points[HW_GRID_MAX][3])
+{
+	static const double grid_alpha[] = {0.0, 0.3, 0.7, 1.0};
+	static const double grid_beta[] = {0.0, 0.05, 0.25, 1.0};
+	static const double grid_gamma[] = {0.0, 0.1, 0.4, 1.0};
+	int			a,
+				b,
+				g,
+				count = 0;
+
+	for (a = 0; a < (int) lengthof(grid_alpha); a++)
+		for (b = 0; b < (int) lengthof(grid_beta); b++)
+			for (g = 0; g < (int) lengthof(grid_gamma); g++)
+			{
+				if ((grid_alpha[a] == 0.0 && b > 0) || (grid_alpha[a] == 1.0 && g > 0))
+					continue;
+				Assert(count < HW_GRID_MAX);
+				points[count][0] = grid_alpha[a];
+				points[count][1] = grid_beta[b];
+				points[count][2] = grid_gamma[g];
+				count++;
+			}
+	return count;
+}
+
+/*
+ * With additive seasonality the errors are affine in the initial states,
+ * with a Jacobian J that depends on the smoothing parameters, the length n
+ * and the season m, but not on the data.  At the start-grid points J and the
+ * factored J'J are therefore the same for every series of one shape: they
+ * are kept per backend for the last (n, m) seen (if small), so a GROUP BY
+ * over many series of one length -- the usual case, one series per product
+ * or account over the same months -- computes them once.  Scoring a grid
+ * point is then one plain pass, J'e and two triangular solves.
+ */
+typedef struct HwGridCache
+{
+	int			n,
+				m;				/* shape cached; 0 when none */
+	int			count;			/* grid points */
+	double	   *rows[HW_GRID_MAX];	/* J, n x (m + 1) */
+	double	   *factor[HW_GRID_MAX];	/* factored J'J, (m + 1) x (m + 1) */
+	double	   *work[HW_GRID_MAX];	/* its scaling, 2 (m + 1) */
+} HwGridCache;
+
+static HwGridCache hw_grid_cache;
+
+/* The cache for wk's shape, built if needed; NULL when it does not apply. */
+static HwGridCache *
+hw_grid_cache_for(HwWork *wk, double points[HW_GRID_MAX][3], int count)
+{
+	HwGridCache *cache = &hw_grid_cache;
+	int			n = wk->n,
+				nf = wk->m + 1,
+				nfp = PAIR_ROUND(nf),
+				p,
+				i;
+	double	   *block;
+
+	if (wk->seasonal != HW_ADDITIVE || (Size) n * nf > HW_GRID_CACHE_MAX)
+		return NULL;
+	if (cache->n == n && cache->m == wk->m)
+		return cache;
+
+	if (cache->n != 0)
+		pfree(cache->rows[0]);
+	cache->n = 0;
+	block = MemoryContextAlloc(TopMemoryContext,
+							   sizeof(double) * count * ((Size) n * nf + nf * nf + 2 * nf));
+	for (p = 0; p < count; p++)
+	{
+		cache->rows[p] = block;
+		cache->factor[p] = block + (Size) n * nf;
+		cache->work[p] = cache->factor[p] + nf * nf;
+		block = cache->work[p] + 2 * nf;
+
+		hw_set_smoothing(wk, points[p]);
+		wk->rows_out = cache->rows[p];
+		hw_pass(wk, wk->warm, true, false);
+		wk->rows_out = NULL;
+		for (i = 0; i < nf; i++)
+			memcpy(cache->factor[p] + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
+		dense_factor_psd(nf, cache->factor[p], cache->work[p]);
+	}
+	cache->n = n;
+	cache->m = wk->m;
+	cache->count = count;
+	return cache;
+}
+
+/* The profiled SSE at grid point p from the cache: e'e + delta'J'e. */
+static double
+hw_grid_value(HwWork *wk, HwGridCache *cache, int p, const double *u)
+{
+	int			n = wk->n,
+				nf = wk->m + 1,
+				t,
+				i;
+	const double *rows = cache->rows[p];
+	double	   *jte = wk->jte,
+			   *delta = wk->row,
+				sse,
+				drop = 0.0;
+
+	hw_set_smoothing(wk, u);
+	sse = hw_pass(wk, wk->warm, false, false);
+	if (!isfinite(sse))
+		return INFINITY;
+	memset(jte, 0, sizeof(double) * nf);
+	for (t = 0; t < n; t++)
+		for (i = 0; i < nf; i++)
+			jte[i] += rows[t * nf + i] * wk->errors[t];
+	for (i = 0; i < nf; i++)
+		delta[i] = -jte[i];
+	dense_solve_factored(nf, cache->factor[p], cache->work[p], delta);
+	for (i = 0; i < nf; i++)
+		drop += delta[i] * jte[i];
+	return Max(sse + drop, 0.0);
+}
+
 /* Keeps the HW_STARTS best grid points, best first, skipping ties. */
 static void
 hw_keep_start(double starts[][3], double *start_sse, const double *u, double sse)
@@ -711,22 +891,19 @@ hw_keep_start(double starts[][3], double *start_sse, const double *u, double sse
 const char *
 hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 {
-	/* unit-cube coordinates, bounds included: optima often lie on them */
-	static const double grid_alpha[] = {0.0, 0.3, 0.7, 1.0};
-	static const double grid_beta[] = {0.0, 0.05, 0.25, 1.0};
-	static const double grid_gamma[] = {0.0, 0.1, 0.4, 1.0};
-	static const double probes[] = {0.03, 0.08, 0.15, 0.25, 0.4, 0.6, 0.85};
+	static const double probes[] = {0.03, 0.1, 0.25, 0.5, 0.8};
 	HwWork		wk;
 	const char *problem;
 	double		lo[3] = {0.0, 0.0, 0.0},
 				hi[3] = {1.0, 1.0, 1.0};
-	double		starts[HW_STARTS][3],
+	double		grid[HW_GRID_MAX][3],
+				starts[HW_STARTS][3],
 				start_sse[HW_STARTS],
 				best_u[3] = {0.5, 0.1, 0.1},
 				best = INFINITY;
-	int			a,
-				b,
-				g,
+	HwGridCache *cache;
+	int			count,
+				p,
 				s;
 
 	if ((problem = hw_check_data(y, n, m, seasonal, true)) != NULL)
@@ -735,19 +912,13 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 	hw_initial_states(y, n, m, seasonal, wk.warm);
 
 	/* the best points of a coarse grid start the quasi-Newton searches */
+	count = hw_grid(grid);
+	cache = hw_grid_cache_for(&wk, grid, count);
 	for (s = 0; s < HW_STARTS; s++)
 		start_sse[s] = INFINITY;
-	for (a = 0; a < (int) lengthof(grid_alpha); a++)
-		for (b = 0; b < (int) lengthof(grid_beta); b++)
-			for (g = 0; g < (int) lengthof(grid_gamma); g++)
-			{
-				double		u[3] = {grid_alpha[a], grid_beta[b], grid_gamma[g]};
-
-				/* beta does nothing when alpha = 0, nor gamma when alpha = 1 */
-				if ((u[0] == 0.0 && b > 0) || (u[0] == 1.0 && g > 0))
-					continue;
-				hw_keep_start(starts, start_sse, u, hw_value(u, &wk));
-			}
+	for (p = 0; p < count; p++)
+		hw_keep_start(starts, start_sse, grid[p],
+					  cache ? hw_grid_value(&wk, cache, p, grid[p]) : hw_value(grid[p], &wk));
 	for (s = 0; s < HW_STARTS; s++)
 	{
 		OptResult	result;

@@ -74,10 +74,17 @@ extern bool dense_solve(int n, double *a, double *b);
  * Solves the symmetric positive semi-definite system A x = b (row-major,
  * only the lower triangle read, A overwritten) by a Cholesky factorisation
  * of the diagonally scaled matrix.  Directions whose pivot is negligible are
- * set to zero (a basic solution of rank-deficient least squares).  scale
- * is workspace of n doubles.  Returns the number of directions dropped.
+ * set to zero (a basic solution of rank-deficient least squares).  work
+ * holds 2n doubles.  Returns the number of directions dropped.
  */
-extern int	dense_solve_psd(int n, double *a, double *b, double *scale);
+extern int	dense_solve_psd(int n, double *a, double *b, double *work);
+
+/*
+ * dense_solve_psd in two steps, for many right-hand sides: factor A (and
+ * fill work), then solve for b in place with that factor and work.
+ */
+extern int	dense_factor_psd(int n, double *a, double *work);
+extern void dense_solve_factored(int n, const double *a, const double *work, double *b);
 
 /* Quantile function of the standard normal distribution, 0 < p < 1. */
 extern double normal_quantile(double p);

@@ -73,8 +73,10 @@ dense_solve(int n, double *a, double *b)
 }
 
 int
-dense_solve_psd(int n, double *a, double *b, double *scale)
+dense_factor_psd(int n, double *a, double *work)
 {
+	double	   *scale = work,
+			   *inverse = work + n;	/* 1 / L[j][j], or 0 for a dropped j */
 	int			i,
 				j,
 				k,
@@ -84,16 +86,10 @@ dense_solve_psd(int n, double *a, double *b, double *scale)
 	for (i = 0; i < n; i++)
 		scale[i] = a[i * n + i] > 0.0 ? 1.0 / sqrt(a[i * n + i]) : 0.0;
 	for (i = 0; i < n; i++)
-	{
 		for (j = 0; j <= i; j++)
 			a[i * n + j] *= scale[i] * scale[j];
-		b[i] *= scale[i];
-	}
 
-	/*
-	 * Cholesky, lower triangle in place; a negligible pivot zeroes its
-	 * column, and a zero diagonal marks the direction as dropped below.
-	 */
+	/* Cholesky, lower triangle in place; a negligible pivot drops its column */
 	for (j = 0; j < n; j++)
 	{
 		double		d = a[j * n + j];
@@ -103,51 +99,61 @@ dense_solve_psd(int n, double *a, double *b, double *scale)
 		if (!(d > PSD_PIVOT_TOLERANCE))
 		{
 			ndropped++;
+			inverse[j] = 0.0;
 			for (i = j; i < n; i++)
 				a[i * n + j] = 0.0;
 			continue;
 		}
 		d = sqrt(d);
 		a[j * n + j] = d;
+		inverse[j] = 1.0 / d;
 		for (i = j + 1; i < n; i++)
 		{
 			double		sum = a[i * n + j];
 
 			for (k = 0; k < j; k++)
 				sum -= a[i * n + k] * a[j * n + k];
-			a[i * n + j] = sum / d;
+			a[i * n + j] = sum * inverse[j];
 		}
 	}
+	return ndropped;
+}
 
-	/* L z = b, then L' x = z */
+void
+dense_solve_factored(int n, const double *a, const double *work, double *b)
+{
+	const double *scale = work,
+			   *inverse = work + n;
+	int			i,
+				k;
+
+	/* L z = S b, then L' x = z, x scaled back; dropped directions get zero */
 	for (i = 0; i < n; i++)
 	{
-		double		sum = b[i];
+		double		sum = b[i] * scale[i];
 
-		if (a[i * n + i] == 0.0)
-		{
-			b[i] = 0.0;
-			continue;
-		}
 		for (k = 0; k < i; k++)
 			sum -= a[i * n + k] * b[k];
-		b[i] = sum / a[i * n + i];
+		b[i] = sum * inverse[i];
 	}
 	for (i = n - 1; i >= 0; i--)
 	{
 		double		sum = b[i];
 
-		if (a[i * n + i] == 0.0)
-		{
-			b[i] = 0.0;
-			continue;
-		}
 		for (k = i + 1; k < n; k++)
 			sum -= a[k * n + i] * b[k];
-		b[i] = sum / a[i * n + i];
+		b[i] = sum * inverse[i];
 	}
 	for (i = 0; i < n; i++)
 		b[i] *= scale[i];
+}
+
+int
+dense_solve_psd(int n, double *a, double *b, double *work)
+{
+	int			ndropped = dense_factor_psd(n, a, work);
+
+	dense_solve_factored(n, a, work, b);
 	return ndropped;
 }
 

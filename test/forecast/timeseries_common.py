@@ -15,10 +15,10 @@ import sys
 import warnings
 
 import numpy as np
+import statsmodels.api as sm
 
+# after importing statsmodels, which sets its own warning filters
 warnings.simplefilter("ignore")
-
-import statsmodels.api as sm  # noqa: E402
 
 
 def psql(sql, stdin=None):
