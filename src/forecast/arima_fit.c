@@ -18,12 +18,16 @@
  * covariance has vanished (it does geometrically for an invertible MA) the
  * filter continues with the exact steady-state recursion, which is cheaper.
  *
- * The likelihood is maximised over unconstrained parameters mapped to
- * partial autocorrelations by tanh and to coefficients by the
- * Durbin-Levinson recursion (Jones 1980; Monahan 1984), separately for the
- * AR polynomial and, with a sign change, for the MA polynomial, so that
- * every trial model is stationary and invertible.  BFGS runs from a
- * Hannan-Rissanen estimate and from zero, and the better optimum is kept.
+ * The likelihood is maximised over partial autocorrelations, mapped to
+ * coefficients by the Durbin-Levinson recursion (Barndorff-Nielsen &
+ * Schou 1973; Jones 1980; Monahan 1984), separately for the AR polynomial
+ * and, with a sign change, for the MA polynomial: every point of the box
+ * (-1, 1)^(p+q) is a stationary and invertible model.  The search is a
+ * box-constrained quasi-Newton (optimize.c) rather than an unconstrained one
+ * after a tanh transformation as in R, whose flat tails stall searches near
+ * a unit root.  It runs from a Hannan-Rissanen estimate, from the
+ * conditional-sum-of-squares estimate (R's default start) and from zero;
+ * the best optimum is kept.
  *
  * Forecasts run the same state space forward with the last d points of the
  * series appended to the state, so the mean and variance of the

@@ -23,10 +23,14 @@
  * derivatives propagated through the recursions finds them (in one step
  * when additive).  One seasonal state is implied by the others (they sum to
  * zero, or average one), since shifting the level against the seasonals
- * changes nothing.  The three smoothing parameters are then searched by a
- * box-constrained Nelder-Mead in the usual region 0 <= alpha <= 1,
- * 0 <= beta <= 1, 0 <= gamma <= 1 - alpha, from the best points of a small
- * grid.
+ * changes nothing.  The three smoothing parameters are then searched in
+ * the usual region 0 <= alpha <= 1, 0 <= beta <= 1, 0 <= gamma <= 1 - alpha
+ * by a box-constrained quasi-Newton (optimize.c) with the exact gradient of
+ * the profiled SSE (the derivatives in alpha, beta, gamma at the optimal
+ * initial states, propagated through the recursions), from the best points
+ * of a grid, followed by probes across each parameter's range: with few
+ * points per parameter the surface has many local minima, often on a
+ * bound.
  *
  * Forecasts are the textbook ones: level plus h trends, with the latest
  * seasonal factor of each season at every horizon.  Prediction variances

@@ -8,7 +8,9 @@
  *	  handled directly rather than by a transformation whose flat tails
  *	  would stall the search.
  *
- * Works on at most OPT_MAX_PARAMS parameters in stack buffers and calls
+ * opt_probe restarts the search from the best of a few trial points along
+ * each coordinate, to leave a local minimum on a bound.  Everything works
+ * on at most OPT_MAX_PARAMS parameters in stack buffers and calls
  * CHECK_FOR_INTERRUPTS every iteration, so a long fit can be cancelled.
  *-------------------------------------------------------------------------
  */

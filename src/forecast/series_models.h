@@ -73,7 +73,7 @@ typedef struct HwModel
 	double	   *initial_seasonals;	/* m factors for points 1..m */
 } HwModel;
 
-/* ARIMA (arima_fit.c) */
+/* ARIMA: fitting and forecasts in arima_fit.c, jsonb in arima.c */
 extern const char *arima_check_order(int p, int d, int q);
 extern const char *arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model);
 extern void arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance);
@@ -81,7 +81,7 @@ extern Datum arima_to_jsonb(const ArimaModel *model, const char *extra_json);
 extern void arima_from_jsonb(Jsonb *json, ArimaModel *model);
 extern char *arima_name(int p, int d, int q);
 
-/* Holt-Winters (holt_winters_fit.c) */
+/* Holt-Winters: fitting and forecasts in holt_winters_fit.c, jsonb in holt_winters.c */
 extern bool hw_parse_seasonal(const char *text, HwSeasonal *seasonal);
 extern const char *hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized);
 extern const char *hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model);
