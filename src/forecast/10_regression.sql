@@ -1,0 +1,53 @@
+-- src/forecast/10_regression.sql: regression and scoring aggregates in C.
+--
+--   crm.linreg(y, x[])                  least squares → jsonb model
+--   crm.logreg(won, x[])                logistic maximum likelihood → jsonb model
+--   crm.predict(model, x[])             prediction from either model
+--   crm.revenue_range(amount, p)        distribution of won revenue → jsonb
+--
+-- All are parallel safe: linreg keeps sufficient statistics in a float8[];
+-- logreg and revenue_range keep their rows (at most crm.max_aggregate_rows
+-- per group) in an internal state that parallel workers pass as bytea.
+-- Support functions (*_accum, *_combine, ...) are for the aggregates only.
+
+-- crm.linreg ---------------------------------------------------------------
+CREATE FUNCTION crm.linreg_accum(state float8[], y float8, x float8[]) RETURNS float8[]
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_linreg_accum';
+COMMENT ON FUNCTION crm.linreg_accum(float8[], float8, float8[]) IS
+    'Transition function of crm.linreg: adds a row to the sums and co-moments (Youngs-Cramer).';
+CREATE FUNCTION crm.linreg_accum(state float8[], y float8, x float8) RETURNS float8[]
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_linreg_accum1';
+COMMENT ON FUNCTION crm.linreg_accum(float8[], float8, float8) IS
+    'Transition function of crm.linreg with one feature: adds a row to the sums and co-moments.';
+CREATE FUNCTION crm.linreg_combine(state1 float8[], state2 float8[]) RETURNS float8[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_linreg_combine';
+COMMENT ON FUNCTION crm.linreg_combine(float8[], float8[]) IS
+    'Combine function of crm.linreg: merges two partial states (Chan''s formula).';
+CREATE FUNCTION crm.linreg_final(state float8[]) RETURNS jsonb
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_linreg_final';
+COMMENT ON FUNCTION crm.linreg_final(float8[]) IS
+    'Final function of crm.linreg: solves the normal equations by Cholesky and writes the model.';
+CREATE AGGREGATE crm.linreg(y float8, x float8[]) (
+    SFUNC = crm.linreg_accum,
+    STYPE = float8[],
+    COMBINEFUNC = crm.linreg_combine,
+    FINALFUNC = crm.linreg_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.linreg(float8, float8[]) IS
+    'Ordinary least squares of y on the features x with an intercept: jsonb {kind: linreg, n, features, '
+    'coef (intercept first), se, r2, adj_r2, sigma, rss, df_resid}.  Rows with a NULL skipped; '
+    'NULL without rows.';
+CREATE AGGREGATE crm.linreg(y float8, x float8) (
+    SFUNC = crm.linreg_accum,
+    STYPE = float8[],
+    COMBINEFUNC = crm.linreg_combine,
+    FINALFUNC = crm.linreg_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.linreg(float8, float8) IS
+    'crm.linreg(y, ARRAY[x]) for one feature, without building an array per row: the same model.';
