@@ -51,3 +51,43 @@ CREATE AGGREGATE crm.linreg(y float8, x float8) (
 );
 COMMENT ON AGGREGATE crm.linreg(float8, float8) IS
     'crm.linreg(y, ARRAY[x]) for one feature, without building an array per row: the same model.';
+
+-- crm.logreg ---------------------------------------------------------------
+CREATE FUNCTION crm.logreg_accum(state internal, y boolean, x float8[]) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_logreg_accum';
+COMMENT ON FUNCTION crm.logreg_accum(internal, boolean, float8[]) IS
+    'Transition function of crm.logreg: keeps the row.';
+CREATE FUNCTION crm.logreg_combine(state1 internal, state2 internal) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_logreg_combine';
+COMMENT ON FUNCTION crm.logreg_combine(internal, internal) IS
+    'Combine function of crm.logreg: appends the rows of a partial state.';
+CREATE FUNCTION crm.logreg_serialize(state internal) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_logreg_serialize';
+COMMENT ON FUNCTION crm.logreg_serialize(internal) IS
+    'Serialisation function of crm.logreg: the rows as bytea for parallel workers.';
+CREATE FUNCTION crm.logreg_deserialize(data bytea, unused internal) RETURNS internal
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_logreg_deserialize';
+COMMENT ON FUNCTION crm.logreg_deserialize(bytea, internal) IS
+    'Deserialisation function of crm.logreg.';
+CREATE FUNCTION crm.logreg_final(state internal) RETURNS jsonb
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_logreg_final';
+COMMENT ON FUNCTION crm.logreg_final(internal) IS
+    'Final function of crm.logreg: Newton''s method with step halving, separation test, model.';
+CREATE AGGREGATE crm.logreg(y boolean, x float8[]) (
+    SFUNC = crm.logreg_accum,
+    STYPE = internal,
+    COMBINEFUNC = crm.logreg_combine,
+    SERIALFUNC = crm.logreg_serialize,
+    DESERIALFUNC = crm.logreg_deserialize,
+    FINALFUNC = crm.logreg_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.logreg(boolean, float8[]) IS
+    'Logistic regression of y on the features x with an intercept, unpenalised maximum likelihood: '
+    'jsonb {kind: logreg, n, features, coef (intercept first), se, loglik, null_loglik, aic, iterations, '
+    'converged}.  Rows with a NULL skipped; NULL without rows; separated data raise an error.';
