@@ -91,3 +91,53 @@ COMMENT ON AGGREGATE crm.logreg(boolean, float8[]) IS
     'Logistic regression of y on the features x with an intercept, unpenalised maximum likelihood: '
     'jsonb {kind: logreg, n, features, coef (intercept first), se, loglik, null_loglik, aic, iterations, '
     'converged}.  Rows with a NULL skipped; NULL without rows; separated data raise an error.';
+
+-- crm.predict --------------------------------------------------------------
+CREATE FUNCTION crm.predict(model jsonb, x float8[]) RETURNS float8
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_predict';
+COMMENT ON FUNCTION crm.predict(jsonb, float8[]) IS
+    'Prediction of a crm.linreg model (intercept + coef · x) or win probability of a crm.logreg model; '
+    'NULL when an element of x is NULL.';
+
+-- crm.revenue_range --------------------------------------------------------
+CREATE FUNCTION crm.revenue_range_accum(state internal, amount float8, win_probability float8)
+    RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_revenue_range_accum';
+COMMENT ON FUNCTION crm.revenue_range_accum(internal, float8, float8) IS
+    'Transition function of crm.revenue_range: checks and keeps the deal.';
+CREATE FUNCTION crm.revenue_range_combine(state1 internal, state2 internal) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_revenue_range_combine';
+COMMENT ON FUNCTION crm.revenue_range_combine(internal, internal) IS
+    'Combine function of crm.revenue_range: appends the deals of a partial state.';
+CREATE FUNCTION crm.revenue_range_serialize(state internal) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_revenue_range_serialize';
+COMMENT ON FUNCTION crm.revenue_range_serialize(internal) IS
+    'Serialisation function of crm.revenue_range: the deals as bytea for parallel workers.';
+CREATE FUNCTION crm.revenue_range_deserialize(data bytea, unused internal) RETURNS internal
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_revenue_range_deserialize';
+COMMENT ON FUNCTION crm.revenue_range_deserialize(bytea, internal) IS
+    'Deserialisation function of crm.revenue_range.';
+CREATE FUNCTION crm.revenue_range_final(state internal) RETURNS jsonb
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_revenue_range_final';
+COMMENT ON FUNCTION crm.revenue_range_final(internal) IS
+    'Final function of crm.revenue_range: exact distribution when cheap, else exact large deals '
+    'and an Edgeworth expansion for the rest.';
+CREATE AGGREGATE crm.revenue_range(amount float8, win_probability float8) (
+    SFUNC = crm.revenue_range_accum,
+    STYPE = internal,
+    COMBINEFUNC = crm.revenue_range_combine,
+    SERIALFUNC = crm.revenue_range_serialize,
+    DESERIALFUNC = crm.revenue_range_deserialize,
+    FINALFUNC = crm.revenue_range_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.revenue_range(float8, float8) IS
+    'Total won revenue when each deal is won independently with its probability: jsonb {kind: '
+    'revenue_range, n, expected, sd, p10, p50, p90, min, max, method (exact or approximate)}.  Rows with '
+    'a NULL skipped; NULL without rows.';
