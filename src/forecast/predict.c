@@ -115,8 +115,9 @@ crm_predict(PG_FUNCTION_ARGS)
 	if (k + 1 != parsed->ncoef)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: x has %d elements, the model expects %d", PREDICT, k,
-						parsed->ncoef - 1)));
+				 errmsg_plural("%s: x has %d element, the model expects %d",
+							   "%s: x has %d elements, the model expects %d", k, PREDICT, k,
+							   parsed->ncoef - 1)));
 	crm_check_finite_features(x, k, PREDICT);
 
 	eta = parsed->coef[0];

@@ -137,7 +137,8 @@ crm_check_feature_count(int k, int k0, const char *fn)
 	if (unlikely(k != k0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: x has %d elements, earlier rows had %d", fn, k, k0),
+				 errmsg_plural("%s: x has %d element, earlier rows had %d",
+							   "%s: x has %d elements, earlier rows had %d", k, fn, k, k0),
 				 errdetail("Every row of one group must have the same number of features.")));
 }
 
