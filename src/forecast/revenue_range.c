@@ -30,9 +30,13 @@
  * bisection.  Keeping the large deals exact handles the lumpy case (one
  * deal worth more than the rest together) where a normal or
  * Cornish-Fisher approximation of T is badly wrong.  Measured error
- * against the exact distribution (test/t/202_revenue_range.pl, README): at
- * most 0.02 standard deviations of T on the test portfolios (300 to 2,000
- * deals: uniform, lognormal, one dominant deal, small probabilities).
+ * against the exact distribution (test/t/202_revenue_range.pl, README), on
+ * five portfolios of 800 to 1,505 deals (uniform and lognormal amounts,
+ * one dominant deal, probabilities of 1-8%, five large deals): at most
+ * 0.0005 standard deviations of T, and the exact P(T ≤ percentile) within
+ * 7e-5 of 0.10, 0.50 and 0.90.  (With one dominant deal at 50% the median
+ * falls where P(T ≤ t) is flat at 0.5, so any t across the gap between
+ * the two modes is a median; there the level error is 5e-15.)
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
