@@ -238,5 +238,46 @@ SELECT pg_temp.r(s.lin) = pg_temp.r(p.lin) AS lin_same, pg_temp.reldiff(s.lin, p
 SELECT pg_temp.r(lin) AS lin, pg_temp.r(logit) AS logit, pg_temp.r(rr) AS rr FROM parallel;
 RESET max_parallel_workers_per_gather;
 
+-- ======================================================================
+-- crm.deal_win_score: open deals scored by crm.logreg on closed ones
+-- ======================================================================
+SELECT crm.create_pipeline('scoring', ARRAY['open']) AS pid \gset
+-- 58 closed deals (small ones are won more often, and close faster), 3 open
+INSERT INTO crm.deal (name, amount, pipeline_id, stage_entered_at, created_at)
+SELECT 'S' || g, 1000 + (g * 7919) % 9000, :pid, now() - (200 - g) * interval '1 day',
+       now() - (200 - g) * interval '1 day'
+  FROM generate_series(1, 61) g;
+UPDATE crm.deal SET stage = CASE WHEN (substr(name, 2)::int * 37) % 10 < 3 + (amount < 4000)::int * 4
+                                 THEN 'won' ELSE 'lost' END,
+       lost_reason = 'price',
+       stage_entered_at = created_at + ((substr(name, 2)::int * 13) % 30 + 5 + (amount >= 4000)::int * 10)
+                                       * interval '1 day'
+ WHERE pipeline_id = :pid AND substr(name, 2)::int <= 58;
+UPDATE crm.deal SET created_at = now() - interval '20 days' WHERE name IN ('S59', 'S60', 'S61');
+SELECT stage, count(*) FROM crm.deal WHERE pipeline_id = :pid GROUP BY 1 ORDER BY 1;
+SELECT pg_temp.r(crm.deal_win_model(:pid) - 'aic' - 'null_loglik') AS model;
+SELECT name, stage, amount, stage_probability, round(win_probability::numeric, 4) AS win_probability,
+       model_deals
+  FROM crm.deal_win_score WHERE pipeline_id = :pid ORDER BY name;
+-- the view scores with the model of the pipeline: crm.predict on the same features
+SELECT bool_and(abs(w.win_probability - crm.predict(crm.deal_win_model(:pid),
+                    crm.deal_win_features(d.amount, d.created_at, now()))) < 1e-12) AS same_as_predict
+  FROM crm.deal_win_score w JOIN crm.deal d ON d.id = w.deal_id WHERE w.pipeline_id = :pid;
+-- a pipeline with too little history, or history that determines no model, has no score
+SELECT crm.create_pipeline('young', ARRAY['open']) AS young \gset
+INSERT INTO crm.deal (name, amount, pipeline_id) SELECT 'Y' || g, 100 * g, :young FROM generate_series(1, 25) g;
+UPDATE crm.deal SET stage = CASE WHEN amount > 1200 THEN 'won' ELSE 'lost' END, lost_reason = 'price'
+ WHERE pipeline_id = :young AND amount <= 2400;
+SELECT crm.deal_win_model(:young) IS NULL AS separated_history_no_model;
+SELECT count(*) AS open_deals, count(win_probability) AS scored FROM crm.deal_win_score WHERE pipeline_id = :young;
+DELETE FROM crm.deal WHERE pipeline_id = :young AND amount BETWEEN 100 AND 1000;
+SELECT crm.deal_win_model(:young) IS NULL AS too_few_lost;
+-- BI readers can read the scores
+CREATE ROLE regress_crm_score_reader LOGIN IN ROLE crm_reader;
+SET ROLE regress_crm_score_reader;
+SELECT count(*) AS visible FROM crm.deal_win_score WHERE pipeline_id = :pid;
+RESET ROLE;
+DROP ROLE regress_crm_score_reader;
+
 \c :regress_db
 DROP DATABASE crm_regress_forecast_regression;

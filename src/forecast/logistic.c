@@ -77,15 +77,14 @@ linear(const double *z, const double *beta, int p)
 	return eta;
 }
 
-/* log P(y | eta) without overflow: −log(1 + e^(−eta)) or −log(1 + e^eta). */
+/*
+ * log P(y | eta) without overflow, from e = exp(−|eta|):
+ * −log(1 + e^(−eta)) for y, −log(1 + e^eta) for not y.
+ */
 static inline double
-row_loglik(bool y, double eta)
+row_loglik(bool y, double eta, double e)
 {
-	double		e = log1p(exp(-fabs(eta)));
-
-	if (y)
-		return eta >= 0 ? -e : eta - e;
-	return eta >= 0 ? -eta - e : -e;
+	return -log1p(e) - Max(y ? -eta : eta, 0.0);
 }
 
 static double
@@ -94,7 +93,11 @@ loglik(const Design *d, const double *beta)
 	double		ll = 0.0;
 
 	for (int64 i = 0; i < d->rows->n; i++)
-		ll += row_loglik(d->rows->flags[i], linear(design_row(d, i), beta, d->p));
+	{
+		double		eta = linear(design_row(d, i), beta, d->p);
+
+		ll += row_loglik(d->rows->flags[i], eta, exp(-fabs(eta)));
+	}
 	return ll;
 }
 
@@ -121,7 +124,7 @@ score_information(const Design *d, const double *beta, double *g, double *h)
 		double		r = y ? one_minus_mu : -mu;
 		double		w = mu * one_minus_mu;
 
-		ll += row_loglik(y, eta);
+		ll += row_loglik(y, eta, e);
 		for (int a = 0; a < p; a++)
 		{
 			double		wza = w * z[a];
@@ -284,6 +287,8 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 	double	   *step = palloc(sizeof(double) * p);
 	double	   *g = palloc(sizeof(double) * p);
 	double	   *h = palloc(sizeof(double) * p * p);
+	double	   *g2 = palloc(sizeof(double) * p);
+	double	   *h2 = palloc(sizeof(double) * p * p);
 	double	   *l = palloc(sizeof(double) * p * p);
 	double	   *cov = palloc(sizeof(double) * p * p);
 	double	   *work = palloc(sizeof(double) * p * p);
@@ -337,21 +342,34 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 		}
 		memcpy(step, g, sizeof(double) * p);
 		crm_cholesky_solve(l, p, step);
-		for (halvings = 0; halvings <= MAX_HALVINGS; halvings++, t *= 0.5)
+		/*
+		 * The full step usually succeeds: evaluate everything there in one
+		 * pass, and only the log-likelihood while halving.
+		 */
+		for (int j = 0; j < p; j++)
+			trial[j] = beta[j] + step[j];
+		trial_ll = score_information(&d, trial, g2, h2);
+		for (halvings = 0; !(trial_ll >= ll - 1e-12 * fabs(ll)) && halvings < MAX_HALVINGS; halvings++)
 		{
+			t *= 0.5;
 			for (int j = 0; j < p; j++)
 				trial[j] = beta[j] + t * step[j];
 			trial_ll = loglik(&d, trial);
-			if (trial_ll >= ll - 1e-12 * fabs(ll))
-				break;
 		}
-		if (halvings > MAX_HALVINGS)
+		if (!(trial_ll >= ll - 1e-12 * fabs(ll)))
 			break;				/* no step improves: not converged */
 		for (int j = 0; j < p; j++)
 			small &= fabs(trial[j] - beta[j]) <= STEP_TOL * (1.0 + fabs(beta[j]));
 		memcpy(beta, trial, sizeof(double) * p);
 		iterations++;
-		ll = score_information(&d, beta, g, h);
+		if (halvings == 0)
+		{
+			memcpy(g, g2, sizeof(double) * p);
+			memcpy(h, h2, sizeof(double) * p * p);
+			ll = trial_ll;
+		}
+		else
+			ll = score_information(&d, beta, g, h);
 		if (small)
 		{
 			converged = true;
