@@ -242,27 +242,32 @@ RESET max_parallel_workers_per_gather;
 -- crm.deal_win_score: open deals scored by crm.logreg on closed ones
 -- ======================================================================
 SELECT crm.create_pipeline('scoring', ARRAY['open']) AS pid \gset
--- 58 closed deals (small ones are won more often, and close faster), 3 open
-INSERT INTO crm.deal (name, amount, pipeline_id, stage_entered_at, created_at)
-SELECT 'S' || g, 1000 + (g * 7919) % 9000, :pid, now() - (200 - g) * interval '1 day',
-       now() - (200 - g) * interval '1 day'
+INSERT INTO crm.account (name) VALUES ('regress score A'), ('regress score B');
+-- 58 closed deals, one a day (small ones are won more often, and returning
+-- customers of account A too), then 3 open ones
+INSERT INTO crm.deal (name, amount, pipeline_id, account_id, stage_entered_at, created_at)
+SELECT 'S' || g, 1000 + (g * 7919) % 9000, :pid,
+       (SELECT id FROM crm.account WHERE name = CASE WHEN g % 3 = 0 THEN 'regress score B' ELSE 'regress score A' END),
+       now() - (200 - 3 * g) * interval '1 day', now() - (200 - 3 * g) * interval '1 day'
   FROM generate_series(1, 61) g;
-UPDATE crm.deal SET stage = CASE WHEN (substr(name, 2)::int * 37) % 10 < 3 + (amount < 4000)::int * 4
+UPDATE crm.deal SET stage = CASE WHEN (substr(name, 2)::int * 37) % 10
+                                      < 2 + (amount < 4000)::int * 4 + (substr(name, 2)::int % 3 <> 0)::int * 2
                                  THEN 'won' ELSE 'lost' END,
-       lost_reason = 'price',
-       stage_entered_at = created_at + ((substr(name, 2)::int * 13) % 30 + 5 + (amount >= 4000)::int * 10)
-                                       * interval '1 day'
+       lost_reason = 'price', stage_entered_at = created_at + interval '2 days'
  WHERE pipeline_id = :pid AND substr(name, 2)::int <= 58;
-UPDATE crm.deal SET created_at = now() - interval '20 days' WHERE name IN ('S59', 'S60', 'S61');
 SELECT stage, count(*) FROM crm.deal WHERE pipeline_id = :pid GROUP BY 1 ORDER BY 1;
 SELECT pg_temp.r(crm.deal_win_model(:pid) - 'aic' - 'null_loglik') AS model;
 SELECT name, stage, amount, stage_probability, round(win_probability::numeric, 4) AS win_probability,
-       model_deals
+       model_features, model_deals
   FROM crm.deal_win_score WHERE pipeline_id = :pid ORDER BY name;
 -- the view scores with the model of the pipeline: crm.predict on the same features
-SELECT bool_and(abs(w.win_probability - crm.predict(crm.deal_win_model(:pid),
-                    crm.deal_win_features(d.amount, d.created_at, now()))) < 1e-12) AS same_as_predict
+SELECT bool_and(abs(w.win_probability - crm.predict(crm.deal_win_model(:pid), crm.deal_win_features(d)))
+                < 1e-12) AS same_as_predict
   FROM crm.deal_win_score w JOIN crm.deal d ON d.id = w.deal_id WHERE w.pipeline_id = :pid;
+-- without accounts the second feature is constant: the model uses the amount alone
+UPDATE crm.deal SET account_id = NULL WHERE pipeline_id = :pid;
+SELECT name, round(win_probability::numeric, 4) AS win_probability, model_features, model_deals
+  FROM crm.deal_win_score WHERE pipeline_id = :pid ORDER BY name;
 -- a pipeline with too little history, or history that determines no model, has no score
 SELECT crm.create_pipeline('young', ARRAY['open']) AS young \gset
 INSERT INTO crm.deal (name, amount, pipeline_id) SELECT 'Y' || g, 100 * g, :young FROM generate_series(1, 25) g;

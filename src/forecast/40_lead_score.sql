@@ -1,21 +1,29 @@
 -- src/forecast/40_lead_score.sql: a win probability for every open deal,
 -- from crm.logreg fitted on the closed (won or lost) deals of its pipeline.
 --
--- Features (crm.deal_win_features): ln(1 + amount) and ln(1 + the deal's
--- age in days), the age measured at closing for closed deals and now for
--- open ones (the logarithm keeps an old open deal from being extrapolated
--- far beyond the ages the model has seen).  Both
--- are known for every deal, whatever the user records, so the model works
--- on a fresh CRM; a pipeline needs 10 won and 10 lost deals before it gets
--- a model.  The view fits one model per deal pipeline each time it is read.
+-- Features (crm.deal_win_features), both known when a deal is created and
+-- so measured the same way for closed and open deals (the age of a deal,
+-- say, is not: a closed deal's age stops at closing, an open one's is
+-- still growing, and a model of it would call every young lead a sure
+-- win):
+--   1. ln(1 + amount)
+--   2. ln(1 + deals of the same account won before this one was created)
+-- When the second feature does not vary in a pipeline's history (no
+-- accounts, or no repeat business yet) the model uses the first alone.
+-- A pipeline needs 10 won and 10 lost deals before it gets a model.  The
+-- view fits one model per deal pipeline each time it is read.
 
-CREATE FUNCTION crm.deal_win_features(amount numeric, created_at timestamptz, as_of timestamptz)
-RETURNS float8[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN ARRAY[pg_catalog.ln(1 + amount::float8),
-             pg_catalog.ln(1 + GREATEST(pg_catalog.date_part('epoch', as_of - created_at), 0) / 86400.0)];
-COMMENT ON FUNCTION crm.deal_win_features(numeric, timestamptz, timestamptz) IS
-    'Features of the deal win model: ln(1 + amount) and ln(1 + age of the deal in days at as_of).';
+CREATE FUNCTION crm.deal_win_features(deal crm.deal) RETURNS float8[]
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN ARRAY[pg_catalog.ln(1 + deal.amount::float8),
+             pg_catalog.ln(1 + (SELECT count(*)
+                                  FROM crm.deal p
+                                  JOIN crm.stage s ON s.pipeline_id = p.pipeline_id AND s.key = p.stage
+                                 WHERE p.account_id = deal.account_id AND s.kind = 'won'
+                                   AND p.closed_at < deal.created_at)::float8)];
+COMMENT ON FUNCTION crm.deal_win_features(crm.deal) IS
+    'Features of the deal win model: ln(1 + amount), ln(1 + deals of the same account won before the deal '
+    'was created).';
 
 CREATE FUNCTION crm.deal_win_model(pipeline_id bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -24,26 +32,33 @@ AS $$
 DECLARE
     won bigint;
     lost bigint;
-    model jsonb;
+    features integer;
 BEGIN
-    SELECT count(*) FILTER (WHERE s.kind = 'won'), count(*) FILTER (WHERE s.kind = 'lost'),
-           crm.logreg(s.kind = 'won', crm.deal_win_features(d.amount, d.created_at, d.closed_at))
-      INTO won, lost, model
+    SELECT count(*) FILTER (WHERE s.kind = 'won'), count(*) FILTER (WHERE s.kind = 'lost') INTO won, lost
       FROM crm.deal d
       JOIN crm.stage s ON s.pipeline_id = d.pipeline_id AND s.key = d.stage
-     WHERE d.pipeline_id = deal_win_model.pipeline_id AND s.kind IN ('won', 'lost')
-       AND d.closed_at IS NOT NULL;
+     WHERE d.pipeline_id = deal_win_model.pipeline_id;
     IF won < 10 OR lost < 10 THEN
         RETURN NULL;
     END IF;
-    RETURN model;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RETURN NULL;                -- separated or collinear history: no model
+    -- both features, else the first alone (no repeat business yet, say)
+    FOR features IN REVERSE 2 .. 1 LOOP
+        BEGIN
+            RETURN (SELECT crm.logreg(s.kind = 'won', (crm.deal_win_features(d))[1:features])
+                      FROM crm.deal d
+                      JOIN crm.stage s ON s.pipeline_id = d.pipeline_id AND s.key = d.stage
+                     WHERE d.pipeline_id = deal_win_model.pipeline_id AND s.kind IN ('won', 'lost'));
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;               -- separated or constant history: try fewer features
+        END;
+    END LOOP;
+    RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.deal_win_model(bigint) IS
-    'crm.logreg model of winning on crm.deal_win_features, fitted on the closed deals of a pipeline; NULL '
-    'with fewer than 10 won or 10 lost deals, or when they determine no model (separated or collinear).';
+    'crm.logreg model of winning on crm.deal_win_features (or its first feature alone when the history does '
+    'not determine both), fitted on the closed deals of a pipeline; NULL with fewer than 10 won or 10 lost '
+    'deals, or when they determine no model.';
 
 CREATE VIEW crm.deal_win_score AS
 WITH model AS MATERIALIZED (
@@ -59,8 +74,8 @@ SELECT d.id AS deal_id,
        d.currency,
        d.amount,
        coalesce(d.probability, s.probability) AS stage_probability,
-       crm.predict(m.model, crm.deal_win_features(d.amount, d.created_at, pg_catalog.now()))
-           AS win_probability,
+       crm.predict(m.model, (crm.deal_win_features(d))[1:(m.model ->> 'features')::int]) AS win_probability,
+       (m.model ->> 'features')::int AS model_features,
        (m.model ->> 'n')::bigint AS model_deals
   FROM crm.deal d
   JOIN crm.stage s ON s.pipeline_id = d.pipeline_id AND s.key = d.stage AND s.kind = 'open'
@@ -80,6 +95,9 @@ COMMENT ON COLUMN crm.deal_win_score.stage_probability IS
 COMMENT ON COLUMN crm.deal_win_score.win_probability IS
     'Probability of winning from the pipeline''s logistic model; NULL when the pipeline has no model '
     '(fewer than 10 won or 10 lost deals, or no model fits them).';
+COMMENT ON COLUMN crm.deal_win_score.model_features IS
+    'How many of crm.deal_win_features the model uses: 2, or 1 (the amount) when the history does not '
+    'determine both.';
 COMMENT ON COLUMN crm.deal_win_score.model_deals IS 'Closed deals the model was fitted on.';
 
 GRANT SELECT ON crm.deal_win_score TO crm_reader;
