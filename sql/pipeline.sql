@@ -338,5 +338,15 @@ RESET ROLE;
 DELETE FROM crm.deal WHERE owner::text LIKE 'regress_crm_%';
 DROP ROLE regress_crm_rep, regress_crm_boss, regress_crm_nobody;
 
+-- DROP and CREATE EXTENSION in one session: the rule and layout caches follow
+INSERT INTO crm.deal (name) VALUES ('before drop');
+DROP EXTENSION crm CASCADE;
+CREATE EXTENSION crm;
+INSERT INTO crm.deal (name) VALUES ('after re-create');
+UPDATE crm.deal SET stage = 'won';
+UPDATE crm.deal SET stage = 'qualified';
+SELECT d.name, d.stage, h.from_stage, h.to_stage FROM crm.deal d JOIN crm.deal_stage_history h ON h.deal_id = d.id
+ ORDER BY h.id;
+
 \c :regress_db
 DROP DATABASE crm_regress_pipeline;
