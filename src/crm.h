@@ -30,7 +30,7 @@
 extern void crm_pipeline_init(void);
 extern void crm_forecast_regression_init(void);
 
-/* crm.max_aggregate_rows: rows one group of a row-keeping aggregate may hold. */
+/* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
 extern int	crm_max_aggregate_rows;
 
 /*

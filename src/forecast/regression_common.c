@@ -4,9 +4,9 @@
  *	  crm.max_aggregate_rows setting, reading feature arrays, input checks,
  *	  the aggregate memory context, and writing models as jsonb.
  *
- * crm.max_aggregate_rows bounds every aggregate that keeps its input rows
- * (crm.logreg, crm.revenue_range and the time-series models), so a query
- * over a huge table fails with a clear error instead of exhausting memory.
+ * crm.max_aggregate_rows bounds the aggregates that keep their input rows
+ * (crm.logreg, crm.revenue_range), so a query over a huge table fails with
+ * a clear error instead of exhausting memory.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -31,8 +31,8 @@ crm_forecast_regression_init(void)
 {
 	DefineCustomIntVariable("crm.max_aggregate_rows",
 							"Largest number of rows one group of an aggregate that keeps its rows may hold.",
-							"Applies to crm.logreg, crm.revenue_range and the time-series models, "
-							"which keep their input rows in memory until the final step.",
+							"Applies to crm.logreg and crm.revenue_range, which keep their input rows "
+							"in memory until the final step.",
 							&crm_max_aggregate_rows,
 							10000000, 1, INT_MAX,
 							PGC_USERSET, 0,
