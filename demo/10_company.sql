@@ -149,3 +149,14 @@ SELECT label, kind, forecast_category, deals, amount, weighted_amount
 SELECT label, moves_out, justify_hours(date_trunc('hour', mean_time_in_stage)) AS mean_time,
        justify_hours(date_trunc('hour', median_time_in_stage)) AS median_time
   FROM crm.stage_velocity WHERE pipeline_id = :pipeline_id AND moves_out > 0 ORDER BY position;
+
+\echo
+\echo '=== crm.funnel_conversion (在线教育销售) ==='
+SELECT label, deals_reached, share_of_top, win_rate_from_here
+  FROM crm.funnel_conversion WHERE pipeline_id = :pipeline_id ORDER BY position;
+
+\echo
+\echo '=== crm.win_rate, last six months, per sales rep ==='
+SELECT to_char(month, 'YYYY-MM') AS month, owner, won, lost, win_rate
+  FROM crm.win_rate WHERE pipeline_id = :pipeline_id AND month >= date_trunc('month', now()) - interval '5 months'
+ ORDER BY month, owner;

@@ -20,8 +20,10 @@ if [ "${1:-}" != --inner ]; then
 		say "building and installing crm into the system PostgreSQL $PG_MAJOR"
 		(cd "$top" && make -s -j"$(nproc)" >/dev/null && make -s install >/dev/null)
 		work=$(private_copy "$top")
-		runuser -u "$CRM_USER" -- env DEMO_KEEP="${DEMO_KEEP:-}" bash "$work/demo/run.sh" --inner --installed
-		exit $?
+		rc=0
+		runuser -u "$CRM_USER" -- env DEMO_KEEP="${DEMO_KEEP:-}" bash "$work/demo/run.sh" --inner --installed || rc=$?
+		[ -z "${DEMO_KEEP:-}" ] && [ $rc -eq 0 ] && rm -rf "$work"
+		exit $rc
 	fi
 	exec bash "$top/demo/run.sh" --inner
 fi
@@ -66,5 +68,5 @@ done
 if [ -n "${DEMO_KEEP:-}" ]; then
 	say "cluster left running: psql -h $PGHOST -p $PGPORT -U postgres"
 else
-	say "done; the cluster was in $PGDATA (log: $top/demo_cluster.log)"
+	say "done; the throwaway cluster is stopped and removed (DEMO_KEEP=1 keeps it running)"
 fi

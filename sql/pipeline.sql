@@ -266,8 +266,7 @@ CREATE TABLE public.support_case_history (
 CREATE TRIGGER support_case_workflow BEFORE INSERT OR UPDATE ON public.support_case
     FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('status', 'support');
 CREATE TRIGGER support_case_history AFTER INSERT OR UPDATE ON public.support_case
-    FOR EACH ROW WHEN (pg_trigger_depth() >= 0)
-    EXECUTE FUNCTION crm.record_transition('public.support_case_history', 'case_id', 'status', 'support');
+    FOR EACH ROW EXECUTE FUNCTION crm.record_transition('public.support_case_history', 'case_id', 'status', 'support');
 INSERT INTO public.support_case (title) VALUES ('printer on fire');
 INSERT INTO crm.pipeline (name, object_type) VALUES ('support', 'support_case');
 INSERT INTO public.support_case (title) VALUES ('printer on fire');
@@ -287,6 +286,10 @@ SELECT title, status, closed_at IS NOT NULL AS closed FROM public.support_case;
 UPDATE public.support_case SET status = 'working';
 SELECT status, closed_at FROM public.support_case;
 SELECT from_stage, to_stage, note FROM public.support_case_history ORDER BY id;
+-- the engine's cached view of a table follows ALTER TABLE in the same session
+ALTER TABLE public.support_case ADD COLUMN probability numeric;
+UPDATE public.support_case SET status = 'solved';
+SELECT status, probability, closed_at IS NOT NULL AS closed FROM public.support_case;
 -- a deal pipeline cannot serve the user's table, nor the reverse
 UPDATE crm.deal SET pipeline_id = (SELECT id FROM crm.pipeline WHERE name = 'support') WHERE name = 'Zeta';
 
@@ -334,6 +337,16 @@ SELECT count(*) FROM crm.deal;
 RESET ROLE;
 DELETE FROM crm.deal WHERE owner::text LIKE 'regress_crm_%';
 DROP ROLE regress_crm_rep, regress_crm_boss, regress_crm_nobody;
+
+-- DROP and CREATE EXTENSION in one session: the rule and layout caches follow
+INSERT INTO crm.deal (name) VALUES ('before drop');
+DROP EXTENSION crm CASCADE;
+CREATE EXTENSION crm;
+INSERT INTO crm.deal (name) VALUES ('after re-create');
+UPDATE crm.deal SET stage = 'won';
+UPDATE crm.deal SET stage = 'qualified';
+SELECT d.name, d.stage, h.from_stage, h.to_stage FROM crm.deal d JOIN crm.deal_stage_history h ON h.deal_id = d.id
+ ORDER BY h.id;
 
 \c :regress_db
 DROP DATABASE crm_regress_pipeline;

@@ -30,6 +30,30 @@ SELECT stage, label, position, kind, forecast_category, stage_probability, curre
 SELECT stage, label, moves_out, mean_time_in_stage, median_time_in_stage
   FROM crm.stage_velocity WHERE pipeline = '报表测试' ORDER BY position;
 
+SELECT stage, deals_reached, share_of_top, deals_won_after, win_rate_from_here
+  FROM crm.funnel_conversion WHERE pipeline = '报表测试' ORDER BY position;
+
+SELECT owner = current_user AS mine, month, won, lost, win_rate, currency, won_amount
+  FROM crm.win_rate WHERE pipeline = '报表测试' ORDER BY month;
+
+UPDATE crm.deal SET expected_close_date = '2031-05-20' WHERE name IN ('R4', 'R5');
+UPDATE crm.deal SET expected_close_date = '2031-06-01' WHERE name = 'R2';
+SELECT close_month, forecast_category, currency, deals, amount, weighted_amount
+  FROM crm.weighted_pipeline WHERE pipeline = '报表测试' ORDER BY close_month, forecast_category, currency;
+
+-- stalled: in a stage more than twice its median time (stages with at least 5 moves out);
+-- five new deals leave 新线索 after one day, a sixth stays there 30 days
+INSERT INTO crm.deal (name, pipeline_id, stage_entered_at)
+SELECT 'S' || g, p.id, now() - interval '30 days' FROM crm.pipeline p, generate_series(1, 6) g
+ WHERE p.name = '报表测试';
+UPDATE crm.deal SET stage = '潜在客户', stage_entered_at = stage_entered_at + interval '1 day'
+ WHERE name IN ('S1', 'S2', 'S3', 'S4', 'S5');
+SELECT stage, moves_out, median_time_in_stage FROM crm.stage_velocity
+ WHERE pipeline = '报表测试' AND stage = '新线索';
+SELECT name, stage, time_in_stage > interval '29 days' AS over_29_days, median_time_in_stage,
+       times_median BETWEEN 29 AND 31 AS about_30_times
+  FROM crm.stalled_deals WHERE pipeline = '报表测试' AND name LIKE 'S_' ORDER BY name;
+
 -- every view and view column is documented
 SELECT c.relname AS undocumented_view
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

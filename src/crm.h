@@ -28,7 +28,11 @@
 
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);
+extern void crm_forecast_regression_init(void);
 extern void crm_forecast_timeseries_init(void);
+
+/* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
+extern int	crm_max_aggregate_rows;
 
 /*
  * Email address syntax (src/core/email_address.c).  Returns NULL when the

@@ -29,29 +29,29 @@ arima_to_jsonb(const ArimaModel *model, const char *extra_json)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	json_string(&buf, "kind", "arima");
-	json_int(&buf, "n", model->n);
-	json_int(&buf, "n_used", model->n_used);
-	json_array(&buf, "order", order, 3);
-	json_array(&buf, "ar", model->ar, model->p);
-	json_array(&buf, "ma", model->ma, model->q);
+	model_json_string(&buf, "kind", "arima");
+	model_json_int(&buf, "n", model->n);
+	model_json_int(&buf, "n_used", model->n_used);
+	model_json_array(&buf, "order", order, 3);
+	model_json_array(&buf, "ar", model->ar, model->p);
+	model_json_array(&buf, "ma", model->ma, model->q);
 	if (model->has_mean)
-		json_number(&buf, "mean", model->mean);
-	json_number(&buf, "sigma2", model->sigma2);
-	json_number(&buf, "loglik", model->loglik);
-	json_number(&buf, "aic", model->aic);
-	json_number(&buf, "aicc", model->aicc);
-	json_number(&buf, "bic", model->bic);
-	json_array(&buf, "state", model->state, model->r);
-	json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
-	json_array(&buf, "tail", model->tail, model->d);
+		model_json_number(&buf, "mean", model->mean);
+	model_json_number(&buf, "sigma2", model->sigma2);
+	model_json_number(&buf, "loglik", model->loglik);
+	model_json_number(&buf, "aic", model->aic);
+	model_json_number(&buf, "aicc", model->aicc);
+	model_json_number(&buf, "bic", model->bic);
+	model_json_array(&buf, "state", model->state, model->r);
+	model_json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
+	model_json_array(&buf, "tail", model->tail, model->d);
 	if (extra_json != NULL)
 	{
-		json_key(&buf, NULL);
+		model_json_key(&buf, NULL);
 		appendStringInfoString(&buf, extra_json);
 	}
 	appendStringInfoChar(&buf, '}');
-	return json_to_jsonb(&buf);
+	return model_json_to_jsonb(&buf);
 }
 
 static void

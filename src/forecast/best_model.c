@@ -60,7 +60,7 @@ common_aicc(double loglik_after_first, int k, int n)
 static void
 record_skipped(Selection *sel, const char *name, const char *reason)
 {
-	json_key(&sel->candidates, NULL);
+	model_json_key(&sel->candidates, NULL);
 	appendStringInfo(&sel->candidates, "{\"model\":\"%s\",\"skipped\":", name);
 	escape_json(&sel->candidates, reason);
 	appendStringInfoChar(&sel->candidates, '}');
@@ -70,11 +70,11 @@ record_skipped(Selection *sel, const char *name, const char *reason)
 static bool
 record_fitted(Selection *sel, const char *name, double aicc, int k)
 {
-	json_key(&sel->candidates, NULL);
+	model_json_key(&sel->candidates, NULL);
 	appendStringInfoChar(&sel->candidates, '{');
-	json_string(&sel->candidates, "model", name);
-	json_number(&sel->candidates, "aicc", aicc);
-	json_int(&sel->candidates, "parameters", k);
+	model_json_string(&sel->candidates, "model", name);
+	model_json_number(&sel->candidates, "aicc", aicc);
+	model_json_int(&sel->candidates, "parameters", k);
 	appendStringInfoChar(&sel->candidates, '}');
 	if (aicc < sel->best_aicc)
 	{

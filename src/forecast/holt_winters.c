@@ -31,32 +31,32 @@ hw_to_jsonb(const HwModel *model, const char *extra_json)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	json_string(&buf, "kind", "holt_winters");
-	json_int(&buf, "n", model->n);
-	json_int(&buf, "season", model->m);
-	json_string(&buf, "seasonal", hw_seasonal_name(model->seasonal));
-	json_number(&buf, "alpha", model->alpha);
-	json_number(&buf, "beta", model->beta);
-	json_number(&buf, "gamma", model->gamma);
-	json_number(&buf, "sse", model->sse);
-	json_number(&buf, "sigma2", model->sigma2);
-	json_number(&buf, "loglik", model->loglik);
-	json_number(&buf, "aicc", model->aicc);
-	json_key(&buf, "optimized");
+	model_json_string(&buf, "kind", "holt_winters");
+	model_json_int(&buf, "n", model->n);
+	model_json_int(&buf, "season", model->m);
+	model_json_string(&buf, "seasonal", hw_seasonal_name(model->seasonal));
+	model_json_number(&buf, "alpha", model->alpha);
+	model_json_number(&buf, "beta", model->beta);
+	model_json_number(&buf, "gamma", model->gamma);
+	model_json_number(&buf, "sse", model->sse);
+	model_json_number(&buf, "sigma2", model->sigma2);
+	model_json_number(&buf, "loglik", model->loglik);
+	model_json_number(&buf, "aicc", model->aicc);
+	model_json_key(&buf, "optimized");
 	appendStringInfoString(&buf, model->optimized ? "true" : "false");
-	json_number(&buf, "level", model->level);
-	json_number(&buf, "trend", model->trend);
-	json_array(&buf, "seasonals", model->seasonals, model->m);
-	json_number(&buf, "initial_level", model->initial_level);
-	json_number(&buf, "initial_trend", model->initial_trend);
-	json_array(&buf, "initial_seasonals", model->initial_seasonals, model->m);
+	model_json_number(&buf, "level", model->level);
+	model_json_number(&buf, "trend", model->trend);
+	model_json_array(&buf, "seasonals", model->seasonals, model->m);
+	model_json_number(&buf, "initial_level", model->initial_level);
+	model_json_number(&buf, "initial_trend", model->initial_trend);
+	model_json_array(&buf, "initial_seasonals", model->initial_seasonals, model->m);
 	if (extra_json != NULL)
 	{
-		json_key(&buf, NULL);
+		model_json_key(&buf, NULL);
 		appendStringInfoString(&buf, extra_json);
 	}
 	appendStringInfoChar(&buf, '}');
-	return json_to_jsonb(&buf);
+	return model_json_to_jsonb(&buf);
 }
 
 void

@@ -41,12 +41,12 @@ extern const char *series_arg_text(SeriesState *state, int i);
  * JSON writing: a model is built as JSON text and converted to jsonb once.
  * Non-finite numbers are written as null.
  */
-extern void json_key(StringInfo buf, const char *key);
-extern void json_number(StringInfo buf, const char *key, double value);
-extern void json_int(StringInfo buf, const char *key, int value);
-extern void json_string(StringInfo buf, const char *key, const char *value);
-extern void json_array(StringInfo buf, const char *key, const double *values, int count);
-extern Datum json_to_jsonb(StringInfo buf);
+extern void model_json_key(StringInfo buf, const char *key);
+extern void model_json_number(StringInfo buf, const char *key, double value);
+extern void model_json_int(StringInfo buf, const char *key, int value);
+extern void model_json_string(StringInfo buf, const char *key, const char *value);
+extern void model_json_array(StringInfo buf, const char *key, const double *values, int count);
+extern Datum model_json_to_jsonb(StringInfo buf);
 
 /*
  * Reading a model back.  Each getter raises a clear error naming the key

@@ -20,7 +20,7 @@
 #include "forecast/series.h"
 
 void
-json_key(StringInfo buf, const char *key)
+model_json_key(StringInfo buf, const char *key)
 {
 	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
 
@@ -31,7 +31,7 @@ json_key(StringInfo buf, const char *key)
 }
 
 static void
-json_double(StringInfo buf, double value)
+model_json_double(StringInfo buf, double value)
 {
 	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
 
@@ -45,45 +45,45 @@ json_double(StringInfo buf, double value)
 }
 
 void
-json_number(StringInfo buf, const char *key, double value)
+model_json_number(StringInfo buf, const char *key, double value)
 {
-	json_key(buf, key);
-	json_double(buf, value);
+	model_json_key(buf, key);
+	model_json_double(buf, value);
 }
 
 void
-json_int(StringInfo buf, const char *key, int value)
+model_json_int(StringInfo buf, const char *key, int value)
 {
-	json_key(buf, key);
+	model_json_key(buf, key);
 	appendStringInfo(buf, "%d", value);
 }
 
 /* value must not need escaping (model kinds and names only). */
 void
-json_string(StringInfo buf, const char *key, const char *value)
+model_json_string(StringInfo buf, const char *key, const char *value)
 {
-	json_key(buf, key);
+	model_json_key(buf, key);
 	appendStringInfo(buf, "\"%s\"", value);
 }
 
 void
-json_array(StringInfo buf, const char *key, const double *values, int count)
+model_json_array(StringInfo buf, const char *key, const double *values, int count)
 {
 	int			i;
 
-	json_key(buf, key);
+	model_json_key(buf, key);
 	appendStringInfoChar(buf, '[');
 	for (i = 0; i < count; i++)
 	{
 		if (i > 0)
 			appendStringInfoChar(buf, ',');
-		json_double(buf, values[i]);
+		model_json_double(buf, values[i]);
 	}
 	appendStringInfoChar(buf, ']');
 }
 
 Datum
-json_to_jsonb(StringInfo buf)
+model_json_to_jsonb(StringInfo buf)
 {
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
 }

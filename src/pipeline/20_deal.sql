@@ -75,13 +75,9 @@ COMMENT ON COLUMN crm.deal_stage_history.time_in_from_stage IS 'How long the dea
 -- The engine also stamps updated_at, so crm.deal needs no crm.set_updated_at.
 CREATE TRIGGER deal_enforce_transition BEFORE INSERT OR UPDATE ON crm.deal
     FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('stage', 'pipeline_id');
-CREATE TRIGGER deal_record_transition_insert AFTER INSERT ON crm.deal
+CREATE TRIGGER deal_record_transition AFTER INSERT OR UPDATE ON crm.deal
     FOR EACH ROW EXECUTE FUNCTION
     crm.record_transition('crm.deal_stage_history', 'deal_id', 'stage', 'pipeline_id');
-CREATE TRIGGER deal_record_transition_update AFTER UPDATE ON crm.deal
-    FOR EACH ROW
-    WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.pipeline_id IS DISTINCT FROM NEW.pipeline_id)
-    EXECUTE FUNCTION crm.record_transition('crm.deal_stage_history', 'deal_id', 'stage', 'pipeline_id');
 
 -- Line items.  A deal with items has amount = items_total = sum(line_total).
 CREATE TABLE crm.deal_item (

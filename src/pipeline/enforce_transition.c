@@ -30,10 +30,11 @@
  * Refusals raise check_violation (23514) with constraint crm_stage_transition
  * or crm_required_field, the allowed next states in errdetail.
  *
- * Per statement the trigger resolves its columns once (fn_extra) and reads
- * pending invalidations, so rule edits committed elsewhere are seen by the
- * next statement; per row it does hash and array lookups in the rules cache,
- * never SPI or catalog access.
+ * The trigger's columns are resolved once and cached per backend by trigger
+ * OID, dropped when the table's relcache entry is invalidated (ALTER TABLE).
+ * Each statement reads pending invalidations once, so rule edits committed
+ * elsewhere are seen by the next statement; per row the trigger does hash and
+ * array lookups in the rules cache, never SPI or catalog access.
  *-------------------------------------------------------------------------
  */
 #include "rules.h"
@@ -45,21 +46,26 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(crm_enforce_transition);
 
-/* What one trigger needs to know about its table, resolved per statement. */
+/* What one trigger needs to know about its table; cached by trigger OID. */
 typedef struct TransitionTrigger
 {
-	const char *table_name;
-	const char *state_column;
+	Oid			trigger_oid;	/* hash key */
+	Oid			relid;
+	bool		valid;
+	NameData	table_name;
+	NameData	state_column;
 	int			state_att;
 	int			pipeline_att;	/* 0: fixed workflow */
 	Oid			pipeline_type;
-	const char *workflow_name;	/* fixed workflow */
+	NameData	workflow_name;	/* fixed workflow */
 	int			entered_at_att; /* 0 when the table lacks the column */
 	int			closed_at_att;
 	int			lost_reason_att;
@@ -113,14 +119,40 @@ optional_column(TupleDesc desc, const char *name, Oid type, const char *table)
 	return attnum;
 }
 
-static TransitionTrigger *
-trigger_config(FunctionCallInfo fcinfo, TriggerData *trigdata)
+static HTAB *transition_triggers = NULL;
+
+static void
+transition_triggers_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS scan;
+	TransitionTrigger *cfg;
+
+	hash_seq_init(&scan, transition_triggers);
+	while ((cfg = hash_seq_search(&scan)) != NULL)
+		if (relid == InvalidOid || relid == cfg->relid)
+			cfg->valid = false;
+}
+
+void
+crm_transition_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TransitionTrigger);
+	ctl.hcxt = CacheMemoryContext;
+	transition_triggers = hash_create("crm transition triggers", 16, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(transition_triggers_relcache_callback, (Datum) 0);
+}
+
+static void
+resolve_trigger(TransitionTrigger *cfg, TriggerData *trigdata)
 {
 	Trigger    *trigger = trigdata->tg_trigger;
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	TransitionTrigger *cfg;
-	MemoryContext old;
+	const char *table_name = RelationGetRelationName(rel);
 	char	   *entered_at_name;
 	Oid			state_type;
 
@@ -131,22 +163,21 @@ trigger_config(FunctionCallInfo fcinfo, TriggerData *trigdata)
 				 errhint("Pass the state column, then the pipeline column or the workflow name, "
 						 "as in crm.enforce_transition('stage', 'pipeline_id').")));
 
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	cfg = palloc0(sizeof(TransitionTrigger));
-	cfg->table_name = pstrdup(RelationGetRelationName(rel));
-	cfg->state_column = pstrdup(trigger->tgargs[0]);
-	cfg->state_att = SPI_fnumber(desc, cfg->state_column);
+	cfg->relid = RelationGetRelid(rel);
+	namestrcpy(&cfg->table_name, table_name);
+	namestrcpy(&cfg->state_column, trigger->tgargs[0]);
+	cfg->state_att = SPI_fnumber(desc, trigger->tgargs[0]);
 	if (cfg->state_att <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" does not exist", cfg->state_column, cfg->table_name),
+				 errmsg("column \"%s\" of table \"%s\" does not exist", trigger->tgargs[0], table_name),
 				 errhint("The first argument of crm.enforce_transition() names the state column.")));
 	state_type = TupleDescAttr(desc, cfg->state_att - 1)->atttypid;
 	if (state_type != TEXTOID && state_type != VARCHAROID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("state column \"%s\" of table \"%s\" must be of type text", cfg->state_column,
-						cfg->table_name)));
+				 errmsg("state column \"%s\" of table \"%s\" must be of type text", trigger->tgargs[0],
+						table_name)));
 
 	cfg->pipeline_att = SPI_fnumber(desc, trigger->tgargs[1]);
 	if (cfg->pipeline_att > 0)
@@ -156,28 +187,45 @@ trigger_config(FunctionCallInfo fcinfo, TriggerData *trigdata)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("pipeline column \"%s\" of table \"%s\" must be of type bigint",
-							trigger->tgargs[1], cfg->table_name)));
+							trigger->tgargs[1], table_name)));
 	}
 	else
-	{
 		cfg->pipeline_att = 0;
-		cfg->workflow_name = pstrdup(trigger->tgargs[1]);
-	}
+	namestrcpy(&cfg->workflow_name, trigger->tgargs[1]);
 
-	entered_at_name = psprintf("%s_entered_at", cfg->state_column);
-	cfg->entered_at_att = optional_column(desc, entered_at_name, TIMESTAMPTZOID, cfg->table_name);
-	cfg->closed_at_att = optional_column(desc, "closed_at", TIMESTAMPTZOID, cfg->table_name);
-	cfg->lost_reason_att = optional_column(desc, "lost_reason", TEXTOID, cfg->table_name);
-	cfg->probability_att = optional_column(desc, "probability", NUMERICOID, cfg->table_name);
-	cfg->updated_at_att = optional_column(desc, "updated_at", TIMESTAMPTZOID, cfg->table_name);
+	entered_at_name = psprintf("%s_entered_at", trigger->tgargs[0]);
+	cfg->entered_at_att = optional_column(desc, entered_at_name, TIMESTAMPTZOID, table_name);
+	cfg->closed_at_att = optional_column(desc, "closed_at", TIMESTAMPTZOID, table_name);
+	cfg->lost_reason_att = optional_column(desc, "lost_reason", TEXTOID, table_name);
+	cfg->probability_att = optional_column(desc, "probability", NUMERICOID, table_name);
+	cfg->updated_at_att = optional_column(desc, "updated_at", TIMESTAMPTZOID, table_name);
 	cfg->id_att = SPI_fnumber(desc, "id");
 	if (cfg->id_att > 0 && TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT8OID &&
 		TupleDescAttr(desc, cfg->id_att - 1)->atttypid != INT4OID)
 		cfg->id_att = 0;
-	MemoryContextSwitchTo(old);
+	cfg->id_att = Max(cfg->id_att, 0);
+	cfg->valid = true;
+}
 
-	/* A new statement: see rule changes other sessions have committed. */
+/*
+ * The trigger's configuration, looked up on the first row of each statement
+ * (then kept in fn_extra), after reading pending invalidations: rule changes
+ * other sessions committed are seen by the next statement.
+ */
+static TransitionTrigger *
+trigger_config(TriggerData *trigdata)
+{
+	Oid			trigger_oid = trigdata->tg_trigger->tgoid;
+	TransitionTrigger *cfg;
+	bool		found;
+
 	AcceptInvalidationMessages();
+	cfg = hash_search(transition_triggers, &trigger_oid, HASH_ENTER, &found);
+	if (!found || !cfg->valid)
+	{
+		cfg->valid = false;
+		resolve_trigger(cfg, trigdata);
+	}
 	return cfg;
 }
 
@@ -191,8 +239,8 @@ record_label(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc)
 	if (cfg->id_att > 0)
 		id = heap_getattr(tuple, cfg->id_att, desc, &isnull);
 	if (isnull)
-		return psprintf("%s row", cfg->table_name);
-	return psprintf("%s " INT64_FORMAT, cfg->table_name,
+		return psprintf("%s row", NameStr(cfg->table_name));
+	return psprintf("%s " INT64_FORMAT, NameStr(cfg->table_name),
 					TupleDescAttr(desc, cfg->id_att - 1)->atttypid == INT8OID ?
 					DatumGetInt64(id) : (int64) DatumGetInt32(id));
 }
@@ -218,26 +266,26 @@ row_workflow(const TransitionTrigger *cfg, Relation rel, HeapTuple tuple, RowCha
 
 	if (cfg->pipeline_att == 0)
 	{
-		wf = crm_workflow_by_name(cfg->workflow_name);
+		wf = crm_workflow_by_name(NameStr(cfg->workflow_name));
 		if (wf == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("workflow \"%s\" does not exist", cfg->workflow_name),
-					 errhint("Create it as a crm.pipeline row with object_type '%s'.", cfg->table_name)));
+					 errmsg("workflow \"%s\" does not exist", NameStr(cfg->workflow_name)),
+					 errhint("Create it as a crm.pipeline row with object_type '%s'.", NameStr(cfg->table_name))));
 	}
 	else
 	{
 		id = pipeline_value(cfg, tuple, desc, &isnull);
 		if (isnull)
 		{
-			wf = crm_default_workflow(cfg->table_name);
+			wf = crm_default_workflow(NameStr(cfg->table_name));
 			if (wf == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_NOT_NULL_VIOLATION),
-						 errmsg("no pipeline given and no default pipeline for \"%s\"", cfg->table_name),
+						 errmsg("no pipeline given and no default pipeline for \"%s\"", NameStr(cfg->table_name)),
 						 errhint("Set %s, or mark a pipeline with object_type '%s' as is_default.",
 								 NameStr(TupleDescAttr(desc, cfg->pipeline_att - 1)->attname),
-								 cfg->table_name)));
+								 NameStr(cfg->table_name))));
 			set_column(change, cfg->pipeline_att,
 					   cfg->pipeline_type == INT8OID ? Int64GetDatum(wf->id) : Int32GetDatum((int32) wf->id),
 					   false);
@@ -251,10 +299,10 @@ row_workflow(const TransitionTrigger *cfg, Relation rel, HeapTuple tuple, RowCha
 						 errmsg("pipeline " INT64_FORMAT " does not exist", id)));
 		}
 	}
-	if (strcmp(wf->object_type, cfg->table_name) != 0)
+	if (strcmp(wf->object_type, NameStr(cfg->table_name)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("pipeline \"%s\" does not apply to table \"%s\"", wf->name, cfg->table_name),
+				 errmsg("pipeline \"%s\" does not apply to table \"%s\"", wf->name, NameStr(cfg->table_name)),
 				 errdetail("Pipeline \"%s\" is a workflow for \"%s\" rows.", wf->name, wf->object_type),
 				 errtableconstraint(rel, "crm_stage_transition")));
 	if (wf->n_stages == 0)
@@ -312,16 +360,16 @@ check_required_fields(const TransitionTrigger *cfg, Relation rel, HeapTuple tupl
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("stage \"%s\" of pipeline \"%s\" requires column \"%s\", which table \"%s\" does not have",
-							stage->key, wf->name, field, cfg->table_name),
+							stage->key, wf->name, field, NameStr(cfg->table_name)),
 					 errhint("Fix crm.stage.required_fields of that stage.")));
 		if (field_is_empty(tuple, desc, attnum))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("%s cannot enter %s \"%s\" without \"%s\"",
-							record_label(cfg, tuple, desc), cfg->state_column, stage->key, field),
+							record_label(cfg, tuple, desc), NameStr(cfg->state_column), stage->key, field),
 					 errdetail("Stage \"%s\" of pipeline \"%s\" requires %s to be set.",
 							   stage->key, wf->name, field),
-					 errhint("Set %s in the same statement that changes %s.", field, cfg->state_column),
+					 errhint("Set %s in the same statement that changes %s.", field, NameStr(cfg->state_column)),
 					 errtableconstraint(rel, "crm_required_field")));
 	}
 	if (stage->kind == CRM_STAGE_LOST && cfg->lost_reason_att > 0 &&
@@ -329,10 +377,10 @@ check_required_fields(const TransitionTrigger *cfg, Relation rel, HeapTuple tupl
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("%s cannot enter lost %s \"%s\" without a lost_reason",
-						record_label(cfg, tuple, desc), cfg->state_column, stage->key),
+						record_label(cfg, tuple, desc), NameStr(cfg->state_column), stage->key),
 				 errdetail("Closing as lost records why, for win/loss analysis."),
 				 errhint("Set lost_reason in the same statement, as in SET %s = '%s', lost_reason = 'price'.",
-						 cfg->state_column, stage->key),
+						 NameStr(cfg->state_column), stage->key),
 				 errtableconstraint(rel, "crm_required_field")));
 }
 
@@ -346,7 +394,7 @@ known_stage(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, t
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("%s \"%s\" does not exist in pipeline \"%s\"",
-						cfg->state_column, text_to_cstring(state), wf->name),
+						NameStr(cfg->state_column), text_to_cstring(state), wf->name),
 				 errdetail("Pipeline \"%s\" has: %s.", wf->name, crm_describe_stages(wf, -1, false)),
 				 errtableconstraint(rel, "crm_stage_transition")));
 	return index;
@@ -384,15 +432,15 @@ entered_at(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple,
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("%s cannot enter its new %s before it entered the previous one", label,
-							cfg->state_column),
-					 errdetail("%s_entered_at was set to %s, earlier than %s.", cfg->state_column,
+							NameStr(cfg->state_column)),
+					 errdetail("%s_entered_at was set to %s, earlier than %s.", NameStr(cfg->state_column),
 							   given_text, previous_text)));
 		}
 	}
 	if (given > now)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("%s_entered_at of %s cannot be in the future", cfg->state_column, label)));
+				 errmsg("%s_entered_at of %s cannot be in the future", NameStr(cfg->state_column), label)));
 	return given;
 }
 
@@ -428,8 +476,8 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 				 errmsg("crm.enforce_transition() must be a BEFORE INSERT OR UPDATE FOR EACH ROW trigger")));
 
 	cfg = fcinfo->flinfo->fn_extra;
-	if (cfg == NULL)
-		fcinfo->flinfo->fn_extra = cfg = trigger_config(fcinfo, trigdata);
+	if (cfg == NULL || !cfg->valid)
+		fcinfo->flinfo->fn_extra = cfg = trigger_config(trigdata);
 
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
@@ -508,7 +556,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 		if (wf->stages[to].kind != CRM_STAGE_OPEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("%s cannot start in %s \"%s\"", label, cfg->state_column, wf->stages[to].key),
+					 errmsg("%s cannot start in %s \"%s\"", label, NameStr(cfg->state_column), wf->stages[to].key),
 					 errdetail("New rows of pipeline \"%s\" start in an open stage: %s.", wf->name,
 							   crm_describe_stages(wf, -1, true)),
 					 errhint("Insert it in an open stage, then move it along crm.stage_transition."),
@@ -523,7 +571,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("%s is in %s \"%s\", which pipeline \"%s\" no longer has", label,
-							cfg->state_column, isnull ? "" : text_to_cstring(old_state), wf->name),
+							NameStr(cfg->state_column), isnull ? "" : text_to_cstring(old_state), wf->name),
 					 errtableconstraint(rel, "crm_stage_transition")));
 		if (!crm_transition_allowed(wf, from, to))
 		{
@@ -531,7 +579,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("cannot move %s from %s \"%s\" to \"%s\"", label, cfg->state_column,
+					 errmsg("cannot move %s from %s \"%s\" to \"%s\"", label, NameStr(cfg->state_column),
 							wf->stages[from].key, wf->stages[to].key),
 					 allowed[0] != '\0' ?
 					 errdetail("Allowed moves from \"%s\" in pipeline \"%s\": %s.", wf->stages[from].key,
@@ -539,7 +587,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 					 errdetail("No moves from \"%s\" are allowed in pipeline \"%s\".", wf->stages[from].key,
 							   wf->name),
 					 errhint("Move it through an allowed %s, or add the move to crm.stage_transition.",
-							 cfg->state_column),
+							 NameStr(cfg->state_column)),
 					 errtableconstraint(rel, "crm_stage_transition")));
 		}
 	}

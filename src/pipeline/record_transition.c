@@ -5,8 +5,9 @@
  *
  * Arguments: the history table, its column referencing the record, the
  * state column, and the pipeline column or workflow name (as for
- * crm.enforce_transition).  Put the state change in the trigger's WHEN
- * clause so unrelated updates do not even queue an event.
+ * crm.enforce_transition).  An UPDATE that changes neither the state nor
+ * the pipeline writes nothing.  (Testing that here is cheaper than a WHEN
+ * clause, whose expression PostgreSQL parses again for every statement.)
  *
  * The history table needs: <reference> bigint, from_stage text, to_stage
  * text, changed_at timestamptz, changed_by name; it may have id (identity),
@@ -42,6 +43,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -96,7 +98,7 @@ typedef struct HistoryLayout
 typedef struct HistoryWriter
 {
 	HistoryLayout layout;
-	Relation	rel;
+	Relation	rel;				/* the rest is set while is_open */
 	EState	   *estate;
 	ResultRelInfo *result_rel;
 	TupleTableSlot *slot;
@@ -244,13 +246,13 @@ close_writer(void *arg)
 	table_close(writer->rel, NoLock);
 }
 
+/* The statement's writer, with the trigger's layout; not open yet. */
 static HistoryWriter *
-open_writer(FunctionCallInfo fcinfo, TriggerData *trigdata)
+new_writer(FunctionCallInfo fcinfo, TriggerData *trigdata)
 {
 	Oid			trigger_oid = trigdata->tg_trigger->tgoid;
 	HistoryLayout *layout;
 	HistoryWriter *writer;
-	MemoryContext old;
 	bool		found;
 
 	layout = hash_search(layouts, &trigger_oid, HASH_ENTER, &found);
@@ -259,12 +261,19 @@ open_writer(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		layout->valid = false;
 		resolve_layout(layout, trigdata);
 	}
-
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	writer = palloc0(sizeof(HistoryWriter));
+	writer = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HistoryWriter));
 	writer->layout = *layout;
-	namestrcpy(&writer->username, GetUserNameFromId(GetUserId(), false));
+	return writer;
+}
 
+/* Open the history table and its indexes for the rest of the statement. */
+static void
+open_writer(FunctionCallInfo fcinfo, HistoryWriter *writer)
+{
+	HistoryLayout *layout = &writer->layout;
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+	namestrcpy(&writer->username, GetUserNameFromId(GetUserId(), false));
 	writer->estate = CreateExecutorState();
 	writer->rel = table_open(layout->history_relid, RowExclusiveLock);
 	writer->result_rel = makeNode(ResultRelInfo);
@@ -276,7 +285,37 @@ open_writer(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	writer->close_callback.arg = writer;
 	MemoryContextRegisterResetCallback(writer->estate->es_query_cxt, &writer->close_callback);
 	MemoryContextSwitchTo(old);
-	return writer;
+}
+
+/* True when an UPDATE left both the state and the pipeline as they were. */
+static bool
+nothing_moved(const HistoryLayout *layout, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc desc)
+{
+	bool		new_null,
+				old_null;
+	Datum		new_state = heap_getattr(newtuple, layout->source_state_att, desc, &new_null);
+	Datum		old_state = heap_getattr(oldtuple, layout->source_state_att, desc, &old_null);
+	text	   *a,
+			   *b;
+
+	if (new_null != old_null)
+		return false;
+	if (layout->source_pipeline_att > 0)
+	{
+		bool		n1,
+					n2;
+		Datum		p1 = heap_getattr(newtuple, layout->source_pipeline_att, desc, &n1);
+		Datum		p2 = heap_getattr(oldtuple, layout->source_pipeline_att, desc, &n2);
+
+		if (n1 != n2 || (!n1 && !datumIsEqual(p1, p2, true, sizeof(Datum))))
+			return false;
+	}
+	if (new_null)
+		return true;
+	a = DatumGetTextPP(new_state);
+	b = DatumGetTextPP(old_state);
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
 static int64
@@ -326,8 +365,8 @@ crm_record_transition(PG_FUNCTION_ARGS)
 				 errmsg("crm.record_transition() must be an AFTER INSERT OR UPDATE FOR EACH ROW trigger")));
 
 	writer = fcinfo->flinfo->fn_extra;
-	if (writer == NULL || !writer->is_open)
-		fcinfo->flinfo->fn_extra = writer = open_writer(fcinfo, trigdata);
+	if (writer == NULL)
+		fcinfo->flinfo->fn_extra = writer = new_writer(fcinfo, trigdata);
 	layout = &writer->layout;
 	source_desc = RelationGetDescr(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -336,7 +375,11 @@ crm_record_transition(PG_FUNCTION_ARGS)
 	{
 		newtuple = trigdata->tg_newtuple;
 		oldtuple = trigdata->tg_trigtuple;
+		if (nothing_moved(layout, newtuple, oldtuple, source_desc))
+			return PointerGetDatum(NULL);
 	}
+	if (!writer->is_open)
+		open_writer(fcinfo, writer);
 
 	slot = writer->slot;
 	ExecClearTuple(slot);

@@ -56,6 +56,7 @@ extern CrmWorkflow *crm_default_workflow(const char *object_type);
 extern int	crm_stage_index(const CrmWorkflow *wf, const char *key, int key_len);
 
 extern void crm_history_cache_init(void);
+extern void crm_transition_cache_init(void);
 
 extern bool crm_transition_allowed(const CrmWorkflow *wf, int from, int to);
 extern char *crm_describe_stages(const CrmWorkflow *wf, int from, bool open_only);

@@ -62,6 +62,7 @@ crm_pipeline_init(void)
 {
 	CacheRegisterRelcacheCallback(rules_relcache_callback, (Datum) 0);
 	crm_history_cache_init();
+	crm_transition_cache_init();
 }
 
 static Oid
