@@ -13,14 +13,14 @@
 CREATE FUNCTION crm.arima_accum(state internal, y float8, p integer, d integer, q integer)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.arima_accum(internal, float8, integer, integer, integer) IS
     'Transition function of crm.arima: appends y to the series.';
 
 CREATE FUNCTION crm.arima_final(state internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'crm_arima_final'
-LANGUAGE C PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.arima_final(internal) IS
     'Final function of crm.arima: fits the ARIMA model by exact maximum likelihood.';
 
@@ -37,14 +37,14 @@ COMMENT ON AGGREGATE crm.arima(float8, integer, integer, integer) IS
 CREATE FUNCTION crm.holt_winters_accum(state internal, y float8, season integer, seasonal text)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.holt_winters_accum(internal, float8, integer, text) IS
     'Transition function of crm.holt_winters: appends y to the series.';
 
 CREATE FUNCTION crm.holt_winters_final(state internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'crm_holt_winters_final'
-LANGUAGE C PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.holt_winters_final(internal) IS
     'Final function of crm.holt_winters: estimates smoothing parameters and initial states by least squares.';
 
@@ -62,14 +62,14 @@ CREATE FUNCTION crm.holt_winters_accum(state internal, y float8, season integer,
                                        alpha float8, beta float8, gamma float8)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.holt_winters_accum(internal, float8, integer, text, float8, float8, float8) IS
     'Transition function of crm.holt_winters with given smoothing parameters: appends y to the series.';
 
 CREATE FUNCTION crm.holt_winters_fixed_final(state internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'crm_holt_winters_fixed_final'
-LANGUAGE C PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.holt_winters_fixed_final(internal) IS
     'Final function of crm.holt_winters with given smoothing parameters: runs the recursions from heuristic initial states.';
 
@@ -87,14 +87,14 @@ COMMENT ON AGGREGATE crm.holt_winters(float8, integer, text, float8, float8, flo
 CREATE FUNCTION crm.best_model_accum(state internal, y float8, season integer)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'
-LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.best_model_accum(internal, float8, integer) IS
     'Transition function of crm.best_model: appends y to the series.';
 
 CREATE FUNCTION crm.best_model_final(state internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'crm_best_model_final'
-LANGUAGE C PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.best_model_final(internal) IS
     'Final function of crm.best_model: fits every candidate and keeps the one with the smallest AICc.';
 

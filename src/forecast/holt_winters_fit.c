@@ -786,6 +786,7 @@ typedef struct HwGridCache
 	int			n,
 				m;				/* shape cached; 0 when none */
 	int			count;			/* grid points */
+	double	   *block;			/* one allocation in TopMemoryContext */
 	double	   *rows[HW_GRID_MAX];	/* J, n x (m + 1) */
 	double	   *factor[HW_GRID_MAX];	/* factored J'J, (m + 1) x (m + 1) */
 	double	   *work[HW_GRID_MAX];	/* its scaling, 2 (m + 1) */
@@ -810,11 +811,13 @@ hw_grid_cache_for(HwWork *wk, double points[HW_GRID_MAX][3], int count)
 	if (cache->n == n && cache->m == wk->m)
 		return cache;
 
-	if (cache->n != 0)
-		pfree(cache->rows[0]);
+	/* (a build cut short by an error leaves n = 0 and is freed here) */
 	cache->n = 0;
-	block = MemoryContextAlloc(TopMemoryContext,
-							   sizeof(double) * count * ((Size) n * nf + nf * nf + 2 * nf));
+	if (cache->block != NULL)
+		pfree(cache->block);
+	cache->block = block =
+		MemoryContextAlloc(TopMemoryContext,
+						   sizeof(double) * count * ((Size) n * nf + nf * nf + 2 * nf));
 	for (p = 0; p < count; p++)
 	{
 		cache->rows[p] = block;
