@@ -5,7 +5,8 @@
  *
  * The message is 7-bit clean, with CRLF line endings, and no line is longer
  * than 78 octets except To, Message-ID and List-Unsubscribe, which are single
- * tokens (at most a few hundred octets, far below RFC 5322's 998):
+ * tokens (at most 254, 300 and 990 octets, below RFC 5322's 998; see the
+ * limits on crm.unsubscribe_url in outbox.c):
  *
  *	 Date, From, To, Subject, Message-ID, MIME-Version,
  *	 [List-Unsubscribe, List-Unsubscribe-Post]   when crm.unsubscribe_url is set
@@ -297,10 +298,8 @@ append_unsubscribe(StringInfo buf, const char *url, const char *to)
 	if (mark != NULL)
 		appendStringInfoString(&u, mark + strlen("{{address}}"));
 
-	if (u.len + 20 > 78)
-		appendStringInfo(buf, "List-Unsubscribe:\r\n <%s>\r\n", u.data);
-	else
-		appendStringInfo(buf, "List-Unsubscribe: <%s>\r\n", u.data);
+	/* one line, never folded after the colon: some parsers keep that space */
+	appendStringInfo(buf, "List-Unsubscribe: <%s>\r\n", u.data);
 	appendStringInfoString(buf, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
 	pfree(u.data);
 }

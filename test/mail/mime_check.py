@@ -50,7 +50,7 @@ def check(item, unsubscribe_url, from_name):
         if len(line) > 998:
             problems.append("line of %d octets" % len(line))
     for line in head.split(b"\r\n"):
-        if len(line) > 78 and not re.match(rb"^(To|Message-ID): |^ <", line):
+        if len(line) > 78 and not re.match(rb"^(To|Message-ID|List-Unsubscribe): ", line):
             problems.append("header line of %d octets: %r" % (len(line), line[:40]))
     for line in rest.split(b"\r\n"):
         if len(line) > 76 and not line.startswith(b"Content-"):
