@@ -4,9 +4,10 @@
  *	  (validate and enqueue) and crm.render_message (the message the worker
  *	  would send for an outbox row).
  *
- * Enqueue is one function call doing at most three index probes and one
- * INSERT through SPI plans kept for the backend's life, so queuing costs
- * little more than a plain INSERT (test/bench/mail_enqueue.bench.sh).  The
+ * Enqueue is one INSERT ... WHERE NOT EXISTS (suppressed) through an SPI
+ * plan kept for the backend's life (plus a key lookup when an idempotency
+ * key is given), so queuing costs little more than a plain INSERT
+ * (test/bench/mail_enqueue.bench.sh).  The
  * size check needs no rendering unless the message is near the limit: the
  * rendered size is below three times the raw text plus 4 kB of headers
  * (the shorter of quoted-printable and base64 never exceeds 2.75 times the
@@ -20,6 +21,7 @@
  */
 #include "crm.h"
 
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -354,14 +356,18 @@ static void
 prepare_enqueue_plans(void)
 {
 	Oid			one_text[1] = {TEXTOID};
-	Oid			insert_types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	NAMEOID, TEXTOID, TEXTOID};
+	Oid			insert_types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	NAMEOID, TEXTOID, TEXTOID, TEXTOID};
+
+	/* queues unless $10 (the lower-cased address) is suppressed */
 	const char *insert =
 		"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html, "
 		"idempotency_key, template_key, created_by, message_id) OVERRIDING SYSTEM VALUE "
 		"SELECT n.id, $1, $2, $3, $4, $5, $6, $7, "
 		"pg_catalog.format('<%s.%s@%s>', $8, n.id, $9) "
-		"FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n";
+		"FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n "
+		"WHERE NOT EXISTS (SELECT FROM crm.email_suppression s "
+		"WHERE s.address OPERATOR(pg_catalog.=) $10)";
 
 	if (plan_insert != NULL)
 		return;
@@ -373,8 +379,8 @@ prepare_enqueue_plans(void)
 		1, one_text);
 	plan_insert_keyed = prepare_kept(
 		psprintf("%s ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", insert),
-		9, insert_types);
-	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 9, insert_types);
+		10, insert_types);
+	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 10, insert_types);
 }
 
 /* Runs a kept plan; true with the first column of the first row in *id when it returned one. */
@@ -403,13 +409,12 @@ text_or_null(const char *s, char *null_flag)
 bool
 crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 {
-	Datum		values[9];
-	char		nulls[10] = "         ";
-	uint8		random_bytes[12];
+	Datum		values[10];
+	char		nulls[11] = "          ";
+	uint64		random_bits[2];
 	char		random_hex[25];
 	char	   *lower_to;
 	char	   *p;
-	int			i;
 	int			attempt;
 	bool		queued = false;
 
@@ -418,12 +423,11 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 	lower_to = pstrdup(req->to_address);
 	for (p = lower_to; *p; p++)
 		*p = pg_ascii_tolower((unsigned char) *p);
-	if (!pg_strong_random(random_bytes, sizeof(random_bytes)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random Message-ID")));
-	for (i = 0; i < (int) sizeof(random_bytes); i++)
-		sprintf(random_hex + 2 * i, "%02x", random_bytes[i]);
+	/* 96 bits from the backend's PRNG, seeded from a strong source at backend start */
+	random_bits[0] = pg_prng_uint64(&pg_global_prng_state);
+	random_bits[1] = pg_prng_uint64(&pg_global_prng_state);
+	snprintf(random_hex, sizeof(random_hex), "%016llx%08x",
+			 (unsigned long long) random_bits[0], (unsigned int) (random_bits[1] >> 32));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -438,25 +442,29 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 	values[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 	values[7] = CStringGetTextDatum(random_hex);
 	values[8] = CStringGetTextDatum(message_id_domain());
+	values[9] = CStringGetTextDatum(lower_to);
 
 	/* a key seen before answers with its message, whatever else has changed */
 	if (req->idempotency_key != NULL && run_for_id(plan_find_key, &values[4], NULL, id))
 		queued = true;
-	else if (run_for_id(plan_suppressed, (Datum[]) {CStringGetTextDatum(lower_to)}, NULL, NULL))
-		queued = false;
 	else if (req->idempotency_key == NULL)
-		queued = run_for_id(plan_insert, values, nulls, id);
+		queued = run_for_id(plan_insert, values, nulls, id);	/* none: suppressed */
 	else
 	{
 		/*
-		 * A concurrent enqueue with the same key: ON CONFLICT waits for it,
-		 * then the row it committed is visible to the next statement.  Retry
-		 * in the unlikely case that row is deleted in between.
+		 * Nothing inserted means suppressed, or a concurrent enqueue with the
+		 * same key: ON CONFLICT waited for it, and the row it committed is
+		 * visible to the next statement.  Retry in the unlikely case that row
+		 * is deleted in between.
 		 */
 		for (attempt = 0; attempt < 3 && !queued; attempt++)
+		{
 			queued = run_for_id(plan_insert_keyed, values, nulls, id) ||
 				run_for_id(plan_find_key, &values[4], NULL, id);
-		if (!queued)
+			if (!queued && run_for_id(plan_suppressed, &values[9], NULL, NULL))
+				break;
+		}
+		if (!queued && attempt == 3)
 			elog(ERROR, "idempotency key \"%s\" conflicts with a row that cannot be found",
 				 req->idempotency_key);
 	}
