@@ -13,11 +13,14 @@
 # Target: send_email TPS >= 0.8 x insert.  Each round runs every variant
 # once (insert first in odd rounds, last in even ones); the ratio column is the median over rounds of each
 # variant's TPS over the insert TPS of the same round, which cancels slow
-# drifts in background load on a shared machine.  The mail worker is not running (no
+# drifts in background load on a shared machine.  A second table runs all
+# variants mixed in the same pgbench runs and compares their mean latencies,
+# which no change in background load can favour.  The mail worker is not running (no
 # shared_preload_libraries), so only enqueueing is measured.
 set -euo pipefail
 ROUNDS=${ROUNDS:-7}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
+MIXED_ROUNDS=${MIXED_ROUNDS:-5}
 CLIENTS=${CLIENTS:-2}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-mail-enqueue.XXXXXX")
@@ -106,3 +109,31 @@ for v in $variants; do
 	printf '%-16s %12.0f %14.3f\n' "$v" "$t" "$r"
 done
 echo "(each run starts from empty tables after a checkpoint; target send_email / insert >= 0.8)"
+
+# Cross-check immune to background load: all variants in the same pgbench
+# runs (equal weights), so they share every disturbance; per-script mean
+# latency, insert's over each variant's, estimates the same TPS ratio.
+declare -A mixed
+for round in $(seq "$MIXED_ROUNDS"); do
+	q -c "SET client_min_messages = warning" -c "TRUNCATE bench.outbox, crm.email_outbox CASCADE" -c "CHECKPOINT"
+	args=()
+	for v in $variants; do args+=(-f "$dir/$v.sql@1"); done
+	out=$(pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER_RUN" "${args[@]}" 2>"$dir/pgbench.err")
+	lat=($(echo "$out" | awk '/^SQL script [0-9]+:/ { s = 1 } s && /- latency average =/ { print $5; s = 0 }'))
+	if [ ${#lat[@]} -ne 4 ]; then
+		echo "mixed pgbench run failed:" >&2
+		tail -n 5 "$dir/pgbench.err" >&2
+		exit 1
+	fi
+	i=0
+	for v in $variants; do
+		mixed[$v]+="$(awk -v l="${lat[$i]}" -v l0="${lat[0]}" 'BEGIN { print l0 / l }') "
+		i=$((i + 1))
+	done
+	printf '  mixed round %d latency ms: %s\n' "$round" "${lat[*]}"
+done
+echo
+echo "same, all variants mixed in each run, medians of $MIXED_ROUNDS runs: insert latency / variant latency"
+for v in $variants; do
+	printf '%-16s %12s %14.3f\n' "$v" "" "$(echo "${mixed[$v]}" | tr ' ' '\n' | grep . | median)"
+done
