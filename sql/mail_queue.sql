@@ -129,10 +129,12 @@ SELECT crm.cancel_email(:c_id);
 SELECT crm.cancel_email(-1);
 SELECT crm.cancel_email(NULL) IS NULL AS null_in_null_out;
 
--- the status and attempts constraints hold for the worker too
+-- the table's own constraints hold for every writer, the worker included
 \set VERBOSITY terse
 UPDATE crm.email_outbox SET status = 'lost' WHERE id = :c_id;
 UPDATE crm.email_outbox SET attempts = -1 WHERE id = :c_id;
+UPDATE crm.email_outbox SET subject = E'x\r\nBcc: victim@example.com' WHERE id = :c_id;
+UPDATE crm.email_outbox SET to_address = E'victim@example.com\nBcc: x@example.com' WHERE id = :c_id;
 \set VERBOSITY default
 
 -- templates: {{name}} placeholders, HTML-escaped in the HTML part
@@ -172,7 +174,6 @@ INSERT INTO crm.email_template (key, subject, body_text) VALUES ('bad2', 's', ' 
 INSERT INTO crm.email_template (key, subject, body_text, body_html) VALUES ('bad3', 's', 'b', '');
 INSERT INTO crm.email_template (key, subject, body_text) VALUES (' ', 's', 'b');
 INSERT INTO crm.email_suppression (address, reason) VALUES ('Upper@Example.com', 'manual');
-INSERT INTO crm.email_suppression (address, reason) VALUES ('not-an-address', 'manual');
 \set VERBOSITY default
 
 -- render_message: what the worker sends.  CRLF line endings (checked, then

@@ -37,8 +37,7 @@ COMMENT ON COLUMN crm.email_template.body_html IS
 
 CREATE TABLE crm.email_suppression (
     address     text PRIMARY KEY
-                CONSTRAINT email_suppression_address_lower_case CHECK (address = lower(address))
-                CONSTRAINT email_suppression_address_syntax CHECK (crm.check_email_address(address)),
+                CONSTRAINT email_suppression_address_lower_case CHECK (address = lower(address)),
     reason      text NOT NULL CONSTRAINT email_suppression_reason_not_blank CHECK (btrim(reason) <> ''),
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
@@ -52,8 +51,11 @@ COMMENT ON COLUMN crm.email_suppression.reason IS 'Why: ''unsubscribed'', a boun
 
 CREATE TABLE crm.email_outbox (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    to_address      text NOT NULL,
-    subject         text NOT NULL,
+    -- the API checks more; these hold for rows written any other way too
+    to_address      text NOT NULL
+                    CONSTRAINT email_outbox_to_address_syntax CHECK (crm.check_email_address(to_address)),
+    subject         text NOT NULL
+                    CONSTRAINT email_outbox_subject_one_line CHECK (strpos(subject, E'\n') = 0 AND strpos(subject, E'\r') = 0),
     body_text       text NOT NULL,
     body_html       text,
     status          text NOT NULL DEFAULT 'queued'
