@@ -74,6 +74,19 @@ line_break_length(const char *s, size_t i, size_t n)
 	return s[i] == '\n' ? 1 : 0;
 }
 
+/*
+ * Appends an address or Message-ID, dropping control characters: the
+ * outbox's checks keep them out, and this keeps a header from ever being
+ * split by whatever a row holds.
+ */
+static void
+append_token(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s >= 0x20 && *s != 0x7f)
+			appendStringInfoChar(buf, *s);
+}
+
 /* "Date: Tue, 04 Mar 2025 10:00:00 +0000" in UTC (RFC 5322 3.3). */
 static void
 append_date(StringInfo buf, TimestampTz date)
@@ -236,7 +249,8 @@ append_from(StringInfo buf, const char *address)
 	appendStringInfoString(buf, "From: ");
 	if (name == NULL || name[0] == '\0')
 	{
-		appendStringInfo(buf, "%s\r\n", address);
+		append_token(buf, address);
+		appendStringInfoString(buf, "\r\n");
 		return;
 	}
 	for (p = name; *p; p++)
@@ -259,10 +273,9 @@ append_from(StringInfo buf, const char *address)
 	}
 	else
 		line = append_encoded_words(buf, name, line);
-	if (line + 3 + (int) strlen(address) > 78)
-		appendStringInfo(buf, "\r\n <%s>\r\n", address);
-	else
-		appendStringInfo(buf, " <%s>\r\n", address);
+	appendStringInfoString(buf, line + 3 + (int) strlen(address) > 78 ? "\r\n <" : " <");
+	append_token(buf, address);
+	appendStringInfoString(buf, ">\r\n");
 }
 
 /*
@@ -467,10 +480,16 @@ crm_mime_build(const CrmMailMessage *msg, size_t *len)
 	initStringInfo(&buf);
 	append_date(&buf, msg->date);
 	append_from(&buf, from);
-	appendStringInfo(&buf, "To: %s\r\n", to);
+	appendStringInfoString(&buf, "To: ");
+	append_token(&buf, to);
+	appendStringInfoString(&buf, "\r\n");
 	append_subject(&buf, msg->subject ? msg->subject : "");
 	if (msg->message_id != NULL && msg->message_id[0] != '\0')
-		appendStringInfo(&buf, "Message-ID: %s\r\n", msg->message_id);
+	{
+		appendStringInfoString(&buf, "Message-ID: ");
+		append_token(&buf, msg->message_id);
+		appendStringInfoString(&buf, "\r\n");
+	}
 	appendStringInfoString(&buf, "MIME-Version: 1.0\r\n");
 	if (msg->unsubscribe_url != NULL && msg->unsubscribe_url[0] != '\0')
 		append_unsubscribe(&buf, msg->unsubscribe_url, to);
