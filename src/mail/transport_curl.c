@@ -16,6 +16,12 @@
  *	  woke us, SIGTERM, SIGHUP), so the main loop's CHECK_FOR_INTERRUPTS and
  *	  config reload happen even while a transfer is stalled.  A worker that
  *	  dies mid-send leaves its rows in 'sending'; the next one re-queues them.
+ *	- libcurl waits for the reply to the end of an SMTP message in a
+ *	  blocking poll() of its own (its SMTP "done" phase is not multi-aware, a
+ *	  known libcurl limitation).  A progress callback, which libcurl calls in
+ *	  that wait too, aborts every transfer once SIGTERM has arrived, so the
+ *	  worker still stops at once; a reload waits for the reply, at most
+ *	  crm.send_timeout.
  *	- Nothing is cleaned up at exit: closing a cached SMTP connection sends
  *	  QUIT and waits for the reply, which a stalled server never gives.  The
  *	  kernel closes the sockets.
@@ -62,6 +68,8 @@ static int	wait_set_size;
 static MemoryContext wait_cxt;
 
 static int	socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp);
+static int	progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+						curl_off_t ultotal, curl_off_t ulnow);
 static int	timer_cb(CURLM *m, long timeout_ms, void *userp);
 static void prepare_wait_set(void);
 static uint32 wait_events_for(int what);
@@ -163,6 +171,19 @@ crm_transport_set_common(CrmCurlTransfer *t, const char *protocols)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) crm_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) crm_send_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
+}
+
+/*
+ * progress_cb: libcurl's CURLOPT_XFERINFOFUNCTION.  Non-zero aborts the
+ * transfer: done once SIGTERM has arrived (see the header comment).
+ */
+static int
+progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+			curl_off_t ultotal, curl_off_t ulnow)
+{
+	return ProcDiePending ? 1 : 0;
 }
 
 /*

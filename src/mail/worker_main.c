@@ -115,7 +115,8 @@ crm_mail_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			crm_transport_configure();
-			next_due = GetCurrentTimestamp();
+			/* New settings apply at once, retention included. */
+			next_due = next_housekeeping = GetCurrentTimestamp();
 		}
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);

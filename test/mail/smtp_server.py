@@ -8,6 +8,7 @@ to provoke every path of the worker:
                          --implicit-tls, speak TLS from the start: smtps)
   --auth USER:PASSWORD   require AUTH (PLAIN and LOGIN; --auth-mechs limits
                          what is offered)
+  --delay-rcpt MS        wait before answering RCPT TO
   --delay-data MS        wait before answering the end of DATA
 
 and behaviours chosen by the recipient's local part:
@@ -19,6 +20,7 @@ and behaviours chosen by the recipient's local part:
   dataperm...    554 after DATA
   dropN-...      close the connection in the middle of DATA, the first N times
   stall...       never answer RCPT TO (stallN-...: the first N times)
+  stalldata...   never answer the end of DATA
 
 Every accepted message is written atomically to --dir as NNNNNN.eml; every
 event (connection, RCPT answer, accepted message with envelope, TLS and AUTH
@@ -51,7 +53,7 @@ def behaviour(address):
     m = re.match(r"(retry|drop|stall)(\d+)-", local)
     if m:
         return m.group(1), int(m.group(2))
-    for kind in ("temp", "bounce", "datatemp", "dataperm", "stall"):
+    for kind in ("temp", "bounce", "datatemp", "dataperm", "stalldata", "stall"):
         if local.startswith(kind):
             return kind, 0
     return "ok", 0
@@ -65,6 +67,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         kind, n = behaviour(address)
         counts[address] = counts.get(address, 0) + 1
+        if args.delay_rcpt:
+            await asyncio.sleep(args.delay_rcpt / 1000.0)
         code = "250 OK"
         if kind == "temp" or (kind == "retry" and counts[address] <= n):
             code = "451 4.3.0 try again later"
@@ -83,6 +87,9 @@ class Handler:
         if args.delay_data:
             await asyncio.sleep(args.delay_data / 1000.0)
         kinds = [behaviour(r)[0] for r in envelope.rcpt_tos]
+        if "stalldata" in kinds:
+            log(event="stall", rcpt=envelope.rcpt_tos)
+            await asyncio.sleep(3600)
         if "datatemp" in kinds:
             log(event="data", rcpt=envelope.rcpt_tos, code=451)
             return "451 4.3.0 queue full, try later"
@@ -161,6 +168,7 @@ if __name__ == "__main__":
     p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--auth")
     p.add_argument("--auth-mechs")
+    p.add_argument("--delay-rcpt", type=int, default=0)
     p.add_argument("--delay-data", type=int, default=0)
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
