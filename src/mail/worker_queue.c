@@ -29,16 +29,18 @@
 /*
  * Claim up to $1 queued messages that are due, oldest first, skipping rows
  * another claimer holds; each gets a lease of $2 and one more attempt.
+ * "= ANY (ARRAY(...))" makes the ids a list the primary key is probed with;
+ * "IN (...)" lets the planner hash-join against a scan of the whole table.
  */
 const char *const crm_mail_claim_sql =
 "UPDATE crm.email_outbox o"
 "   SET status = 'sending', attempts = o.attempts + 1,"
 "       lease_until = pg_catalog.now() + $2"
-" WHERE o.id IN (SELECT q.id FROM crm.email_outbox q"
-"                 WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()"
-"                 ORDER BY q.next_attempt_at, q.id"
-"                 LIMIT $1"
-"                 FOR UPDATE SKIP LOCKED)"
+" WHERE o.id = ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
+"                          WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()"
+"                          ORDER BY q.next_attempt_at, q.id"
+"                          LIMIT $1"
+"                          FOR UPDATE SKIP LOCKED))"
 " RETURNING o.id, o.attempts, o.to_address, o.subject, o.body_text, o.body_html,"
 "           o.message_id, o.created_at";
 
@@ -56,6 +58,7 @@ static const char *const requeue_sql =
 "   UPDATE crm.email_outbox o"
 "      SET status = CASE WHEN o.attempts >= $2 THEN 'failed' ELSE 'queued' END,"
 "          next_attempt_at = pg_catalog.now(), lease_until = NULL,"
+"          sent_at = CASE WHEN o.attempts >= $2 THEN pg_catalog.now() END,"
 "          last_error = $4"
 "     FROM stale WHERE o.id = stale.id"
 "   RETURNING o.id, o.attempts, o.status, stale.updated_at AS claimed_at)"
@@ -69,8 +72,10 @@ static const char *const requeue_sql =
  * Record finished deliveries, given as parallel arrays.  A temporary
  * failure goes back to the queue after an exponential backoff with jitter
  * (half of the wait is random), or to failed when the attempts are used
- * up.  Rows no longer 'sending' (cancelled, or claimed by a later worker)
- * are left alone.
+ * up.  sent_at is when the row became final (sent or failed), which is
+ * what retention counts from.  "o.id = ANY ($1)" gives the planner the
+ * primary-key path whatever the size of the table.  Rows no longer 'sending' (claimed by a later
+ * worker) are left alone.
  */
 static const char *const record_sql =
 "WITH r AS ("
@@ -84,7 +89,8 @@ static const char *const record_sql =
 "      SET status = CASE WHEN r.outcome = 'sent' THEN 'sent'"
 "                        WHEN r.outcome = 'retry' AND o.attempts < $9 THEN 'queued'"
 "                        ELSE 'failed' END,"
-"          sent_at = CASE WHEN r.outcome = 'sent' THEN r.finished_at ELSE o.sent_at END,"
+"          sent_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9 THEN o.sent_at"
+"                         ELSE r.finished_at END,"
 "          next_attempt_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9"
 "              THEN pg_catalog.now() + pg_catalog.make_interval(secs =>"
 "                   LEAST($10 * pg_catalog.power(2::float8, LEAST(o.attempts, 31) - 1), $11)"
@@ -93,7 +99,7 @@ static const char *const record_sql =
 "          lease_until = NULL,"
 "          last_error = CASE WHEN r.outcome = 'sent' THEN NULL ELSE r.detail END"
 "     FROM r"
-"    WHERE o.id = r.id AND o.status = 'sending'"
+"    WHERE o.id = ANY ($1::bigint[]) AND o.id = r.id AND o.status = 'sending'"
 "   RETURNING o.id, o.status)"
 " INSERT INTO crm.email_delivery_log"
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, response_code, detail)"
