@@ -24,6 +24,7 @@ _PG_init(void)
 	crm_mail_queue_init();
 	crm_forecast_regression_init();
 	crm_forecast_timeseries_init();
+	crm_mail_worker_init();
 
 	MarkGUCPrefixReserved("crm");
 }

@@ -1,0 +1,426 @@
+/*-------------------------------------------------------------------------
+ * worker_queue.c
+ *	  The crm mail worker's SQL: checking that the queue exists, claiming a
+ *	  batch, recording outcomes (outbox row, delivery log, suppression of
+ *	  hard bounces), re-queueing interrupted deliveries, and deleting old
+ *	  rows.  Every function runs inside the caller's short transaction with
+ *	  SPI connected; plans are prepared once and kept (PostgreSQL re-plans
+ *	  them when the extension is dropped and created again).
+ *
+ * The claim statement is also what crm._claim_emails runs (worker_sql.c),
+ * so the isolation test exercises exactly the worker's claim.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mail/worker.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+/*
+ * Claim up to $1 queued messages that are due, oldest first, skipping rows
+ * another claimer holds; each gets a lease of $2 and one more attempt.
+ * "= ANY (ARRAY(...))" makes the ids a list the primary key is probed with;
+ * "IN (...)" lets the planner hash-join against a scan of the whole table.
+ */
+const char *const crm_mail_claim_sql =
+"UPDATE crm.email_outbox o"
+"   SET status = 'sending', attempts = o.attempts + 1,"
+"       lease_until = pg_catalog.now() + $2"
+" WHERE o.id = ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
+"                          WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()"
+"                          ORDER BY q.next_attempt_at, q.id"
+"                          LIMIT $1"
+"                          FOR UPDATE SKIP LOCKED))"
+" RETURNING o.id, o.attempts, o.to_address, o.subject, o.body_text, o.body_html,"
+"           o.message_id, o.created_at";
+
+/*
+ * Back to the queue (or failed, after crm.max_attempts) go deliveries the
+ * worker never finished: all of them at its start ($1), otherwise those
+ * whose lease ran out.  Each gets a delivery-log row saying so.
+ */
+static const char *const requeue_sql =
+"WITH stale AS ("
+"   SELECT id, updated_at FROM crm.email_outbox"
+"    WHERE status = 'sending' AND ($1 OR lease_until < pg_catalog.now())"
+"      FOR UPDATE),"
+" moved AS ("
+"   UPDATE crm.email_outbox o"
+"      SET status = CASE WHEN o.attempts >= $2 THEN 'failed' ELSE 'queued' END,"
+"          next_attempt_at = pg_catalog.now(), lease_until = NULL,"
+"          sent_at = CASE WHEN o.attempts >= $2 THEN pg_catalog.now() END,"
+"          last_error = $4"
+"     FROM stale WHERE o.id = stale.id"
+"   RETURNING o.id, o.attempts, o.status, stale.updated_at AS claimed_at)"
+" INSERT INTO crm.email_delivery_log"
+"        (outbox_id, attempt, started_at, finished_at, outcome, transport, detail)"
+" SELECT id, attempts, claimed_at, pg_catalog.now(),"
+"        CASE status WHEN 'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
+"   FROM moved";
+
+/*
+ * Record finished deliveries, given as parallel arrays.  A temporary
+ * failure goes back to the queue after an exponential backoff with jitter
+ * (half of the wait is random), or to failed when the attempts are used
+ * up.  sent_at is when the row became final (sent or failed), which is
+ * what retention counts from.  "o.id = ANY ($1)" gives the planner the
+ * primary-key path whatever the size of the table.  Rows no longer 'sending' (claimed by a later
+ * worker) are left alone.
+ */
+static const char *const record_sql =
+"WITH r AS ("
+"   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::text[]),"
+"                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::text[]),"
+"                            pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::timestamptz[]),"
+"                            pg_catalog.unnest($7::int[]), pg_catalog.unnest($8::text[]))"
+"          AS r(id, outcome, code, detail, started_at, finished_at, attempt, transport)),"
+" u AS ("
+"   UPDATE crm.email_outbox o"
+"      SET status = CASE WHEN r.outcome = 'sent' THEN 'sent'"
+"                        WHEN r.outcome = 'retry' AND o.attempts < $9 THEN 'queued'"
+"                        ELSE 'failed' END,"
+"          sent_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9 THEN o.sent_at"
+"                         ELSE r.finished_at END,"
+"          next_attempt_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9"
+"              THEN pg_catalog.now() + pg_catalog.make_interval(secs =>"
+"                   LEAST($10 * pg_catalog.power(2::float8, LEAST(o.attempts, 31) - 1), $11)"
+"                   * (0.5 + 0.5 * pg_catalog.random()) / 1000.0)"
+"              ELSE o.next_attempt_at END,"
+"          lease_until = NULL,"
+"          last_error = CASE WHEN r.outcome = 'sent' THEN NULL ELSE r.detail END"
+"     FROM r"
+"    WHERE o.id = ANY ($1::bigint[]) AND o.id = r.id AND o.status = 'sending'"
+"   RETURNING o.id, o.status)"
+" INSERT INTO crm.email_delivery_log"
+"        (outbox_id, attempt, started_at, finished_at, outcome, transport, response_code, detail)"
+" SELECT r.id, r.attempt, r.started_at, r.finished_at,"
+"        CASE u.status WHEN 'queued' THEN 'retry' ELSE u.status END,"
+"        r.transport, NULLIF(r.code, 0), r.detail"
+"   FROM r JOIN u ON u.id = r.id"
+" RETURNING outcome";
+
+static const char *const suppress_sql =
+"INSERT INTO crm.email_suppression (address, reason)"
+" SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: ' || d"
+"   FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS b(a, d)"
+" ON CONFLICT (address) DO NOTHING";
+
+static const char *const next_due_sql =
+"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status = 'queued'";
+
+static const char *const purge_sql =
+"DELETE FROM crm.email_outbox"
+" WHERE id IN (SELECT id FROM crm.email_outbox"
+"               WHERE status IN ('sent', 'failed', 'cancelled')"
+"                 AND sent_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+"               LIMIT $2)";
+
+static SPIPlanPtr claim_plan;
+static SPIPlanPtr requeue_plan;
+static SPIPlanPtr record_plan;
+static SPIPlanPtr suppress_plan;
+static SPIPlanPtr next_due_plan;
+static SPIPlanPtr purge_plan;
+
+static SPIPlanPtr keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
+static bool lock_table(const char *name, Oid nsp, Oid *relid);
+static char *text_column(HeapTuple tuple, TupleDesc desc, int col, bool *isnull);
+static Datum text_array(List *strings);
+
+/*
+ * crm_mail_lock_tables: find the queue's tables and take RowExclusiveLock
+ * on them without waiting.  Anything but CRM_QUEUE_READY means: try again
+ * later.  Holding the locks until commit keeps DROP EXTENSION from removing
+ * the tables under the running transaction.
+ */
+CrmQueueState
+crm_mail_lock_tables(CrmMailTables *tables)
+{
+	Oid			nsp = get_namespace_oid(CRM_SCHEMA, true);
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("email_outbox", nsp)))
+		return CRM_QUEUE_MISSING;
+	if (lock_table("email_outbox", nsp, &tables->outbox) &&
+		lock_table("email_delivery_log", nsp, &tables->delivery_log) &&
+		lock_table("email_suppression", nsp, &tables->suppression))
+		return CRM_QUEUE_READY;
+	return CRM_QUEUE_BUSY;
+}
+
+static bool
+lock_table(const char *name, Oid nsp, Oid *relid)
+{
+	*relid = get_relname_relid(name, nsp);
+	if (!OidIsValid(*relid) || !ConditionalLockRelationOid(*relid, RowExclusiveLock))
+		return false;
+	/* It may have been dropped while we looked it up. */
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(*relid)))
+	{
+		UnlockRelationOid(*relid, RowExclusiveLock);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * crm_mail_requeue_leases: re-queue deliveries left in 'sending' (all of
+ * them when all is true).  Returns how many rows moved.
+ */
+int
+crm_mail_requeue_leases(bool all)
+{
+	Oid			types[4] = {BOOLOID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	static const char *const names[] = {"file", "smtp", "http"};
+
+	values[0] = BoolGetDatum(all);
+	values[1] = Int32GetDatum(crm_max_attempts);
+	values[2] = CStringGetTextDatum(names[crm_mail_transport]);
+	values[3] = CStringGetTextDatum(all ?
+									"interrupted: the mail worker stopped during this delivery" :
+									"interrupted: the delivery's lease expired");
+	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, 4, types),
+						 values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not re-queue interrupted deliveries");
+	return (int) SPI_processed;
+}
+
+/*
+ * crm_mail_claim: claim up to n due messages.  Returns a list (allocated
+ * in list_cxt) of jobs, each in its own memory context under job_parent.
+ */
+List *
+crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext list_cxt)
+{
+	Oid			types[2] = {INT4OID, INTERVALOID};
+	Datum		values[2];
+	Interval   *lease = palloc0(sizeof(Interval));
+	List	   *jobs = NIL;
+	uint64		i;
+
+	/* The lease outlasts any delivery: crm.send_timeout plus a minute. */
+	lease->time = ((int64) crm_send_timeout_ms + 60000) * INT64CONST(1000);
+	values[0] = Int32GetDatum(n);
+	values[1] = IntervalPGetDatum(lease);
+	if (SPI_execute_plan(keep_plan(&claim_plan, crm_mail_claim_sql, 2, types),
+						 values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim queued messages");
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext cxt = AllocSetContextCreate(job_parent, "crm mail job",
+												  ALLOCSET_SMALL_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		CrmMailJob *job = palloc0(sizeof(CrmMailJob));
+		bool		isnull;
+
+		job->cxt = cxt;
+		job->outbox_relid = outbox_relid;
+		job->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		job->attempt = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+		job->to_address = text_column(tuple, desc, 3, &isnull);
+		job->subject = text_column(tuple, desc, 4, &isnull);
+		job->body_text = text_column(tuple, desc, 5, &isnull);
+		job->body_html = text_column(tuple, desc, 6, &isnull);
+		job->message_id = text_column(tuple, desc, 7, &isnull);
+		job->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
+		job->outcome = CRM_OUTCOME_PENDING;
+		MemoryContextSwitchTo(list_cxt);
+		jobs = lappend(jobs, job);
+		MemoryContextSwitchTo(old);
+	}
+	return jobs;
+}
+
+/*
+ * crm_mail_next_due: when the earliest queued message is due, or
+ * DT_NOEND when nothing is queued.
+ */
+TimestampTz
+crm_mail_next_due(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_plan(keep_plan(&next_due_plan, next_due_sql, 0, NULL),
+						 NULL, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the mail queue");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
+/*
+ * crm_mail_record: write the outcomes of finished jobs, suppress hard
+ * bounces, and count what happened in the shared counters.
+ */
+void
+crm_mail_record(List *jobs)
+{
+	int			n = list_length(jobs);
+	Datum	   *ids = palloc(n * sizeof(Datum));
+	Datum	   *codes = palloc(n * sizeof(Datum));
+	Datum	   *started = palloc(n * sizeof(Datum));
+	Datum	   *finished = palloc(n * sizeof(Datum));
+	Datum	   *attempts = palloc(n * sizeof(Datum));
+	List	   *outcomes = NIL;
+	List	   *details = NIL;
+	List	   *transports = NIL;
+	List	   *bounced = NIL;
+	List	   *bounce_details = NIL;
+	Oid			types[11] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	INT4OID, FLOAT8OID, FLOAT8OID};
+	Datum		values[11];
+	ListCell   *lc;
+	int			i = 0;
+	uint64		sent = 0,
+				failed = 0,
+				retried = 0;
+	uint64		row;
+
+	if (n == 0)
+		return;
+	foreach(lc, jobs)
+	{
+		CrmMailJob *job = lfirst(lc);
+		static const char *const outcome_names[] = {"pending", "sent", "retry", "failed"};
+
+		ids[i] = Int64GetDatum(job->id);
+		codes[i] = Int32GetDatum(job->response_code);
+		started[i] = TimestampTzGetDatum(job->started_at);
+		finished[i] = TimestampTzGetDatum(job->finished_at);
+		attempts[i] = Int32GetDatum(job->attempt);
+		outcomes = lappend(outcomes, (char *) outcome_names[job->outcome]);
+		details = lappend(details, job->detail);
+		transports = lappend(transports, (char *) job->transport);
+		if (job->outcome == CRM_OUTCOME_FAILED && job->hard_bounce)
+		{
+			bounced = lappend(bounced, job->to_address);
+			bounce_details = lappend(bounce_details, job->detail);
+		}
+		i++;
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = text_array(outcomes);
+	values[2] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = text_array(details);
+	values[4] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[5] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[6] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[7] = text_array(transports);
+	values[8] = Int32GetDatum(crm_max_attempts);
+	values[9] = Float8GetDatum((double) crm_retry_delay_ms);
+	values[10] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
+	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, 11, types),
+						 values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record delivery outcomes");
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		char	   *outcome = text_column(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (strcmp(outcome, "sent") == 0)
+			sent++;
+		else if (strcmp(outcome, "retry") == 0)
+			retried++;
+		else
+			failed++;
+	}
+
+	if (bounced != NIL)
+	{
+		Oid			stypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
+		Datum		svalues[2];
+
+		svalues[0] = text_array(bounced);
+		svalues[1] = text_array(bounce_details);
+		if (SPI_execute_plan(keep_plan(&suppress_plan, suppress_sql, 2, stypes),
+							 svalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not suppress hard-bounced addresses");
+	}
+
+	if (crm_mail_shared != NULL)
+	{
+		SpinLockAcquire(&crm_mail_shared->mutex);
+		crm_mail_shared->sent += sent;
+		crm_mail_shared->failed += failed;
+		crm_mail_shared->retried += retried;
+		SpinLockRelease(&crm_mail_shared->mutex);
+	}
+}
+
+/*
+ * crm_mail_purge_old: delete up to CRM_RETENTION_BATCH finished messages
+ * older than crm.mail_retention (their delivery log goes with them).
+ * Returns how many were deleted.
+ */
+int
+crm_mail_purge_old(void)
+{
+	Oid			types[2] = {FLOAT8OID, INT4OID};
+	Datum		values[2];
+
+	if (crm_mail_retention_s <= 0)
+		return 0;
+	values[0] = Float8GetDatum((double) crm_mail_retention_s);
+	values[1] = Int32GetDatum(CRM_RETENTION_BATCH);
+	if (SPI_execute_plan(keep_plan(&purge_plan, purge_sql, 2, types),
+						 values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete old messages");
+	return (int) SPI_processed;
+}
+
+/*
+ * keep_plan: the saved plan for sql, prepared on first use.
+ */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare mail worker query: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep mail worker query plan");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/* text_column: a text column as a C string in the current context, or NULL. */
+static char *
+text_column(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+
+	return *isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* text_array: a text[] Datum from a list of C strings. */
+static Datum
+text_array(List *strings)
+{
+	int			n = list_length(strings);
+	Datum	   *elems = palloc(n * sizeof(Datum));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, strings)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
