@@ -22,6 +22,7 @@ _PG_init(void)
 {
 	crm_pipeline_init();
 	crm_forecast_regression_init();
+	crm_sales_init();
 
 	MarkGUCPrefixReserved("crm");
 }

@@ -29,6 +29,7 @@
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);
 extern void crm_forecast_regression_init(void);
+extern void crm_sales_init(void);
 
 /* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
 extern int	crm_max_aggregate_rows;
