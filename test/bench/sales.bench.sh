@@ -13,8 +13,8 @@
 # are removed, so every run starts from the same tables.  Rounds alternate
 # the order of the variants; medians are reported.
 set -euo pipefail
-ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-15}
+ROUNDS=${ROUNDS:-5}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 ORDERS=${ORDERS:-60000}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-sales.XXXXXX")
