@@ -21,6 +21,7 @@ void
 _PG_init(void)
 {
 	crm_pipeline_init();
+	crm_mail_queue_init();
 	crm_forecast_regression_init();
 	crm_sales_init();
 

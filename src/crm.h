@@ -28,6 +28,7 @@
 
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);
+extern void crm_mail_queue_init(void);
 extern void crm_forecast_regression_init(void);
 extern void crm_sales_init(void);
 

@@ -1,0 +1,216 @@
+-- src/mail/10_outbox.sql: the email queue (outbox, delivery log, suppression
+-- list, templates), its SQL API and its privileges.
+--
+-- Everything goes in through the API: crm.send_email and crm.send_template
+-- validate and queue, crm.unsubscribe suppresses an address, crm.cancel_email
+-- withdraws a queued message.  The background worker (src/mail/worker*)
+-- claims queued rows, sends them and records each attempt in the delivery
+-- log.  Status moves queued -> sending -> sent | failed (or back to queued for
+-- a retry), or queued -> cancelled.  Queue tables are readable by crm_reader
+-- and writable only through the SECURITY DEFINER functions below; templates
+-- and the suppression list are edited by crm_admin.
+
+CREATE TABLE crm.email_template (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key         text NOT NULL
+                CONSTRAINT email_template_key_key UNIQUE
+                CONSTRAINT email_template_key_not_blank CHECK (btrim(key) <> ''),
+    subject     text NOT NULL
+                CONSTRAINT email_template_subject_not_blank CHECK (btrim(subject) <> '')
+                CONSTRAINT email_template_subject_one_line CHECK (strpos(subject, E'\n') = 0 AND strpos(subject, E'\r') = 0),
+    body_text   text NOT NULL
+                CONSTRAINT email_template_body_text_not_blank CHECK (btrim(body_text, E' \t\r\n') <> ''),
+    body_html   text
+                CONSTRAINT email_template_body_html_not_blank CHECK (btrim(body_html, E' \t\r\n') <> ''),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TRIGGER email_template_set_updated_at BEFORE UPDATE ON crm.email_template
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.email_template IS
+    'Email templates for crm.send_template: {{name}} placeholders in subject, body_text and body_html are filled from its vars.';
+COMMENT ON COLUMN crm.email_template.key IS 'The name crm.send_template looks the template up by.';
+COMMENT ON COLUMN crm.email_template.subject IS 'Subject line with {{name}} placeholders (one line).';
+COMMENT ON COLUMN crm.email_template.body_text IS 'Plain-text body with {{name}} placeholders.';
+COMMENT ON COLUMN crm.email_template.body_html IS
+    'HTML body with {{name}} placeholders (values are HTML-escaped), or NULL for text-only email.';
+
+CREATE TABLE crm.email_suppression (
+    address     text PRIMARY KEY
+                CONSTRAINT email_suppression_address_lower_case CHECK (address = lower(address))
+                CONSTRAINT email_suppression_address_syntax CHECK (crm.check_email_address(address)),
+    reason      text NOT NULL CONSTRAINT email_suppression_reason_not_blank CHECK (btrim(reason) <> ''),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TRIGGER email_suppression_set_updated_at BEFORE UPDATE ON crm.email_suppression
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.email_suppression IS
+    'Addresses crm never sends to (unsubscribed, hard-bounced, or added by an admin); stored in lower case.';
+COMMENT ON COLUMN crm.email_suppression.address IS 'The suppressed address, lower-cased.';
+COMMENT ON COLUMN crm.email_suppression.reason IS 'Why: ''unsubscribed'', a bounce reply, or an admin''s note.';
+
+CREATE TABLE crm.email_outbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    to_address      text NOT NULL,
+    subject         text NOT NULL,
+    body_text       text NOT NULL,
+    body_html       text,
+    status          text NOT NULL DEFAULT 'queued'
+                    CONSTRAINT email_outbox_status_valid
+                    CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
+    attempts        int NOT NULL DEFAULT 0 CONSTRAINT email_outbox_attempts_not_negative CHECK (attempts >= 0),
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    lease_until     timestamptz,
+    last_error      text,
+    message_id      text NOT NULL CONSTRAINT email_outbox_message_id_key UNIQUE,
+    idempotency_key text CONSTRAINT email_outbox_idempotency_key_key UNIQUE,
+    template_key    text,
+    created_by      name NOT NULL DEFAULT current_user,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz
+);
+-- the worker's claim, its lease recovery, and the retention purge
+CREATE INDEX email_outbox_claim_idx ON crm.email_outbox (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX email_outbox_lease_idx ON crm.email_outbox (lease_until) WHERE status = 'sending';
+CREATE INDEX email_outbox_finished_idx ON crm.email_outbox (sent_at)
+    WHERE status IN ('sent', 'failed', 'cancelled');
+CREATE TRIGGER email_outbox_set_updated_at BEFORE UPDATE ON crm.email_outbox
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.email_outbox IS
+    'Queued and sent email, one row per message; written by crm.send_email, crm.send_template, crm.cancel_email and the mail worker.';
+COMMENT ON COLUMN crm.email_outbox.to_address IS 'Recipient (one ASCII address, as given).';
+COMMENT ON COLUMN crm.email_outbox.subject IS 'Subject (UTF-8; sent as RFC 2047 encoded-words when needed).';
+COMMENT ON COLUMN crm.email_outbox.body_text IS 'Plain-text body.';
+COMMENT ON COLUMN crm.email_outbox.body_html IS 'HTML body, sent as the second part of multipart/alternative; NULL for none.';
+COMMENT ON COLUMN crm.email_outbox.status IS
+    'queued (waiting for next_attempt_at), sending (claimed by the worker until lease_until), sent, failed, or cancelled.';
+COMMENT ON COLUMN crm.email_outbox.attempts IS 'Delivery attempts so far.';
+COMMENT ON COLUMN crm.email_outbox.next_attempt_at IS 'Earliest time the worker may try (again).';
+COMMENT ON COLUMN crm.email_outbox.lease_until IS 'While sending: when the claim expires and the row is re-queued.';
+COMMENT ON COLUMN crm.email_outbox.last_error IS 'Why the last attempt failed or the row was cancelled.';
+COMMENT ON COLUMN crm.email_outbox.message_id IS
+    'Message-ID header, <random.id@domain>, fixed at enqueue so retries carry the same one.';
+COMMENT ON COLUMN crm.email_outbox.idempotency_key IS
+    'Caller''s key: crm.send_email with a key already here returns this row instead of queuing again.';
+COMMENT ON COLUMN crm.email_outbox.template_key IS 'The crm.email_template key it was rendered from, if any.';
+COMMENT ON COLUMN crm.email_outbox.created_by IS 'The session role that queued it.';
+COMMENT ON COLUMN crm.email_outbox.sent_at IS
+    'When it reached a final state: sent, failed, or cancelled (retention counts from here).';
+
+CREATE TABLE crm.email_delivery_log (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outbox_id       bigint NOT NULL REFERENCES crm.email_outbox ON DELETE CASCADE,
+    attempt         int NOT NULL,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz,
+    outcome         text NOT NULL CONSTRAINT email_delivery_log_outcome_valid
+                    CHECK (outcome IN ('sent', 'retry', 'failed')),
+    transport       text,
+    response_code   int,
+    detail          text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX email_delivery_log_outbox_id_idx ON crm.email_delivery_log (outbox_id);
+CREATE TRIGGER email_delivery_log_set_updated_at BEFORE UPDATE ON crm.email_delivery_log
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.email_delivery_log IS
+    'One row per delivery attempt, written by the mail worker: outcome, transport, server reply.';
+COMMENT ON COLUMN crm.email_delivery_log.attempt IS 'Attempt number (1 for the first).';
+COMMENT ON COLUMN crm.email_delivery_log.outcome IS 'sent, retry (temporary failure) or failed (permanent).';
+COMMENT ON COLUMN crm.email_delivery_log.transport IS 'file, smtp or http.';
+COMMENT ON COLUMN crm.email_delivery_log.response_code IS 'SMTP reply code or HTTP status, when there was one.';
+COMMENT ON COLUMN crm.email_delivery_log.detail IS 'Server reply or error text.';
+
+-- The API.
+CREATE FUNCTION crm.send_email(to_address text, subject text, body_text text,
+                               body_html text DEFAULT NULL, idempotency_key text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'crm_send_email';
+COMMENT ON FUNCTION crm.send_email(text, text, text, text, text) IS
+    'Validates and queues an email; returns its outbox id, NULL for a suppressed address, or the existing id for a known idempotency_key.';
+
+CREATE FUNCTION crm.send_template(template_key text, to_address text, vars jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'crm_send_template';
+COMMENT ON FUNCTION crm.send_template(text, text, jsonb) IS
+    'Renders crm.email_template template_key with vars ({{name}} placeholders, HTML-escaped in the HTML part) and queues it like crm.send_email.';
+
+CREATE FUNCTION crm.render_message(outbox_id bigint) RETURNS text
+    LANGUAGE c VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'crm_render_message';
+COMMENT ON FUNCTION crm.render_message(bigint) IS
+    'The RFC 5322/MIME message the worker would send for an outbox row (Date: when sent, or now).';
+
+CREATE FUNCTION crm.unsubscribe(address text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    lowered text := pg_catalog.lower(unsubscribe.address);
+    added boolean;
+BEGIN
+    PERFORM crm.check_email_address(unsubscribe.address);
+    INSERT INTO crm.email_suppression AS s (address, reason) VALUES (lowered, 'unsubscribed')
+        ON CONFLICT ON CONSTRAINT email_suppression_pkey DO NOTHING;
+    added := FOUND;
+    UPDATE crm.email_outbox o
+       SET status = 'cancelled', sent_at = pg_catalog.now(), last_error = 'cancelled: the address unsubscribed'
+     WHERE o.status OPERATOR(pg_catalog.=) 'queued'
+       AND pg_catalog.lower(o.to_address) OPERATOR(pg_catalog.=) lowered;
+    RETURN added;
+END
+$$;
+COMMENT ON FUNCTION crm.unsubscribe(text) IS
+    'Adds an address to crm.email_suppression and cancels its queued email; true when it was not suppressed before.';
+
+CREATE FUNCTION crm.cancel_email(id bigint) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    current_status text;
+BEGIN
+    UPDATE crm.email_outbox o
+       SET status = 'cancelled', sent_at = pg_catalog.now(),
+           last_error = pg_catalog.format('cancelled by %s', session_user)
+     WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id AND o.status OPERATOR(pg_catalog.=) 'queued';
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    SELECT o.status INTO current_status FROM crm.email_outbox o WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'email % does not exist', cancel_email.id
+            USING ERRCODE = 'no_data_found', HINT = 'Look the id up in crm.email_outbox.';
+    ELSIF current_status OPERATOR(pg_catalog.=) 'cancelled' THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION 'email % cannot be cancelled', cancel_email.id
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = CASE current_status
+                       WHEN 'sending' THEN 'The worker is sending it now.'
+                       WHEN 'sent' THEN 'It has been sent.'
+                       ELSE 'Its delivery failed for good.' END,
+              HINT = 'Only queued email can be cancelled.';
+END
+$$;
+COMMENT ON FUNCTION crm.cancel_email(bigint) IS
+    'Cancels a queued email: true when cancelled now, false when it already was; an error once sending has begun.';
+
+-- Privileges: read for crm_reader, the API for crm_user, templates and the
+-- suppression list for crm_admin, render_message for crm_admin.
+REVOKE ALL ON crm.email_outbox, crm.email_delivery_log, crm.email_suppression, crm.email_template FROM PUBLIC;
+GRANT SELECT ON crm.email_outbox, crm.email_delivery_log, crm.email_suppression, crm.email_template TO crm_reader;
+GRANT INSERT, UPDATE, DELETE ON crm.email_template, crm.email_suppression TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb),
+    crm.render_message(bigint), crm.unsubscribe(text), crm.cancel_email(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb),
+    crm.unsubscribe(text), crm.cancel_email(bigint) TO crm_user;
+GRANT EXECUTE ON FUNCTION crm.render_message(bigint) TO crm_admin;

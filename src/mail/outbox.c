@@ -1,0 +1,552 @@
+/*-------------------------------------------------------------------------
+ * outbox.c
+ *	  The mail queue's settings and its C entry points: crm.send_email
+ *	  (validate and enqueue) and crm.render_message (the message the worker
+ *	  would send for an outbox row).
+ *
+ * Enqueue is one function call doing at most three index probes and one
+ * INSERT through SPI plans kept for the backend's life, so queuing costs
+ * little more than a plain INSERT (test/bench/mail_enqueue.bench.sh).  The
+ * size check needs no rendering unless the message is near the limit: the
+ * rendered size is below three times the raw text plus 4 kB of headers
+ * (the shorter of quoted-printable and base64 never exceeds 2.75 times the
+ * text, counting line-break expansion), so only messages whose bound passes
+ * crm.max_message_size are rendered and measured exactly.
+ *
+ * The SQL declarations make send_email SECURITY DEFINER with a pinned
+ * search_path; inside it the session's role (which SET ROLE changes and
+ * SECURITY DEFINER does not) is recorded as created_by.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "mail/mime.h"
+#include "mail/outbox.h"
+
+PG_FUNCTION_INFO_V1(crm_send_email);
+PG_FUNCTION_INFO_V1(crm_render_message);
+
+/* Longest idempotency key (bytes). */
+#define IDEMPOTENCY_KEY_MAX 255
+/* Longest crm.unsubscribe_url, so the List-Unsubscribe line stays < 998 octets. */
+#define UNSUBSCRIBE_URL_MAX 200
+/* Longest crm.mail_from_name (bytes). */
+#define FROM_NAME_MAX 64
+/* Headers never take more than this (see the file comment). */
+#define HEADER_BOUND 4096
+
+char	   *crm_mail_from;
+char	   *crm_mail_from_name;
+char	   *crm_unsubscribe_url;
+static char *crm_message_id_domain;
+static int	crm_max_message_size;
+
+/* The saved SPI plans (one set per backend). */
+static SPIPlanPtr plan_find_key;
+static SPIPlanPtr plan_suppressed;
+static SPIPlanPtr plan_insert;
+static SPIPlanPtr plan_insert_keyed;
+static SPIPlanPtr plan_render;
+
+static bool
+is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s >= 0x80)
+			return false;
+	return true;
+}
+
+static bool
+check_mail_from(char **newval, void **extra, GucSource source)
+{
+	const char *problem = crm_email_address_problem(*newval);
+
+	if (problem == NULL && !is_ascii(*newval))
+		problem = "The sender address must be written in ASCII.";
+	if (problem != NULL)
+	{
+		GUC_check_errdetail("%s", problem);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_mail_from_name(char **newval, void **extra, GucSource source)
+{
+	const char *p;
+
+	if (strlen(*newval) > FROM_NAME_MAX)
+	{
+		GUC_check_errdetail("The display name is limited to %d bytes.", FROM_NAME_MAX);
+		return false;
+	}
+	for (p = *newval; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errdetail("The display name cannot contain control characters.");
+			return false;
+		}
+	if (!pg_verify_mbstr(PG_UTF8, *newval, (int) strlen(*newval), true))
+	{
+		GUC_check_errdetail("The display name must be valid UTF-8.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_message_id_domain(char **newval, void **extra, GucSource source)
+{
+	char	   *address;
+	const char *problem;
+
+	if ((*newval)[0] == '\0')
+		return true;
+	address = psprintf("x@%s", *newval);
+	problem = crm_email_address_problem(address);
+	pfree(address);
+	if (problem == NULL && !is_ascii(*newval))
+		problem = "The domain must be written in ASCII.";
+	if (problem != NULL)
+	{
+		GUC_check_errdetail("%s", problem);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_unsubscribe_url(char **newval, void **extra, GucSource source)
+{
+	const char *url = *newval;
+	const char *p;
+	const char *mark;
+
+	if (url[0] == '\0')
+		return true;
+	if (strncmp(url, "https://", 8) != 0 || url[8] == '\0')
+	{
+		GUC_check_errdetail("One-click unsubscription (RFC 8058) needs an https:// URL.");
+		return false;
+	}
+	if (strlen(url) > UNSUBSCRIBE_URL_MAX)
+	{
+		GUC_check_errdetail("The URL is limited to %d bytes.", UNSUBSCRIBE_URL_MAX);
+		return false;
+	}
+	for (p = url; *p; p++)
+		if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f || strchr("<>\"#\\", *p))
+		{
+			GUC_check_errdetail("The URL may contain only printable ASCII, without spaces, quotes, angle brackets, backslashes or a fragment (#).");
+			return false;
+		}
+	mark = strstr(url, "{{address}}");
+	if (mark != NULL && strstr(mark + 1, "{{address}}") != NULL)
+	{
+		GUC_check_errdetail("The URL may contain {{address}} only once.");
+		return false;
+	}
+	return true;
+}
+
+void
+crm_mail_queue_init(void)
+{
+	DefineCustomStringVariable("crm.mail_from",
+							   "Sender address of the email crm sends.",
+							   "Used in the From header and as the SMTP envelope sender; "
+							   "its domain also ends every Message-ID unless "
+							   "crm.message_id_domain is set.",
+							   &crm_mail_from,
+							   "crm@localhost.localdomain",
+							   PGC_SUSET, 0,
+							   check_mail_from, NULL, NULL);
+	DefineCustomStringVariable("crm.mail_from_name",
+							   "Display name shown before crm.mail_from in the From header.",
+							   "Empty for none; UTF-8 names are sent as RFC 2047 encoded-words.",
+							   &crm_mail_from_name,
+							   "",
+							   PGC_SUSET, 0,
+							   check_mail_from_name, NULL, NULL);
+	DefineCustomStringVariable("crm.message_id_domain",
+							   "Domain after the \"@\" of the Message-ID given to each queued email.",
+							   "Empty means the domain of crm.mail_from.",
+							   &crm_message_id_domain,
+							   "",
+							   PGC_SUSET, 0,
+							   check_message_id_domain, NULL, NULL);
+	DefineCustomStringVariable("crm.unsubscribe_url",
+							   "HTTPS URL for one-click unsubscription, announced in every email.",
+							   "When set, messages carry List-Unsubscribe and "
+							   "List-Unsubscribe-Post (RFC 8058).  {{address}} in the URL is "
+							   "replaced by the percent-encoded recipient; without it an "
+							   "\"address\" query parameter is added.",
+							   &crm_unsubscribe_url,
+							   "",
+							   PGC_SUSET, 0,
+							   check_unsubscribe_url, NULL, NULL);
+	DefineCustomIntVariable("crm.max_message_size",
+							"Largest email, as sent with headers and encoding, that crm.send_email queues.",
+							"Valid range is 1kB to 256MB.",
+							&crm_max_message_size,
+							10 * 1024 * 1024, 1024, 256 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+}
+
+/* The domain of Message-IDs: crm.message_id_domain or the domain of crm.mail_from. */
+static const char *
+message_id_domain(void)
+{
+	if (crm_message_id_domain != NULL && crm_message_id_domain[0] != '\0')
+		return crm_message_id_domain;
+	return strrchr(crm_mail_from, '@') + 1;
+}
+
+static void
+check_not_blank(const char *value, const char *what, const char *hint)
+{
+	const char *p;
+
+	for (p = value; *p; p++)
+		if (!(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("email %s is empty", what),
+			 errdetail("An email needs a subject and a plain-text body with more than whitespace in them."),
+			 errhint("%s", hint)));
+}
+
+/* The text must be UTF-8: checked here only where the server does not guarantee it. */
+static void
+check_utf8(const char *value, const char *what)
+{
+	int			encoding = GetDatabaseEncoding();
+
+	if (encoding == PG_UTF8)
+		return;
+	if (encoding != PG_SQL_ASCII)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("crm email needs a database with encoding UTF8"),
+				 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
+				 errhint("Create the database with ENCODING 'UTF8'.")));
+	if (!pg_verify_mbstr(PG_UTF8, value, (int) strlen(value), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("email %s is not valid UTF-8", what),
+				 errdetail("Email is sent with charset UTF-8, and this SQL_ASCII database stores bytes unchecked."),
+				 errhint("Pass the text as UTF-8.")));
+}
+
+static void
+check_size(const CrmOutboxRequest *req)
+{
+	size_t		raw = strlen(req->subject) + strlen(req->body_text) +
+		(req->body_html ? strlen(req->body_html) : 0);
+	size_t		size;
+	CrmMailMessage msg;
+	char	   *rendered;
+
+	if (raw <= (size_t) crm_max_message_size &&
+		3 * raw + HEADER_BOUND <= (size_t) crm_max_message_size)
+		return;
+	if (raw > (size_t) crm_max_message_size)
+		size = raw;				/* the rendered message is larger still */
+	else
+	{
+		memset(&msg, 0, sizeof(msg));
+		msg.from = crm_mail_from;
+		msg.to = req->to_address;
+		msg.subject = req->subject;
+		msg.body_text = req->body_text;
+		msg.body_html = req->body_html;
+		msg.message_id = "<000000000000000000000000.9223372036854775807@domain>";
+		msg.date = GetCurrentTimestamp();
+		msg.unsubscribe_url = crm_unsubscribe_url;
+		rendered = crm_mime_build(&msg, &size);
+		pfree(rendered);
+		if (size <= (size_t) crm_max_message_size)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("email to \"%s\" is too large", req->to_address),
+			 errdetail("The message would be %s%zu bytes as sent, and crm.max_message_size is %d bytes.",
+					   size == raw ? "more than " : "", size, crm_max_message_size),
+			 errhint("Send a shorter message, or ask a superuser to raise crm.max_message_size.")));
+}
+
+/* Every check of product.md section 6: nothing is queued unless all pass. */
+static void
+validate_request(const CrmOutboxRequest *req)
+{
+	const char *problem = crm_email_address_problem(req->to_address);
+	const char *p;
+
+	if (problem == NULL && !is_ascii(req->to_address))
+		problem = "Only addresses written in ASCII can be sent to; give an internationalised domain in its ASCII (\"xn--\") form.";
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid email address \"%s\"", req->to_address),
+				 errdetail("%s", problem),
+				 errhint("Correct the recipient address.")));
+
+	for (p = req->subject; *p; p++)
+	{
+		if (*p == '\r' || *p == '\n')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("email subject contains a line break"),
+					 errdetail("A line break in a header would end it and let the rest of the text add headers of its own."),
+					 errhint("Put the subject on one line.")));
+		if ((unsigned char) *p < 0x20 && *p != '\t')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("email subject contains a control character"),
+					 errdetail("Byte 0x%02X is not allowed in a header.", (unsigned char) *p),
+					 errhint("Remove control characters from the subject.")));
+	}
+	check_not_blank(req->subject, "subject", "Give the email a subject.");
+	check_not_blank(req->body_text, "text body",
+					"Every email needs a plain-text body; body_html is optional.");
+	if (req->body_html != NULL)
+		check_not_blank(req->body_html, "HTML body", "Pass NULL for an email without an HTML part.");
+	if (req->idempotency_key != NULL &&
+		(req->idempotency_key[0] == '\0' || strlen(req->idempotency_key) > IDEMPOTENCY_KEY_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must have 1 to %d bytes", IDEMPOTENCY_KEY_MAX),
+				 errdetail("The key given has %zu bytes.", strlen(req->idempotency_key)),
+				 errhint("Pass NULL for no key, or a short identifier such as \"invoice-42-issued\".")));
+
+	check_utf8(req->subject, "subject");
+	check_utf8(req->body_text, "text body");
+	if (req->body_html != NULL)
+		check_utf8(req->body_html, "HTML body");
+	check_size(req);
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+prepare_enqueue_plans(void)
+{
+	Oid			one_text[1] = {TEXTOID};
+	Oid			insert_types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	NAMEOID, TEXTOID, TEXTOID};
+	const char *insert =
+		"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html, "
+		"idempotency_key, template_key, created_by, message_id) OVERRIDING SYSTEM VALUE "
+		"SELECT n.id, $1, $2, $3, $4, $5, $6, $7, "
+		"pg_catalog.format('<%s.%s@%s>', $8, n.id, $9) "
+		"FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n";
+
+	if (plan_insert != NULL)
+		return;
+	plan_find_key = prepare_kept(
+		"SELECT id FROM crm.email_outbox WHERE idempotency_key OPERATOR(pg_catalog.=) $1",
+		1, one_text);
+	plan_suppressed = prepare_kept(
+		"SELECT 1 FROM crm.email_suppression WHERE address OPERATOR(pg_catalog.=) $1",
+		1, one_text);
+	plan_insert_keyed = prepare_kept(
+		psprintf("%s ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", insert),
+		9, insert_types);
+	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 9, insert_types);
+}
+
+/* Runs a kept plan; true with the first column of the first row in *id when it returned one. */
+static bool
+run_for_id(SPIPlanPtr plan, Datum *values, const char *nulls, int64 *id)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 1);
+	bool		isnull;
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	if (id != NULL)
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return true;
+}
+
+static Datum
+text_or_null(const char *s, char *null_flag)
+{
+	*null_flag = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+bool
+crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
+{
+	Datum		values[9];
+	char		nulls[10] = "         ";
+	uint8		random_bytes[12];
+	char		random_hex[25];
+	char	   *lower_to;
+	char	   *p;
+	int			i;
+	int			attempt;
+	bool		queued = false;
+
+	validate_request(req);
+
+	lower_to = pstrdup(req->to_address);
+	for (p = lower_to; *p; p++)
+		*p = pg_ascii_tolower((unsigned char) *p);
+	if (!pg_strong_random(random_bytes, sizeof(random_bytes)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random Message-ID")));
+	for (i = 0; i < (int) sizeof(random_bytes); i++)
+		sprintf(random_hex + 2 * i, "%02x", random_bytes[i]);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_enqueue_plans();
+
+	values[0] = CStringGetTextDatum(req->to_address);
+	values[1] = CStringGetTextDatum(req->subject);
+	values[2] = CStringGetTextDatum(req->body_text);
+	values[3] = text_or_null(req->body_html, &nulls[3]);
+	values[4] = text_or_null(req->idempotency_key, &nulls[4]);
+	values[5] = text_or_null(req->template_key, &nulls[5]);
+	values[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	values[7] = CStringGetTextDatum(random_hex);
+	values[8] = CStringGetTextDatum(message_id_domain());
+
+	/* a key seen before answers with its message, whatever else has changed */
+	if (req->idempotency_key != NULL && run_for_id(plan_find_key, &values[4], NULL, id))
+		queued = true;
+	else if (run_for_id(plan_suppressed, (Datum[]) {CStringGetTextDatum(lower_to)}, NULL, NULL))
+		queued = false;
+	else if (req->idempotency_key == NULL)
+		queued = run_for_id(plan_insert, values, nulls, id);
+	else
+	{
+		/*
+		 * A concurrent enqueue with the same key: ON CONFLICT waits for it,
+		 * then the row it committed is visible to the next statement.  Retry
+		 * in the unlikely case that row is deleted in between.
+		 */
+		for (attempt = 0; attempt < 3 && !queued; attempt++)
+			queued = run_for_id(plan_insert_keyed, values, nulls, id) ||
+				run_for_id(plan_find_key, &values[4], NULL, id);
+		if (!queued)
+			elog(ERROR, "idempotency key \"%s\" conflicts with a row that cannot be found",
+				 req->idempotency_key);
+	}
+	SPI_finish();
+	return queued;
+}
+
+static const char *
+required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s cannot be null", name),
+				 errhint("Only body_html and idempotency_key may be null.")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * crm.send_email(to_address, subject, body_text, body_html, idempotency_key)
+ * returns the outbox id, or NULL when the address is suppressed.
+ */
+Datum
+crm_send_email(PG_FUNCTION_ARGS)
+{
+	CrmOutboxRequest req;
+	int64		id;
+
+	req.to_address = required_arg(fcinfo, 0, "to_address");
+	req.subject = required_arg(fcinfo, 1, "subject");
+	req.body_text = required_arg(fcinfo, 2, "body_text");
+	req.body_html = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	req.idempotency_key = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	req.template_key = NULL;
+
+	if (!crm_outbox_enqueue(&req, &id))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * crm.render_message(outbox_id) returns the message the worker would send
+ * for the row, with today's settings: Date is when it was sent, or now.
+ */
+Datum
+crm_render_message(PG_FUNCTION_ARGS)
+{
+	int64		outbox_id = PG_GETARG_INT64(0);
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(outbox_id)};
+	HeapTuple	row;
+	TupleDesc	desc;
+	CrmMailMessage msg;
+	bool		isnull;
+	char	   *rendered;
+	size_t		len;
+	text	   *result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan_render == NULL)
+		plan_render = prepare_kept(
+			"SELECT to_address, subject, body_text, body_html, message_id, "
+			"COALESCE(sent_at, pg_catalog.now()) "
+			"FROM crm.email_outbox WHERE id OPERATOR(pg_catalog.=) $1",
+			1, argtypes);
+	if (SPI_execute_plan(plan_render, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("email %lld does not exist", (long long) outbox_id),
+				 errhint("Look the id up in crm.email_outbox.")));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.from = crm_mail_from;
+	msg.to = SPI_getvalue(row, desc, 1);
+	msg.subject = SPI_getvalue(row, desc, 2);
+	msg.body_text = SPI_getvalue(row, desc, 3);
+	msg.body_html = SPI_getvalue(row, desc, 4);
+	msg.message_id = SPI_getvalue(row, desc, 5);
+	msg.date = DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &isnull));
+	msg.unsubscribe_url = crm_unsubscribe_url;
+
+	rendered = crm_mime_build(&msg, &len);
+	MemoryContextSwitchTo(caller);
+	result = cstring_to_text_with_len(rendered, (int) len);
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
+}
