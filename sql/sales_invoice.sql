@@ -151,6 +151,7 @@ SELECT invoice_id, amount, currency, method FROM crm.payment ORDER BY id;
 -- paid first, delivered after: the delivery completes the order
 SELECT crm.record_payment(:inv3, (SELECT gross_total FROM crm.invoice WHERE id = :inv3)) > 0 AS paid_in_full;
 SELECT crm.deliver_order(3) AS order_status;
+SELECT from_stage, to_stage FROM crm.sales_order_status_history WHERE sales_order_id = 3 ORDER BY id;
 
 -- refused payments, each leaving everything as it was
 SELECT * FROM pg_temp.try('SELECT crm.record_payment(1, 1)');

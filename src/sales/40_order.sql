@@ -226,7 +226,9 @@ CREATE TRIGGER sales_order_guard BEFORE INSERT OR UPDATE OR DELETE ON crm.sales_
 CREATE TRIGGER sales_order_record_transition AFTER INSERT OR UPDATE ON crm.sales_order
     FOR EACH ROW EXECUTE FUNCTION
     crm.record_transition('crm.sales_order_status_history', 'sales_order_id', 'status', 'sales_order');
-CREATE TRIGGER sales_order_complete AFTER UPDATE ON crm.sales_order
+-- named to fire after sales_order_record_transition, so the history shows
+-- the delivery before the completion it causes
+CREATE TRIGGER sales_order_settle AFTER UPDATE ON crm.sales_order
     FOR EACH ROW EXECUTE FUNCTION crm.sales_order_complete();
 
 CREATE FUNCTION crm.sales_order_item_guard() RETURNS trigger
