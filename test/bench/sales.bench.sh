@@ -11,11 +11,13 @@
 #              numbers may have gaps after rollbacks)
 # with synchronous_commit on (the default, and what invoices deserve: the
 # counter lock then spans the WAL flush) and off.  Between runs the invoices
-# are removed, so every run starts from the same tables.  Rounds alternate
-# the order of the variants; medians are reported.
+# are removed, so every run starts from the same tables.  Runs are short and
+# come in pairs (one of each variant, the order alternating), and the ratio is
+# the median of the pairs' ratios: on a shared machine the load drifts, and a
+# pair sees about the same load for both of its runs.
 set -euo pipefail
-ROUNDS=${ROUNDS:-5}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+PAIRS=${PAIRS:-9}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ORDERS=${ORDERS:-60000}
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-sales.XXXXXX")
@@ -83,35 +85,47 @@ SQL
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A tps
-for round in $(seq "$ROUNDS"); do
-	if [ $((round % 2)) -eq 1 ]; then variants="gapless sequence"; else variants="sequence gapless"; fi
-	for sync in on off; do
-		for variant in $variants; do
-			q -c "SELECT $variant || ';' FROM bench.numbering" | q >/dev/null
-			reset_invoices
-			t=$(PGOPTIONS="-c synchronous_commit=$sync" \
-				pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$dir/issue.sql" 2>"$dir/pgbench.err" |
-				sed -nE 's/^tps = ([0-9.]+).*/\1/p')
-			if [ -z "$t" ] || grep -q 'aborted\|ERROR' "$dir/pgbench.err"; then
-				echo "pgbench failed ($variant, synchronous_commit $sync):" >&2
-				tail -n 5 "$dir/pgbench.err" >&2
-				exit 1
-			fi
-			check=$(q -c "SELECT count(*) || ' invoices, highest number ' || max(substr(number, 10)::int)
-			                        || ', ' || count(DISTINCT number) || ' distinct' FROM crm.invoice")
-			tps[$variant.$sync]+="$t "
-			printf '  round %d  synchronous_commit %-3s  %-8s %8.0f tps   (%s)\n' "$round" "$sync" "$variant" "$t" "$check"
-		done
+run() {	# run VARIANT SYNC: issue invoices for SECONDS_PER_RUN, print the tps
+	local variant=$1 sync=$2 t check
+	q -c "SELECT $variant || ';' FROM bench.numbering" | q >/dev/null
+	reset_invoices
+	t=$(PGOPTIONS="-c synchronous_commit=$sync" \
+		pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$dir/issue.sql" 2>"$dir/pgbench.err" |
+		sed -nE 's/^tps = ([0-9.]+).*/\1/p')
+	if [ -z "$t" ] || grep -q 'aborted\|ERROR' "$dir/pgbench.err"; then
+		echo "pgbench failed ($variant, synchronous_commit $sync):" >&2
+		tail -n 5 "$dir/pgbench.err" >&2
+		exit 1
+	fi
+	check=$(q -c "SELECT count(*) || ' invoices, highest number ' || max(substr(number, 10)::int)
+	                        || ', ' || count(DISTINCT number) || ' distinct' FROM crm.invoice")
+	printf '    %-8s %8.0f tps   (%s)\n' "$variant" "$t" "$check" >&2
+	echo "$t"
+}
+
+declare -A tps ratios
+for sync in on off; do
+	for pair in $(seq "$PAIRS"); do
+		echo "  synchronous_commit $sync, pair $pair" >&2
+		if [ $((pair % 2)) -eq 1 ]; then
+			g=$(run gapless $sync); s=$(run sequence $sync)
+		else
+			s=$(run sequence $sync); g=$(run gapless $sync)
+		fi
+		tps[gapless.$sync]+="$g "
+		tps[sequence.$sync]+="$s "
+		ratios[$sync]+="$(awk -v g="$g" -v s="$s" 'BEGIN { print g / s }') "
 	done
 done
 q -c "SELECT gapless || ';' FROM bench.numbering" | q >/dev/null
 
+med() { echo "$1" | tr ' ' '\n' | grep . | median; }
 echo
-echo "invoice issuing, 2 sessions (pgbench -c 2 -j 2 -T $SECONDS_PER_RUN), medians of $ROUNDS rounds"
-printf '%-20s %14s %14s %18s\n' synchronous_commit "gapless tps" "sequence tps" "gapless / sequence"
+echo "invoice issuing, 2 sessions (pgbench -c 2 -j 2), $PAIRS pairs of ${SECONDS_PER_RUN}-second runs, medians"
+printf '%-20s %14s %14s %26s\n' synchronous_commit "gapless tps" "sequence tps" "gapless / sequence (pairs)"
 for sync in on off; do
-	g=$(echo "${tps[gapless.$sync]}" | tr ' ' '\n' | grep . | median)
-	s=$(echo "${tps[sequence.$sync]}" | tr ' ' '\n' | grep . | median)
-	awk -v sync="$sync" -v g="$g" -v s="$s" 'BEGIN { printf "%-20s %14.0f %14.0f %18.3f\n", sync, g, s, g / s }'
+	awk -v sync="$sync" -v g="$(med "${tps[gapless.$sync]}")" -v s="$(med "${tps[sequence.$sync]}")" \
+		-v r="$(med "${ratios[$sync]}")" -v lo="$(echo "${ratios[$sync]}" | tr ' ' '\n' | grep . | sort -g | head -1)" \
+		-v hi="$(echo "${ratios[$sync]}" | tr ' ' '\n' | grep . | sort -g | tail -1)" \
+		'BEGIN { printf "%-20s %14.0f %14.0f %12.3f  (%.2f .. %.2f)\n", sync, g, s, r, lo, hi }'
 done
