@@ -18,10 +18,11 @@ EXCEPTION WHEN others THEN
     RETURN state || ' ' || coalesce(constraint_name, '-') || ': ' || message;
 END $$;
 
--- the default pipeline after CREATE EXTENSION
+-- the default pipeline after CREATE EXTENSION (the sales workflows are in sales.sql)
 SELECT p.name, p.is_default, s.key, s.label, s.position, s.probability, s.kind, s.forecast_category
-  FROM crm.pipeline p JOIN crm.stage s ON s.pipeline_id = p.id ORDER BY s.position;
-SELECT from_stage, to_stage FROM crm.stage_transition ORDER BY 1, 2;
+  FROM crm.pipeline p JOIN crm.stage s ON s.pipeline_id = p.id WHERE p.object_type = 'deal' ORDER BY s.position;
+SELECT from_stage, to_stage FROM crm.stage_transition
+ WHERE pipeline_id IN (SELECT id FROM crm.pipeline WHERE object_type = 'deal') ORDER BY 1, 2;
 
 -- INSERT fills in the default pipeline, its first open stage and the stamps
 BEGIN;

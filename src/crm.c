@@ -25,6 +25,7 @@ _PG_init(void)
 	crm_forecast_regression_init();
 	crm_forecast_timeseries_init();
 	crm_mail_worker_init();
+	crm_sales_init();
 
 	MarkGUCPrefixReserved("crm");
 }

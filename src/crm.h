@@ -32,6 +32,7 @@ extern void crm_mail_queue_init(void);
 extern void crm_forecast_regression_init(void);
 extern void crm_forecast_timeseries_init(void);
 extern void crm_mail_worker_init(void);
+extern void crm_sales_init(void);
 
 /* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
 extern int	crm_max_aggregate_rows;

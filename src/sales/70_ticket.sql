@@ -1,0 +1,158 @@
+-- src/sales/70_ticket.sql: after-sales service (售后服务) tickets with SLAs.
+--
+-- A ticket's priority names a row of crm.ticket_sla_policy, which says how
+-- soon it must be answered (first move out of open) and resolved; the due
+-- times are computed from created_at when the ticket is created and again
+-- when its priority changes (editing a policy affects tickets created after).
+-- The clock runs in every status until resolved, waiting included.  Status
+-- follows the 'ticket' workflow: open → in_progress ⇄ waiting → resolved →
+-- closed, and a resolved ticket can be reopened (back to in_progress).
+
+CREATE TABLE crm.ticket_sla_policy (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    priority         text NOT NULL CONSTRAINT ticket_sla_policy_priority_key UNIQUE
+                     CONSTRAINT ticket_sla_policy_priority_format CHECK (priority ~ '^[a-z][a-z0-9_]*$'),
+    rank             integer NOT NULL CONSTRAINT ticket_sla_policy_rank_key UNIQUE,
+    response_within  interval NOT NULL CONSTRAINT ticket_sla_policy_response_positive CHECK (response_within > '0'),
+    resolve_within   interval NOT NULL,
+    at_risk_share    numeric NOT NULL DEFAULT 0.25
+                     CONSTRAINT ticket_sla_policy_at_risk_range CHECK (at_risk_share > 0 AND at_risk_share < 1),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT ticket_sla_policy_resolve_after_response CHECK (resolve_within >= response_within)
+);
+CREATE TRIGGER ticket_sla_policy_set_updated_at BEFORE UPDATE ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.ticket_sla_policy IS 'Service levels per ticket priority; edit to match your support contract.';
+COMMENT ON COLUMN crm.ticket_sla_policy.priority IS 'Priority name, as stored in crm.ticket.priority.';
+COMMENT ON COLUMN crm.ticket_sla_policy.rank IS 'Order of urgency, 1 first.';
+COMMENT ON COLUMN crm.ticket_sla_policy.response_within IS 'Time from creation to the first response (leaving open).';
+COMMENT ON COLUMN crm.ticket_sla_policy.resolve_within IS 'Time from creation to resolution.';
+COMMENT ON COLUMN crm.ticket_sla_policy.at_risk_share IS
+    'A target is at risk when less than this share of its time is left (0.25: the last quarter).';
+
+INSERT INTO crm.ticket_sla_policy (priority, rank, response_within, resolve_within) VALUES
+    ('urgent', 1, '1 hour', '8 hours'),
+    ('high', 2, '4 hours', '2 days'),
+    ('normal', 3, '1 day', '5 days'),
+    ('low', 4, '3 days', '14 days');
+
+CREATE TABLE crm.ticket (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subject           text NOT NULL CONSTRAINT ticket_subject_not_blank CHECK (btrim(subject) <> ''),
+    description       text,
+    account_id        bigint REFERENCES crm.account ON DELETE RESTRICT,
+    contact_id        bigint REFERENCES crm.contact ON DELETE SET NULL,
+    sales_order_id    bigint REFERENCES crm.sales_order ON DELETE SET NULL,
+    priority          text NOT NULL DEFAULT 'normal'
+                      REFERENCES crm.ticket_sla_policy (priority) ON UPDATE CASCADE ON DELETE RESTRICT,
+    status            text NOT NULL,
+    status_entered_at timestamptz NOT NULL,
+    closed_at         timestamptz,
+    response_due_at   timestamptz NOT NULL,
+    resolve_due_at    timestamptz NOT NULL,
+    responded_at      timestamptz,
+    resolved_at       timestamptz,
+    owner             name NOT NULL DEFAULT current_user,
+    attributes        jsonb NOT NULL DEFAULT '{}'
+                      CONSTRAINT ticket_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ticket_account_id_idx ON crm.ticket (account_id);
+CREATE INDEX ticket_contact_id_idx ON crm.ticket (contact_id);
+CREATE INDEX ticket_sales_order_id_idx ON crm.ticket (sales_order_id);
+CREATE INDEX ticket_priority_idx ON crm.ticket (priority);
+CREATE INDEX ticket_owner_idx ON crm.ticket (owner);
+CREATE INDEX ticket_unresolved_idx ON crm.ticket (resolve_due_at) WHERE resolved_at IS NULL;
+COMMENT ON TABLE crm.ticket IS
+    'After-sales tickets (售后服务); status open → in_progress ⇄ waiting → resolved → closed, reopen from resolved '
+    '(workflow ''ticket''); priority sets the SLA due times.';
+COMMENT ON COLUMN crm.ticket.sales_order_id IS 'The order the ticket is about, if any.';
+COMMENT ON COLUMN crm.ticket.priority IS 'urgent, high, normal or low (rows of crm.ticket_sla_policy).';
+COMMENT ON COLUMN crm.ticket.status IS 'open, in_progress, waiting, resolved or closed; moves follow the ''ticket'' workflow.';
+COMMENT ON COLUMN crm.ticket.status_entered_at IS 'When the ticket entered its status (set by the engine).';
+COMMENT ON COLUMN crm.ticket.closed_at IS 'When it was closed (set by the engine).';
+COMMENT ON COLUMN crm.ticket.response_due_at IS 'created_at + the priority''s response_within.';
+COMMENT ON COLUMN crm.ticket.resolve_due_at IS 'created_at + the priority''s resolve_within.';
+COMMENT ON COLUMN crm.ticket.responded_at IS 'When it first left open.';
+COMMENT ON COLUMN crm.ticket.resolved_at IS 'When it was resolved; cleared when reopened.';
+
+CREATE TABLE crm.ticket_status_history (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ticket_id          bigint NOT NULL REFERENCES crm.ticket ON DELETE CASCADE,
+    pipeline_id        bigint NOT NULL,
+    from_stage         text,
+    to_stage           text NOT NULL,
+    changed_at         timestamptz NOT NULL,
+    changed_by         name NOT NULL,
+    time_in_from_stage interval,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ticket_status_history_ticket_idx ON crm.ticket_status_history (ticket_id, changed_at);
+COMMENT ON TABLE crm.ticket_status_history IS 'One row per status a ticket entered, written by the engine.';
+
+-- Due times from the priority; response and resolution stamps from moves.
+-- Runs after the engine (enforce < sla), so status_entered_at is the move's time.
+CREATE FUNCTION crm.ticket_sla() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy record;
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.priority IS DISTINCT FROM OLD.priority OR NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        SELECT p.response_within, p.resolve_within INTO policy
+          FROM crm.ticket_sla_policy p WHERE p.priority = NEW.priority;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ticket priority "%" does not exist', NEW.priority
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Priorities are: %s.',
+                                      (SELECT string_agg(p.priority, ', ' ORDER BY p.rank) FROM crm.ticket_sla_policy p));
+        END IF;
+        NEW.response_due_at := NEW.created_at + policy.response_within;
+        NEW.resolve_due_at := NEW.created_at + policy.resolve_within;
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NEW.status <> 'open' THEN
+            NEW.responded_at := coalesce(NEW.responded_at, NEW.status_entered_at);
+        END IF;
+        IF NEW.status = 'resolved' THEN
+            NEW.resolved_at := NEW.status_entered_at;
+        ELSIF NEW.status <> 'closed' THEN
+            NEW.resolved_at := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.ticket_sla() IS
+    'BEFORE trigger on crm.ticket: SLA due times from the priority; responded_at and resolved_at from the moves.';
+
+CREATE TRIGGER ticket_enforce_transition BEFORE INSERT OR UPDATE ON crm.ticket
+    FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('status', 'ticket');
+CREATE TRIGGER ticket_sla BEFORE INSERT OR UPDATE ON crm.ticket
+    FOR EACH ROW EXECUTE FUNCTION crm.ticket_sla();
+CREATE TRIGGER ticket_record_transition AFTER INSERT OR UPDATE ON crm.ticket
+    FOR EACH ROW EXECUTE FUNCTION crm.record_transition('crm.ticket_status_history', 'ticket_id', 'status', 'ticket');
+
+CREATE FUNCTION crm.move_ticket(ticket_id bigint, status text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE crm.ticket t SET status = move_ticket.status WHERE t.id = move_ticket.ticket_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ticket % does not exist', move_ticket.ticket_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.move_ticket(bigint, text) IS
+    'Moves a ticket to another status along the ''ticket'' workflow (refused otherwise, with the allowed moves).';
+
+GRANT SELECT ON crm.ticket_sla_policy, crm.ticket, crm.ticket_status_history TO crm_reader;
+GRANT INSERT, UPDATE, DELETE ON crm.ticket TO crm_user;
+GRANT INSERT, UPDATE, DELETE ON crm.ticket_sla_policy TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.move_ticket(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.move_ticket(bigint, text) TO crm_user;
