@@ -383,11 +383,15 @@ prepare_enqueue_plans(void)
 	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 10, insert_types);
 }
 
-/* Runs a kept plan; true with the first column of the first row in *id when it returned one. */
+/*
+ * Runs a kept plan; true with the first column of the first row in *id when
+ * it returned one.  No row limit: an INSERT stopped after its first RETURNING
+ * row never fires its AFTER STATEMENT triggers (the mail worker's wake-up).
+ */
 static bool
 run_for_id(SPIPlanPtr plan, Datum *values, const char *nulls, int64 *id)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, false, 1);
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	bool		isnull;
 
 	if (rc < 0)

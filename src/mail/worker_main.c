@@ -347,9 +347,13 @@ run_transaction(List *finished, int claim_n, bool housekeeping)
 
 	/* Say so in the log only when the queue appears or disappears. */
 	if (state == CRM_QUEUE_READY && queue_state != CRM_QUEUE_READY)
+	{
 		ereport(LOG,
 				(errmsg("crm mail worker is delivering the outbox of database \"%s\"",
 						crm_mail_database)));
+		/* The queue is back: look at its leases and old rows now, not a poll later. */
+		next_housekeeping = GetCurrentTimestamp();
+	}
 	else if (state == CRM_QUEUE_MISSING && queue_state != CRM_QUEUE_MISSING)
 		ereport(LOG,
 				(errmsg("crm mail worker is waiting for extension crm in database \"%s\"",
