@@ -73,8 +73,10 @@ CREATE TABLE crm.email_outbox (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     sent_at         timestamptz
 );
--- the worker's claim, its lease recovery, and the retention purge
-CREATE INDEX email_outbox_claim_idx ON crm.email_outbox (next_attempt_at) WHERE status = 'queued';
+-- the worker's claim (in its order: a bulk enqueue shares one next_attempt_at,
+-- and without id in the key every claim would sort all of them), its lease
+-- recovery, and the retention purge
+CREATE INDEX email_outbox_claim_idx ON crm.email_outbox (next_attempt_at, id) WHERE status = 'queued';
 CREATE INDEX email_outbox_lease_idx ON crm.email_outbox (lease_until) WHERE status = 'sending';
 CREATE INDEX email_outbox_finished_idx ON crm.email_outbox (sent_at)
     WHERE status IN ('sent', 'failed', 'cancelled');
