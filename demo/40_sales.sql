@@ -59,7 +59,7 @@ SELECT name, stage, amount, probability, expected_close_date FROM crm.deal WHERE
 SELECT crm.create_quote(:deal_id) AS quote_id \gset
 SELECT description, quantity, unit_price, discount, tax_rate, net_amount, tax_amount, gross_amount
   FROM crm.quote_item WHERE quote_id = :quote_id ORDER BY id;
-SELECT crm.send_quote(:quote_id);
+SELECT crm.send_quote(:quote_id) \gset
 SELECT id AS quote, status, valid_until, net_total, tax_total, gross_total FROM crm.quote WHERE id = :quote_id;
 \set ON_ERROR_STOP 0
 \echo '--- a sent quote is what the customer saw: its lines no longer change ---'
@@ -115,9 +115,9 @@ SELECT '学员无法下载课程资料', o.account_id, o.contact_id, o.id, 'high
 RETURNING id AS ticket_id \gset
 SELECT ticket_id, subject, priority, status, next_target, date_trunc('minute', time_left) AS time_left, sla_state
   FROM crm.ticket_sla_status WHERE ticket_id = :ticket_id;
-SELECT crm.move_ticket(:ticket_id, 'in_progress');
-SELECT crm.move_ticket(:ticket_id, 'resolved');
-SELECT crm.move_ticket(:ticket_id, 'closed');
+SELECT crm.move_ticket(:ticket_id, 'in_progress') \gset
+SELECT crm.move_ticket(:ticket_id, 'resolved') \gset
+SELECT crm.move_ticket(:ticket_id, 'closed') \gset
 SELECT coalesce(from_stage, '(new)') AS from_status, to_stage AS to_status FROM crm.ticket_status_history
  WHERE ticket_id = :ticket_id ORDER BY id;
 
