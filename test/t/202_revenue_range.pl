@@ -1,46 +1,13 @@
 # 202_revenue_range.pl: crm.revenue_range against the exact distribution
 # of won revenue and a Monte Carlo sample, with the measured error of its
 # approximation (printed as diagnostics).
-#
-# The references and tolerances live in test/forecast/regression_revenue.py
-# (Debian's /usr/bin/python3 with numpy);
-# it talks to this cluster with psql and prints one CHECK line per
-# comparison, which becomes one test here.
+# The checks and their tolerances live in test/forecast/regression_revenue.py; the harness is
+# test/forecast/PythonChecks.pm.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
-use PostgreSQL::Test::Utils;
+use lib "$ENV{CRM_SRC}/test/forecast";
+use PythonChecks;
 use Test::More;
 
-my $src = $ENV{CRM_SRC} or die "CRM_SRC is not set";
-my $node = PostgreSQL::Test::Cluster->new('revenue_range');
-$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-$node->append_conf('postgresql.conf', "max_worker_processes = 8\nmax_parallel_workers = 8\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION crm');
-
-local $ENV{PGHOST} = $node->host;
-local $ENV{PGPORT} = $node->port;
-local $ENV{PGDATABASE} = 'postgres';
-my $out = `/usr/bin/python3 $src/test/forecast/regression_revenue.py`;
-is($?, 0, 'regression_revenue.py ran');
-
-my $checks = 0;
-for my $line (split /\n/, $out)
-{
-	my ($kind, @f) = split /\t/, $line;
-	if ($kind eq 'CHECK')
-	{
-		my ($name, $measured, $tol) = @f;
-		ok($measured <= $tol, "$name: $measured <= $tol");
-		$checks++;
-	}
-	elsif ($kind eq 'NOTE')
-	{
-		diag($f[0]);
-	}
-}
-cmp_ok($checks, '>=', 20, 'every comparison was made');
-
-$node->stop;
+run_python_checks('revenue_range', 'regression_revenue.py', 20);
 done_testing();

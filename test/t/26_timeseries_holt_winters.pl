@@ -2,38 +2,13 @@
 # statsmodels: fixed parameters at relative 1e-9 (SSE, states, forecasts,
 # class-1 intervals), estimated ones by SSE against statsmodels' own fit, on
 # generated series, co2 and sunspots.
-# The checks live in test/forecast/timeseries_holt_winters_check.py (Debian's
-# /usr/bin/python3 with statsmodels 0.13.5); each line it prints, "ok ..." or
-# "not ok ..." with the tolerance and both values, becomes one test here.
+# The checks and their tolerances live in test/forecast/timeseries_holt_winters_check.py; the harness is
+# test/forecast/PythonChecks.pm.
 use strict;
 use warnings;
-use IPC::Run;
-use PostgreSQL::Test::Cluster;
-use PostgreSQL::Test::Utils;
+use lib "$ENV{CRM_SRC}/test/forecast";
+use PythonChecks;
 use Test::More;
 
-my $src = $ENV{CRM_SRC} or die "CRM_SRC is not set";
-my $node = PostgreSQL::Test::Cluster->new('holt_winters');
-$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION crm');
-
-local $ENV{PGHOST} = $node->host;
-local $ENV{PGPORT} = $node->port;
-local $ENV{PGDATABASE} = 'postgres';
-local $ENV{PYTHONDONTWRITEBYTECODE} = 1;
-my ($out, $err) = ('', '');
-IPC::Run::run([ '/usr/bin/python3', "$src/test/forecast/timeseries_holt_winters_check.py" ],
-	'>', \$out, '2>', \$err);
-my $checks = 0;
-for my $line (split /\n/, $out)
-{
-	next unless $line =~ /^(ok|not ok) (.*)$/;
-	ok($1 eq 'ok', $2);
-	$checks++;
-}
-ok($checks > 20, "the helper ran its checks ($checks)");
-is($err, '', 'the helper printed no errors');
-
-$node->stop;
+run_python_checks('holt_winters', 'timeseries_holt_winters_check.py', 21);
 done_testing();
