@@ -38,7 +38,7 @@ fi
 
 export PGDATA="$top/demo_cluster"
 export PGHOST="$top/demo_socket"
-export PGPORT=54329
+export PGPORT=${DEMO_PORT:-54329}
 export PGDATABASE=postgres
 rm -rf "$PGDATA" "$PGHOST"
 mkdir -p "$PGHOST"

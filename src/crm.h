@@ -43,4 +43,13 @@ extern int	crm_max_aggregate_rows;
  */
 extern const char *crm_email_address_problem(const char *address);
 
+/*
+ * Restore mode (src/core/restore.c): true while a dump is being loaded by a
+ * role allowed to bypass triggers; crm's triggers then pass rows through.
+ */
+extern bool crm_restoring(void);
+
+/* True when name is an IANA time zone name the server knows (src/core/time_zone.c). */
+extern bool crm_time_zone_is_known(const char *name);
+
 #endif							/* CRM_H */
