@@ -35,6 +35,7 @@ CREATE TABLE crm.setting (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     updated_by  name NOT NULL DEFAULT current_user
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.setting', '');
 COMMENT ON TABLE crm.setting IS
     'Business settings (company time zone, visibility, marketing policy): one row per key, changed by crm_admin with UPDATE.';
 COMMENT ON COLUMN crm.setting.key IS 'The setting''s name, e.g. time_zone.';

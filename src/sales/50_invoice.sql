@@ -29,6 +29,8 @@ CREATE TABLE crm.invoice_number_counter (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter_id_seq', '');
 CREATE TRIGGER invoice_number_counter_set_updated_at BEFORE UPDATE ON crm.invoice_number_counter
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.invoice_number_counter IS
@@ -63,6 +65,8 @@ CREATE TABLE crm.invoice (
     CONSTRAINT invoice_due_after_issue CHECK (due_date >= issue_date),
     CONSTRAINT invoice_amount_paid_range CHECK (amount_paid >= 0 AND amount_paid <= gross_total)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_id_seq', '');
 CREATE INDEX invoice_sales_order_id_idx ON crm.invoice (sales_order_id);
 CREATE UNIQUE INDEX invoice_one_live_per_order ON crm.invoice (sales_order_id) WHERE status <> 'void';
 CREATE INDEX invoice_account_id_idx ON crm.invoice (account_id);
@@ -107,6 +111,8 @@ CREATE TABLE crm.invoice_line (
     CONSTRAINT invoice_line_invoice_fkey FOREIGN KEY (invoice_id, currency)
         REFERENCES crm.invoice (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line_id_seq', '');
 CREATE INDEX invoice_line_invoice_id_idx ON crm.invoice_line (invoice_id);
 CREATE INDEX invoice_line_product_id_idx ON crm.invoice_line (product_id);
 CREATE TRIGGER invoice_line_set_updated_at BEFORE UPDATE ON crm.invoice_line
@@ -135,6 +141,8 @@ CREATE TABLE crm.invoice_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history_id_seq', '');
 CREATE INDEX invoice_status_history_invoice_idx ON crm.invoice_status_history (invoice_id, changed_at);
 COMMENT ON TABLE crm.invoice_status_history IS 'One row per status an invoice entered, written by the engine.';
 
