@@ -36,6 +36,10 @@ CREATE TABLE crm.setting (
     updated_by  name NOT NULL DEFAULT current_user
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.setting', '');
+CREATE TRIGGER setting_restore_seed BEFORE INSERT ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER setting_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('key');
 COMMENT ON TABLE crm.setting IS
     'Business settings (company time zone, visibility, marketing policy): one row per key, changed by crm_admin with UPDATE.';
 COMMENT ON COLUMN crm.setting.key IS 'The setting''s name, e.g. time_zone.';

@@ -27,6 +27,10 @@ CREATE TABLE crm.email_template (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.email_template', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.email_template_id_seq', '');
+CREATE TRIGGER email_template_restore_seed BEFORE INSERT ON crm.email_template
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER email_template_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.email_template
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('key');
 CREATE TRIGGER email_template_set_updated_at BEFORE UPDATE ON crm.email_template
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.email_template IS

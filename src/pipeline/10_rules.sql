@@ -16,6 +16,10 @@ CREATE TABLE crm.pipeline (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.pipeline', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.pipeline_id_seq', '');
+CREATE TRIGGER pipeline_restore_seed BEFORE INSERT ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER pipeline_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('name');
 CREATE UNIQUE INDEX pipeline_one_default_per_object_type
     ON crm.pipeline (object_type) WHERE is_default;
 CREATE TRIGGER pipeline_set_updated_at BEFORE UPDATE ON crm.pipeline
@@ -50,6 +54,10 @@ CREATE TABLE crm.stage (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.stage', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.stage_id_seq', '');
+CREATE TRIGGER stage_restore_seed BEFORE INSERT ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'key');
 CREATE TRIGGER stage_set_updated_at BEFORE UPDATE ON crm.stage
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.stage IS 'The stages of each pipeline, in position order.';
@@ -77,6 +85,10 @@ CREATE TABLE crm.stage_transition (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition_id_seq', '');
+CREATE TRIGGER stage_transition_restore_seed BEFORE INSERT ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_transition_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'from_stage', 'to_stage');
 CREATE INDEX stage_transition_to_idx ON crm.stage_transition (pipeline_id, to_stage);
 CREATE TRIGGER stage_transition_set_updated_at BEFORE UPDATE ON crm.stage_transition
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();

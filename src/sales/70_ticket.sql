@@ -23,6 +23,10 @@ CREATE TABLE crm.ticket_sla_policy (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy_id_seq', '');
+CREATE TRIGGER ticket_sla_policy_restore_seed BEFORE INSERT ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER ticket_sla_policy_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('priority');
 CREATE TRIGGER ticket_sla_policy_set_updated_at BEFORE UPDATE ON crm.ticket_sla_policy
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.ticket_sla_policy IS 'Service levels per ticket priority; edit to match your support contract.';
