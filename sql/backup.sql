@@ -77,6 +77,9 @@ INSERT INTO crm.deleted_key (id, table_name, key, deleted_at) OVERRIDING SYSTEM 
 VALUES (5, 'crm.ticket_sla_policy', '{"priority": "urgent"}', '2025-01-02 03:04:05+00');
 SELECT priority, rank FROM crm.ticket_sla_policy ORDER BY rank;
 SELECT id, table_name, key FROM crm.deleted_key ORDER BY id;
+-- rows keep the updated_at they were saved with
+UPDATE crm.ticket_sla_policy SET updated_at = '2025-01-02 03:04:05+00' WHERE priority = 'low';
+SELECT priority, updated_at FROM crm.ticket_sla_policy WHERE priority = 'low';
 RESET row_security;
 
 -- outside restore mode the same row is refused, and row_security = off

@@ -118,6 +118,9 @@ DECLARE
     product_sku text;
     deal_currency text;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
     SELECT p.currency, p.unit_price, p.sku INTO product_currency, product_price, product_sku
       FROM crm.product p WHERE p.id = NEW.product_id;
     SELECT d.currency INTO deal_currency FROM crm.deal d WHERE d.id = NEW.deal_id;
@@ -147,6 +150,9 @@ AS $$
 DECLARE
     affected bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
     FOREACH affected IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.deal_id END,
                                     CASE WHEN TG_OP <> 'DELETE' THEN NEW.deal_id END]
     LOOP
