@@ -1,8 +1,9 @@
 -- backup: what makes pg_dump keep every crm row and a restore give back
 -- exactly the saved rows: config-dump registrations, seeded rows replaced by
 -- their saved copies, deleted seeds kept deleted, restore mode only for
--- superusers and the extension's owner.  The real pg_dump/pg_restore and
--- pg_dumpall/psql round trips are in test/t/300_backup_restore.pl.
+-- superusers and the extension's owner, and the DROP EXTENSION guard.  The
+-- real pg_dump/pg_restore and pg_dumpall/psql round trips are in
+-- test/t/300_backup_restore.pl.
 
 -- every table and sequence of the extension is registered with
 -- pg_extension_config_dump (pg_dump skips the rows of the others), with no
@@ -94,6 +95,36 @@ SELECT crm.restoring() AS restoring, public.restoring_as_definer() AS restoring_
 INSERT INTO crm.email_template (key, subject, body_text) VALUES ('invoice_issued', 'x', 'y');
 RESET row_security;
 RESET ROLE;
+
+-- DROP EXTENSION: allowed while the books are empty
+\set VERBOSITY default
+DROP EXTENSION crm;
+CREATE EXTENSION crm;
+-- refused once an invoice is issued or a payment recorded (the guard is
+-- switched off to write them directly)
+INSERT INTO crm.account (name) VALUES ('星辰科技有限公司');
+ALTER TABLE crm.invoice DISABLE TRIGGER USER;
+ALTER TABLE crm.payment DISABLE TRIGGER USER;
+INSERT INTO crm.invoice (number, account_id, status, status_entered_at, currency, issue_date, due_date, gross_total)
+VALUES ('INV-2025-000001', 1, 'issued', now(), 'CNY', '2025-03-01', '2025-03-31', 100),
+       ('INV-2025-000002', 1, 'void', now(), 'CNY', '2025-03-01', '2025-03-31', 100);
+INSERT INTO crm.invoice (account_id, status, status_entered_at, currency) VALUES (1, 'draft', now(), 'CNY');
+INSERT INTO crm.payment (invoice_id, amount, currency) VALUES (1, 40, 'CNY');
+ALTER TABLE crm.invoice ENABLE TRIGGER USER;
+ALTER TABLE crm.payment ENABLE TRIGGER USER;
+DROP EXTENSION crm;
+DROP EXTENSION IF EXISTS crm_not_installed, crm CASCADE;
+-- a role that does not own crm gets DROP's own refusal
+SET ROLE crm_regress_backup_admin;
+DROP EXTENSION crm;
+SET crm.allow_drop = on;
+RESET ROLE;
+SELECT count(*) AS invoices FROM crm.invoice;
+-- a superuser, having taken a backup, allows it
+SET crm.allow_drop = on;
+DROP EXTENSION crm;
+RESET crm.allow_drop;
+SELECT count(*) AS crm_extensions FROM pg_extension WHERE extname = 'crm';
 
 \c :regress_db
 DROP DATABASE crm_regress_backup;

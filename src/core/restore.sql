@@ -1,5 +1,5 @@
 -- src/core/restore.sql: what makes pg_dump + pg_restore (or pg_dumpall + psql)
--- give back exactly the rows that were saved.
+-- give back exactly the rows that were saved, and the DROP EXTENSION guard.
 --
 -- Every crm table and identity sequence is registered with
 -- pg_extension_config_dump next to its CREATE TABLE, so pg_dump saves all
@@ -162,5 +162,18 @@ COMMENT ON FUNCTION crm.restore_deleted_key() IS
     'BEFORE INSERT trigger on crm.deleted_key: while a dump is loaded, deletes the freshly seeded row with the key.';
 CREATE TRIGGER deleted_key_restore BEFORE INSERT ON crm.deleted_key
     FOR EACH ROW EXECUTE FUNCTION crm.restore_deleted_key();
+
+-- The DROP EXTENSION guard (src/core/drop_guard.c).
+CREATE FUNCTION crm.drop_guard() RETURNS event_trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'crm_drop_guard';
+REVOKE EXECUTE ON FUNCTION crm.drop_guard() FROM PUBLIC;
+COMMENT ON FUNCTION crm.drop_guard() IS
+    'Event trigger: refuses DROP EXTENSION crm while issued invoices or payments exist, unless crm.allow_drop is on.';
+CREATE EVENT TRIGGER crm_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION crm.drop_guard();
+COMMENT ON EVENT TRIGGER crm_drop_guard IS
+    'Refuses DROP EXTENSION crm while the books hold issued invoices or payments (see crm.drop_guard()).';
 
 GRANT SELECT ON crm.deleted_key TO crm_reader;
