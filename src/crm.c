@@ -27,6 +27,7 @@ _PG_init(void)
 	crm_mail_worker_init();
 	crm_sales_init();
 	crm_drop_guard_init();
+	crm_setting_cache_init();
 
 	MarkGUCPrefixReserved("crm");
 }

@@ -43,6 +43,7 @@ extern void crm_forecast_timeseries_init(void);
 extern void crm_mail_worker_init(void);
 extern void crm_sales_init(void);
 extern void crm_drop_guard_init(void);
+extern void crm_setting_cache_init(void);
 
 /* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
 extern int	crm_max_aggregate_rows;
@@ -58,6 +59,13 @@ extern const char *crm_email_address_problem(const char *address);
  * role allowed to bypass triggers; crm's triggers then pass rows through.
  */
 extern bool crm_restoring(void);
+
+/*
+ * A business setting (a row of crm.setting, src/core/setting_cache.c), read
+ * from a per-backend cache that changes to the table invalidate: a palloc'd
+ * copy of its value, or NULL when the key (or the table) does not exist.
+ */
+extern char *crm_setting_value(const char *key);
 
 /* True when name is an IANA time zone name the server knows (src/core/time_zone.c). */
 extern bool crm_time_zone_is_known(const char *name);

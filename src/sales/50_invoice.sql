@@ -14,11 +14,12 @@
 -- the next number; a rollback undoes the increment with the invoice, so the
 -- number is reused and no gap appears.  The number is taken last (the
 -- draft and its lines exist before), to hold the lock briefly.  The year is
--- that of the issue date, which is the calendar date, in crm.invoice_time_zone,
--- of the moment the number is taken: read once to pick the year's counter,
--- again once its lock is held.  If the year turned while waiting (New
--- Year's midnight), the issuer moves on to the new year's counter, so
--- numbers and issue dates rise together within a year.
+-- that of the issue date, which is the calendar date, in the company's time
+-- zone (the time_zone setting), of the moment the number is taken: read
+-- once to pick the year's counter, again once its lock is held.  If the
+-- year turned while waiting (New Year's midnight), the issuer moves on to
+-- the new year's counter, so numbers and issue dates rise together within
+-- a year.
 
 CREATE TABLE crm.invoice_number_counter (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -82,7 +83,7 @@ COMMENT ON COLUMN crm.invoice.contact_id IS 'Who receives the invoice and paymen
 COMMENT ON COLUMN crm.invoice.status IS 'draft, issued, partially_paid, paid or void; payments set the paid states.';
 COMMENT ON COLUMN crm.invoice.status_entered_at IS 'When the invoice entered its status (set by the engine).';
 COMMENT ON COLUMN crm.invoice.closed_at IS 'When it was paid in full or voided (set by the engine).';
-COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in crm.invoice_time_zone; its year is the number''s year.';
+COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in the company''s time zone (setting time_zone); its year is the number''s year.';
 COMMENT ON COLUMN crm.invoice.due_date IS 'Payment due date; issue date + crm.invoice_payment_days unless set on the draft.';
 COMMENT ON COLUMN crm.invoice.net_total IS 'Sum of the lines'' net amounts (kept by triggers).';
 COMMENT ON COLUMN crm.invoice.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers).';
