@@ -35,6 +35,21 @@ CREATE TABLE crm.setting (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     updated_by  name NOT NULL DEFAULT current_user
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.setting', '');
+CREATE TRIGGER setting_restore_seed BEFORE INSERT ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER setting_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('key');
+-- C code reads settings through a cache (src/core/setting_cache.c) that this
+-- invalidates; it fires in restore mode too, since loading a value changes it.
+CREATE FUNCTION crm.setting_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'crm_setting_changed';
+REVOKE EXECUTE ON FUNCTION crm.setting_changed() FROM PUBLIC;
+COMMENT ON FUNCTION crm.setting_changed() IS
+    'Statement trigger on crm.setting: makes every session reload the settings C code caches.';
+CREATE TRIGGER setting_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.setting
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.setting_changed();
 COMMENT ON TABLE crm.setting IS
     'Business settings (company time zone, visibility, marketing policy): one row per key, changed by crm_admin with UPDATE.';
 COMMENT ON COLUMN crm.setting.key IS 'The setting''s name, e.g. time_zone.';

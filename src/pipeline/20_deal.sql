@@ -32,6 +32,8 @@ CREATE TABLE crm.deal (
         REFERENCES crm.stage (pipeline_id, key) ON UPDATE RESTRICT ON DELETE RESTRICT,
     CONSTRAINT deal_amount_matches_items CHECK (items_total IS NULL OR amount = items_total)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_id_seq', '');
 CREATE INDEX deal_pipeline_stage_idx ON crm.deal (pipeline_id, stage);
 CREATE INDEX deal_account_id_idx ON crm.deal (account_id);
 CREATE INDEX deal_contact_id_idx ON crm.deal (contact_id);
@@ -65,6 +67,8 @@ CREATE TABLE crm.deal_stage_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history_id_seq', '');
 CREATE INDEX deal_stage_history_deal_idx ON crm.deal_stage_history (deal_id, changed_at);
 CREATE TRIGGER deal_stage_history_set_updated_at BEFORE UPDATE ON crm.deal_stage_history
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
@@ -92,6 +96,8 @@ CREATE TABLE crm.deal_item (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item_id_seq', '');
 CREATE INDEX deal_item_deal_id_idx ON crm.deal_item (deal_id);
 CREATE INDEX deal_item_product_id_idx ON crm.deal_item (product_id);
 CREATE TRIGGER deal_item_set_updated_at BEFORE UPDATE ON crm.deal_item
@@ -112,6 +118,9 @@ DECLARE
     product_sku text;
     deal_currency text;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
     SELECT p.currency, p.unit_price, p.sku INTO product_currency, product_price, product_sku
       FROM crm.product p WHERE p.id = NEW.product_id;
     SELECT d.currency INTO deal_currency FROM crm.deal d WHERE d.id = NEW.deal_id;
@@ -141,6 +150,9 @@ AS $$
 DECLARE
     affected bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
     FOREACH affected IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.deal_id END,
                                     CASE WHEN TG_OP <> 'DELETE' THEN NEW.deal_id END]
     LOOP

@@ -40,7 +40,7 @@ RETURN crm.round_money(crm.line_net(quantity, unit_price, discount, currency) * 
 COMMENT ON FUNCTION crm.line_tax(numeric, numeric, numeric, numeric, text) IS
     'Tax of a line: its rounded net amount × tax_rate, rounded to the currency''s minor unit.';
 
--- Settings (GUCs defined in src/sales/settings.c).
+-- Settings (GUCs and the time_zone setting, read in src/sales/settings.c).
 CREATE FUNCTION crm.quote_default_valid_until() RETURNS date
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'crm_quote_default_valid_until';
@@ -63,7 +63,7 @@ CREATE FUNCTION crm.invoice_calendar_date(at timestamptz) RETURNS date
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'crm_invoice_calendar_date';
 COMMENT ON FUNCTION crm.invoice_calendar_date(timestamptz) IS
-    'The date of a moment in crm.invoice_time_zone (the session''s TimeZone when empty): how invoices are dated.';
+    'The date of a moment in the company''s time zone (the time_zone setting): how invoices are dated.';
 
 -- Helpers of the guard triggers below.
 CREATE FUNCTION crm.changed_columns(old_row jsonb, new_row jsonb, allowed text[]) RETURNS text[]

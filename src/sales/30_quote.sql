@@ -28,6 +28,8 @@ CREATE TABLE crm.quote (
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT quote_id_currency_key UNIQUE (id, currency)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_id_seq', '');
 CREATE INDEX quote_deal_id_idx ON crm.quote (deal_id);
 CREATE INDEX quote_account_id_idx ON crm.quote (account_id);
 CREATE INDEX quote_contact_id_idx ON crm.quote (contact_id);
@@ -69,6 +71,8 @@ CREATE TABLE crm.quote_item (
     CONSTRAINT quote_item_quote_fkey FOREIGN KEY (quote_id, currency)
         REFERENCES crm.quote (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_item_id_seq', '');
 CREATE INDEX quote_item_quote_id_idx ON crm.quote_item (quote_id);
 CREATE INDEX quote_item_product_id_idx ON crm.quote_item (product_id);
 CREATE TRIGGER quote_item_set_updated_at BEFORE UPDATE ON crm.quote_item
@@ -97,6 +101,8 @@ CREATE TABLE crm.quote_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_status_history_id_seq', '');
 CREATE INDEX quote_status_history_quote_idx ON crm.quote_status_history (quote_id, changed_at);
 COMMENT ON TABLE crm.quote_status_history IS
     'One row per status a quote entered, written by the engine; from_stage is NULL for the row written at INSERT.';

@@ -29,6 +29,8 @@ CREATE TABLE crm.sales_order (
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT sales_order_id_currency_key UNIQUE (id, currency)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_id_seq', '');
 CREATE INDEX sales_order_deal_id_idx ON crm.sales_order (deal_id);
 CREATE INDEX sales_order_account_id_idx ON crm.sales_order (account_id);
 CREATE INDEX sales_order_contact_id_idx ON crm.sales_order (contact_id);
@@ -70,6 +72,8 @@ CREATE TABLE crm.sales_order_item (
     CONSTRAINT sales_order_item_order_fkey FOREIGN KEY (sales_order_id, currency)
         REFERENCES crm.sales_order (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_item_id_seq', '');
 CREATE INDEX sales_order_item_order_idx ON crm.sales_order_item (sales_order_id);
 CREATE INDEX sales_order_item_product_id_idx ON crm.sales_order_item (product_id);
 CREATE TRIGGER sales_order_item_set_updated_at BEFORE UPDATE ON crm.sales_order_item
@@ -98,6 +102,8 @@ CREATE TABLE crm.sales_order_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_status_history_id_seq', '');
 CREATE INDEX sales_order_status_history_order_idx ON crm.sales_order_status_history (sales_order_id, changed_at);
 COMMENT ON TABLE crm.sales_order_status_history IS
     'One row per status a sales order entered, written by the engine.';

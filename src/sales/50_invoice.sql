@@ -14,11 +14,12 @@
 -- the next number; a rollback undoes the increment with the invoice, so the
 -- number is reused and no gap appears.  The number is taken last (the
 -- draft and its lines exist before), to hold the lock briefly.  The year is
--- that of the issue date, which is the calendar date, in crm.invoice_time_zone,
--- of the moment the number is taken: read once to pick the year's counter,
--- again once its lock is held.  If the year turned while waiting (New
--- Year's midnight), the issuer moves on to the new year's counter, so
--- numbers and issue dates rise together within a year.
+-- that of the issue date, which is the calendar date, in the company's time
+-- zone (the time_zone setting), of the moment the number is taken: read
+-- once to pick the year's counter, again once its lock is held.  If the
+-- year turned while waiting (New Year's midnight), the issuer moves on to
+-- the new year's counter, so numbers and issue dates rise together within
+-- a year.
 
 CREATE TABLE crm.invoice_number_counter (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -29,6 +30,8 @@ CREATE TABLE crm.invoice_number_counter (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter_id_seq', '');
 CREATE TRIGGER invoice_number_counter_set_updated_at BEFORE UPDATE ON crm.invoice_number_counter
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.invoice_number_counter IS
@@ -63,6 +66,8 @@ CREATE TABLE crm.invoice (
     CONSTRAINT invoice_due_after_issue CHECK (due_date >= issue_date),
     CONSTRAINT invoice_amount_paid_range CHECK (amount_paid >= 0 AND amount_paid <= gross_total)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_id_seq', '');
 CREATE INDEX invoice_sales_order_id_idx ON crm.invoice (sales_order_id);
 CREATE UNIQUE INDEX invoice_one_live_per_order ON crm.invoice (sales_order_id) WHERE status <> 'void';
 CREATE INDEX invoice_account_id_idx ON crm.invoice (account_id);
@@ -78,7 +83,7 @@ COMMENT ON COLUMN crm.invoice.contact_id IS 'Who receives the invoice and paymen
 COMMENT ON COLUMN crm.invoice.status IS 'draft, issued, partially_paid, paid or void; payments set the paid states.';
 COMMENT ON COLUMN crm.invoice.status_entered_at IS 'When the invoice entered its status (set by the engine).';
 COMMENT ON COLUMN crm.invoice.closed_at IS 'When it was paid in full or voided (set by the engine).';
-COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in crm.invoice_time_zone; its year is the number''s year.';
+COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in the company''s time zone (setting time_zone); its year is the number''s year.';
 COMMENT ON COLUMN crm.invoice.due_date IS 'Payment due date; issue date + crm.invoice_payment_days unless set on the draft.';
 COMMENT ON COLUMN crm.invoice.net_total IS 'Sum of the lines'' net amounts (kept by triggers).';
 COMMENT ON COLUMN crm.invoice.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers).';
@@ -107,6 +112,8 @@ CREATE TABLE crm.invoice_line (
     CONSTRAINT invoice_line_invoice_fkey FOREIGN KEY (invoice_id, currency)
         REFERENCES crm.invoice (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line_id_seq', '');
 CREATE INDEX invoice_line_invoice_id_idx ON crm.invoice_line (invoice_id);
 CREATE INDEX invoice_line_product_id_idx ON crm.invoice_line (product_id);
 CREATE TRIGGER invoice_line_set_updated_at BEFORE UPDATE ON crm.invoice_line
@@ -135,6 +142,8 @@ CREATE TABLE crm.invoice_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history_id_seq', '');
 CREATE INDEX invoice_status_history_invoice_idx ON crm.invoice_status_history (invoice_id, changed_at);
 COMMENT ON TABLE crm.invoice_status_history IS 'One row per status an invoice entered, written by the engine.';
 

@@ -25,6 +25,8 @@ CREATE TABLE crm.payment (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.payment', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.payment_id_seq', '');
 CREATE INDEX payment_invoice_id_idx ON crm.payment (invoice_id);
 CREATE INDEX payment_paid_at_idx ON crm.payment (paid_at);
 CREATE TRIGGER payment_set_updated_at BEFORE UPDATE ON crm.payment

@@ -21,6 +21,12 @@ CREATE TABLE crm.ticket_sla_policy (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT ticket_sla_policy_resolve_after_response CHECK (resolve_within >= response_within)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy_id_seq', '');
+CREATE TRIGGER ticket_sla_policy_restore_seed BEFORE INSERT ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER ticket_sla_policy_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('priority');
 CREATE TRIGGER ticket_sla_policy_set_updated_at BEFORE UPDATE ON crm.ticket_sla_policy
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.ticket_sla_policy IS 'Service levels per ticket priority; edit to match your support contract.';
@@ -59,6 +65,8 @@ CREATE TABLE crm.ticket (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_id_seq', '');
 CREATE INDEX ticket_account_id_idx ON crm.ticket (account_id);
 CREATE INDEX ticket_contact_id_idx ON crm.ticket (contact_id);
 CREATE INDEX ticket_sales_order_id_idx ON crm.ticket (sales_order_id);
@@ -90,6 +98,8 @@ CREATE TABLE crm.ticket_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history_id_seq', '');
 CREATE INDEX ticket_status_history_ticket_idx ON crm.ticket_status_history (ticket_id, changed_at);
 COMMENT ON TABLE crm.ticket_status_history IS 'One row per status a ticket entered, written by the engine.';
 
