@@ -68,18 +68,25 @@ extension_owner(Oid extoid)
 bool
 crm_restoring(void)
 {
+	Oid			user;
 	Oid			extoid;
 	Oid			owner;
 
 	if (row_security)
 		return false;
-	if (superuser())
+	/*
+	 * The outer user, not GetUserId(): inside a SECURITY DEFINER trigger the
+	 * current user is the function's owner, which would let any role that
+	 * sets row_security off pass rows through those triggers.
+	 */
+	user = GetOuterUserId();
+	if (superuser_arg(user))
 		return true;
 	extoid = get_extension_oid(CRM_SCHEMA, true);
 	if (!OidIsValid(extoid))
 		return false;
 	owner = extension_owner(extoid);
-	return OidIsValid(owner) && has_privs_of_role(GetUserId(), owner);
+	return OidIsValid(owner) && has_privs_of_role(user, owner);
 }
 
 Datum
