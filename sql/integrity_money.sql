@@ -346,7 +346,17 @@ INSERT INTO crm.payment (id, invoice_id, amount, currency, paid_at, method, refe
                          updated_at)
 OVERRIDING SYSTEM VALUE VALUES (900, :forged, 10.00, 'CNY', '2026-01-06 10:00:00+00', NULL, NULL, 'regress_money_user', '{}',
                                 '2026-01-06 10:00:00+00', '2026-01-06 10:00:00+00');
+-- a document comes before its lines in a dump, with the totals they add up to
+INSERT INTO crm.quote (id, deal_id, account_id, contact_id, status, status_entered_at, currency, valid_until, net_total,
+                       tax_total, gross_total, owner, attributes, created_at, updated_at)
+OVERRIDING SYSTEM VALUE VALUES (901, :deal, 1, 1, 'draft', '2026-01-05 10:00:00+00', 'CNY', '2026-02-04', 99.80, 0.00, 99.80,
+                                'regress_money_user', '{}', '2026-01-05 10:00:00+00', '2026-01-05 10:00:00+00');
+INSERT INTO crm.quote_item (id, quote_id, currency, product_id, description, quantity, unit_price, discount, tax_rate,
+                            created_at, updated_at)
+OVERRIDING SYSTEM VALUE VALUES (901, 901, 'CNY', 2, '教材', 2, 49.90, 0, 0, '2026-01-05 10:00:00+00', '2026-01-05 10:00:00+00');
 RESET row_security;
+SELECT net_total, tax_total, gross_total, (SELECT sum(gross_amount) FROM crm.quote_item WHERE quote_id = 901) AS lines
+  FROM crm.quote WHERE id = 901;
 -- loaded as saved: the line, the payment, and the invoice untouched (its
 -- saved totals, status and amount paid come with it); no mail sent again
 SELECT invoice_id, description, net_amount FROM crm.invoice_line WHERE id = 900;
