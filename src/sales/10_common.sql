@@ -8,11 +8,12 @@
 -- always equal what the lines show, and tax is computed per line.
 --
 -- Money is finite.  numeric holds NaN and ±Infinity, and 'NaN' > 0 is true,
--- so a check such as quantity > 0 lets NaN through.  Every money column
--- therefore has a CHECK of its own, <table>_<column>_finite, written as
--- column < 'Infinity' (NaN sorts above Infinity; -Infinity is caught by the
--- column's sign check, or by a > '-Infinity' where a column has none), and
--- the line and payment guards name that constraint in a friendlier error.
+-- so a check such as quantity > 0 lets NaN through.  So quantities, prices
+-- and amounts have a CHECK of their own, <table>_<column>_finite, written as
+-- column < 'Infinity' (NaN sorts above Infinity; -Infinity fails the
+-- column's sign check); document totals have <table>_totals_finite; rates
+-- and discounts need nothing more, as NaN fails their 0..1 range too.  The
+-- line and payment guards name the constraint in a friendlier error first.
 --
 -- Totals are derived.  A document's net_total, tax_total and gross_total are
 -- the sums of its lines, written by sync_document_totals after every line
