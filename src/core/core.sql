@@ -95,7 +95,8 @@ CREATE TABLE crm.product (
     sku         text NOT NULL UNIQUE CONSTRAINT product_sku_not_blank CHECK (btrim(sku) <> ''),
     name        text NOT NULL CONSTRAINT product_name_not_blank CHECK (btrim(name) <> ''),
     description text,
-    unit_price  numeric NOT NULL CONSTRAINT product_unit_price_not_negative CHECK (unit_price >= 0),
+    unit_price  numeric NOT NULL CONSTRAINT product_unit_price_not_negative CHECK (unit_price >= 0)
+                CONSTRAINT product_unit_price_finite CHECK (unit_price < 'Infinity'),
     currency    crm.currency_code NOT NULL DEFAULT 'USD',
     active      boolean NOT NULL DEFAULT true,
     attributes  jsonb NOT NULL DEFAULT '{}'

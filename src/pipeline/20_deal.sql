@@ -15,7 +15,8 @@ CREATE TABLE crm.deal (
     pipeline_id         bigint NOT NULL REFERENCES crm.pipeline ON DELETE RESTRICT,
     stage               text NOT NULL,
     amount              numeric NOT NULL DEFAULT 0
-                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0),
+                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0)
+                        CONSTRAINT deal_amount_finite CHECK (amount < 'Infinity'),
     currency            crm.currency_code NOT NULL DEFAULT 'USD',
     expected_close_date date,
     probability         numeric CONSTRAINT deal_probability_range CHECK (probability BETWEEN 0 AND 1),
@@ -88,8 +89,10 @@ CREATE TABLE crm.deal_item (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     deal_id     bigint NOT NULL REFERENCES crm.deal ON DELETE CASCADE,
     product_id  bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
-    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0),
-    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0)
+                CONSTRAINT deal_item_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0)
+                CONSTRAINT deal_item_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount    numeric NOT NULL DEFAULT 0
                 CONSTRAINT deal_item_discount_range CHECK (discount >= 0 AND discount <= 1),
     line_total  numeric GENERATED ALWAYS AS (round(quantity * unit_price * (1 - discount), 2)) STORED,
