@@ -418,7 +418,9 @@ crm_describe_stages(const CrmWorkflow *wf, int from, bool open_only)
 /*
  * crm.rules_changed(): AFTER ... FOR EACH STATEMENT trigger on the rule
  * tables.  Queues a relcache invalidation of the changed table, which every
- * backend's callback above turns into a reload.
+ * backend's callback above turns into a reload.  It changes no row, so it
+ * does the same while a dump is being restored: restored rules must not be
+ * hidden behind a cache loaded before them.
  */
 Datum
 crm_rules_changed(PG_FUNCTION_ARGS)
