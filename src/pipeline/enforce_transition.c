@@ -56,8 +56,8 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -468,7 +468,7 @@ entered_at(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple,
  * the rules are next read.
  */
 static const CrmStage *
-row_stage(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc)
+row_stage(const TransitionTrigger *cfg, TupleTableSlot *slot)
 {
 	CrmWorkflow *wf;
 	bool		isnull;
@@ -480,11 +480,12 @@ row_stage(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc)
 		wf = crm_workflow_by_name(NameStr(cfg->workflow_name));
 	else
 	{
-		int64		id = pipeline_value(cfg, tuple, desc, &isnull);
+		Datum		id = slot_getattr(slot, cfg->pipeline_att, &isnull);
 
-		wf = isnull ? NULL : crm_workflow_by_id(id);
+		wf = isnull ? NULL : crm_workflow_by_id(cfg->pipeline_type == INT8OID ?
+												DatumGetInt64(id) : (int64) DatumGetInt32(id));
 	}
-	state = heap_getattr(tuple, cfg->state_att, desc, &isnull);
+	state = slot_getattr(slot, cfg->state_att, &isnull);
 	if (wf == NULL || isnull)
 		return NULL;
 	key = DatumGetTextPP(state);
@@ -492,15 +493,18 @@ row_stage(const TransitionTrigger *cfg, HeapTuple tuple, TupleDesc desc)
 	return index < 0 ? NULL : &wf->stages[index];
 }
 
-/* True when the statement gave column attnum a value other than the old row's. */
+/*
+ * True when the statement gave column attnum a value other than the old
+ * row's.  Read through the trigger's slots, which deform each row once.
+ */
 static bool
-column_changed(int attnum, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc desc)
+column_changed(int attnum, TupleTableSlot *newslot, TupleTableSlot *oldslot)
 {
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+	Form_pg_attribute att = TupleDescAttr(newslot->tts_tupleDescriptor, attnum - 1);
 	bool		new_null,
 				old_null;
-	Datum		new_value = heap_getattr(newtuple, attnum, desc, &new_null);
-	Datum		old_value = heap_getattr(oldtuple, attnum, desc, &old_null);
+	Datum		new_value = slot_getattr(newslot, attnum, &new_null);
+	Datum		old_value = slot_getattr(oldslot, attnum, &old_null);
 
 	if (new_null || old_null)
 		return new_null != old_null;
@@ -518,14 +522,14 @@ column_changed(int attnum, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc des
 
 /* Put the old row's value of column attnum back if the statement changed it. */
 static void
-keep_column(RowChange *change, int attnum, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc desc)
+keep_column(RowChange *change, int attnum, TupleTableSlot *newslot, TupleTableSlot *oldslot)
 {
 	bool		old_null;
 	Datum		old_value;
 
-	if (attnum <= 0 || !column_changed(attnum, newtuple, oldtuple, desc))
+	if (attnum <= 0 || !column_changed(attnum, newslot, oldslot))
 		return;
-	old_value = heap_getattr(oldtuple, attnum, desc, &old_null);
+	old_value = slot_getattr(oldslot, attnum, &old_null);
 	set_column(change, attnum, old_value, old_null);
 }
 
@@ -536,29 +540,27 @@ keep_column(RowChange *change, int attnum, HeapTuple newtuple, HeapTuple oldtupl
  * statement touched probability.
  */
 static void
-keep_engine_columns(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple,
-					TupleDesc desc, RowChange *change)
+keep_engine_columns(const TransitionTrigger *cfg, TupleTableSlot *newslot, TupleTableSlot *oldslot,
+					RowChange *change)
 {
-	keep_column(change, cfg->entered_at_att, newtuple, oldtuple, desc);
-	keep_column(change, cfg->closed_at_att, newtuple, oldtuple, desc);
-	if (cfg->probability_att > 0 &&
-		column_changed(cfg->probability_att, newtuple, oldtuple, desc))
+	keep_column(change, cfg->entered_at_att, newslot, oldslot);
+	keep_column(change, cfg->closed_at_att, newslot, oldslot);
+	if (cfg->probability_att > 0 && column_changed(cfg->probability_att, newslot, oldslot))
 	{
-		const CrmStage *stage = row_stage(cfg, oldtuple, desc);
+		const CrmStage *stage = row_stage(cfg, oldslot);
 
 		if (stage != NULL && stage->kind != CRM_STAGE_OPEN)
 			set_column(change, cfg->probability_att, stage->probability, false);
 	}
 }
 
-/* True when the UPDATE leaves state and pipeline as they were (state not NULL). */
+/* True when the UPDATE leaves state and pipeline as they were. */
 static bool
-row_stays(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple, TupleDesc desc,
+row_stays(const TransitionTrigger *cfg, TupleTableSlot *newslot, TupleTableSlot *oldslot,
 		  bool *pipeline_changed)
 {
-	*pipeline_changed = cfg->pipeline_att > 0 &&
-		column_changed(cfg->pipeline_att, newtuple, oldtuple, desc);
-	return !*pipeline_changed && !column_changed(cfg->state_att, newtuple, oldtuple, desc);
+	*pipeline_changed = cfg->pipeline_att > 0 && column_changed(cfg->pipeline_att, newslot, oldslot);
+	return !*pipeline_changed && !column_changed(cfg->state_att, newslot, oldslot);
 }
 
 /*
@@ -567,10 +569,10 @@ row_stays(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple, 
  */
 static void
 check_pipeline_switch(const TransitionTrigger *cfg, Relation rel, HeapTuple newtuple,
-					  HeapTuple oldtuple, const char *label)
+					  HeapTuple oldtuple, TupleTableSlot *oldslot)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	const CrmStage *old_stage = row_stage(cfg, oldtuple, desc);
+	const CrmStage *old_stage = row_stage(cfg, oldslot);
 	bool		isnull;
 	int64		new_id;
 
@@ -579,8 +581,8 @@ check_pipeline_switch(const TransitionTrigger *cfg, Relation rel, HeapTuple newt
 	new_id = pipeline_value(cfg, newtuple, desc, &isnull);
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("%s is closed (%s \"%s\") and cannot move to another pipeline", label,
-					NameStr(cfg->state_column), old_stage->key),
+			 errmsg("%s is closed (%s \"%s\") and cannot move to another pipeline",
+					record_label(cfg, oldtuple, desc), NameStr(cfg->state_column), old_stage->key),
 			 isnull ? 0 :
 			 errdetail("Moving it to pipeline " INT64_FORMAT " would reopen it, which only a rule of "
 					   "crm.stage_transition can do.", new_id),
@@ -589,7 +591,7 @@ check_pipeline_switch(const TransitionTrigger *cfg, Relation rel, HeapTuple newt
 }
 
 /* The move's target stage must be reachable: from the old stage, or as a start. */
-static int
+static void
 check_move(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, HeapTuple oldtuple,
 		   int to, bool restart, const char *label)
 {
@@ -609,7 +611,7 @@ check_move(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, He
 							   crm_describe_stages(wf, -1, true)),
 					 errhint("Insert it in an open stage, then move it along crm.stage_transition."),
 					 errtableconstraint(rel, "crm_stage_transition")));
-		return -1;
+		return;
 	}
 
 	old_state = DatumGetTextPP(heap_getattr(oldtuple, cfg->state_att, desc, &isnull));
@@ -621,7 +623,7 @@ check_move(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, He
 						NameStr(cfg->state_column), isnull ? "" : text_to_cstring(old_state), wf->name),
 				 errtableconstraint(rel, "crm_stage_transition")));
 	if (crm_transition_allowed(wf, from, to))
-		return from;
+		return;
 	allowed = crm_describe_stages(wf, from, false);
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
@@ -635,14 +637,14 @@ check_move(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, He
 			 errhint("Move it through an allowed %s, or add the move to crm.stage_transition.",
 					 NameStr(cfg->state_column)),
 			 errtableconstraint(rel, "crm_stage_transition")));
-	return -1;					/* not reached */
 }
 
 /* The stamps of entering stage `to`: entered_at, closed_at, probability. */
 static void
-stamp_move(const TransitionTrigger *cfg, const CrmWorkflow *wf, int to, HeapTuple newtuple,
-		   HeapTuple oldtuple, TupleDesc desc, const char *label, RowChange *change)
+stamp_move(const TransitionTrigger *cfg, const CrmWorkflow *wf, int to, TriggerData *trigdata,
+		   HeapTuple newtuple, HeapTuple oldtuple, const char *label, RowChange *change)
 {
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
 	const CrmStage *stage = &wf->stages[to];
 	TimestampTz when = entered_at(cfg, newtuple, oldtuple, desc, label);
 
@@ -656,14 +658,10 @@ stamp_move(const TransitionTrigger *cfg, const CrmWorkflow *wf, int to, HeapTupl
 		bool		set_by_statement;
 
 		if (oldtuple == NULL)
-		{
-			bool		prob_null;
-
-			(void) heap_getattr(newtuple, cfg->probability_att, desc, &prob_null);
-			set_by_statement = !prob_null;
-		}
+			set_by_statement = !heap_attisnull(newtuple, cfg->probability_att, desc);
 		else
-			set_by_statement = column_changed(cfg->probability_att, newtuple, oldtuple, desc);
+			set_by_statement = column_changed(cfg->probability_att, trigdata->tg_newslot,
+											  trigdata->tg_trigslot);
 		if (!set_by_statement || stage->kind != CRM_STAGE_OPEN)
 			set_column(change, cfg->probability_att, stage->probability, false);
 	}
@@ -678,6 +676,8 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	newtuple,
 				oldtuple = NULL;
+	TupleTableSlot *newslot,
+			   *oldslot = NULL;
 	bool		restart;		/* INSERT, or moved to another pipeline */
 	CrmWorkflow *wf;
 	RowChange	change = {0};
@@ -697,11 +697,16 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 				 errmsg("crm.enforce_transition() must be a BEFORE INSERT OR UPDATE FOR EACH ROW trigger")));
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
 		newtuple = trigdata->tg_trigtuple;
+		newslot = trigdata->tg_trigslot;
+	}
 	else
 	{
 		newtuple = trigdata->tg_newtuple;
+		newslot = trigdata->tg_newslot;
 		oldtuple = trigdata->tg_trigtuple;
+		oldslot = trigdata->tg_trigslot;
 	}
 	if (crm_restoring())
 		return PointerGetDatum(newtuple);
@@ -711,7 +716,7 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = cfg = trigger_config(trigdata);
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
-	state_datum = heap_getattr(newtuple, cfg->state_att, desc, &isnull);
+	state_datum = slot_getattr(newslot, cfg->state_att, &isnull);
 
 	/*
 	 * The common UPDATE that leaves state and pipeline alone costs a few
@@ -724,15 +729,14 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 
 		set_column(&change, cfg->updated_at_att,
 				   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
-		if (row_stays(cfg, newtuple, oldtuple, desc, &pipeline_changed) || (isnull && !pipeline_changed))
+		if (row_stays(cfg, newslot, oldslot, &pipeline_changed) || (isnull && !pipeline_changed))
 		{
-			keep_engine_columns(cfg, newtuple, oldtuple, desc, &change);
+			keep_engine_columns(cfg, newslot, oldslot, &change);
 			return apply_change(newtuple, desc, &change);	/* NULL state: NOT NULL speaks */
 		}
 		if (pipeline_changed)
 		{
-			label = record_label(cfg, newtuple, desc);
-			check_pipeline_switch(cfg, rel, newtuple, oldtuple, label);
+			check_pipeline_switch(cfg, rel, newtuple, oldtuple, oldslot);
 			restart = true;
 		}
 	}
@@ -754,6 +758,6 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 
 	check_move(cfg, rel, wf, oldtuple, to, restart, label);
 	check_required_fields(cfg, rel, newtuple, wf, to);
-	stamp_move(cfg, wf, to, newtuple, oldtuple, desc, label, &change);
+	stamp_move(cfg, wf, to, trigdata, newtuple, oldtuple, label, &change);
 	return apply_change(newtuple, desc, &change);
 }

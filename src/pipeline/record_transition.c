@@ -7,8 +7,9 @@
  * table the trigger fires on, never the search_path), its column
  * referencing the record, the state column, and the pipeline column or
  * workflow name (as for crm.enforce_transition).  An UPDATE that changes
- * neither the state nor the pipeline writes nothing.  (Testing that here is cheaper than a WHEN
- * clause, whose expression PostgreSQL parses again for every statement.)
+ * neither the state nor the pipeline writes nothing.  (Testing that here is
+ * cheaper than a WHEN clause, whose expression PostgreSQL parses again for
+ * every statement.)
  *
  * The history table needs: <reference> bigint, from_stage text, to_stage
  * text, changed_at timestamptz, changed_by name; it may have id (identity),
@@ -55,16 +56,16 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/rls.h"
-#include "utils/acl.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(crm_record_transition);

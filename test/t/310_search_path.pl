@@ -40,22 +40,8 @@ $node->safe_psql('postgres', q{
 });
 
 # The look-alikes, made by the read-only login.
-$node->safe_psql('postgres', q{
-	CREATE SCHEMA shadow;
-	GRANT USAGE ON SCHEMA shadow TO PUBLIC;
-	CREATE FUNCTION shadow.never(bigint, bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
-	CREATE OPERATOR shadow.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shadow.never);
-	CREATE FUNCTION shadow.never(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
-	CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.never);
-	CREATE FUNCTION shadow.always(bigint, bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
-	CREATE OPERATOR shadow.< (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shadow.always);
-	CREATE FUNCTION shadow.always(timestamptz, timestamptz) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
-	CREATE OPERATOR shadow.< (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = shadow.always);
-	CREATE FUNCTION shadow.nothing(bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT 0::bigint';
-	CREATE AGGREGATE shadow.count(*) (SFUNC = shadow.nothing, STYPE = bigint, INITCOND = '0');
-	CREATE FUNCTION shadow.lower(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''shadow''';
-	CREATE FUNCTION shadow.now() RETURNS timestamptz LANGUAGE sql STABLE AS 'SELECT ''2000-01-01 00:00+00''::timestamptz';
-}, extra_params => [ '-U', 'sp_reader' ]);
+$node->safe_psql('postgres', slurp_file("$ENV{CRM_SRC}/test/search_path_lookalikes.sql"),
+	extra_params => [ '-U', 'sp_reader' ]);
 
 my $shadowed = 'SET search_path = pg_temp, shadow, pg_catalog;';
 is($node->safe_psql('postgres', "$shadowed SELECT 1::bigint = 1::bigint, 2::bigint < 1::bigint, lower('A'),
