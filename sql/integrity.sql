@@ -55,18 +55,7 @@ RESET ROLE;
 \c crm_regress_integrity
 SET client_min_messages = warning;
 SET ROLE regress_integrity_user;
-CREATE TEMP TABLE pipeline (id bigint, name text, object_type text, is_default boolean);
-INSERT INTO pipeline VALUES (1, 'default', 'deal', true);
-CREATE TEMP TABLE stage (pipeline_id bigint, key text, label text, position int, kind text,
-                         probability numeric, required_fields text[]);
-INSERT INTO stage VALUES (1, 'lead', 'Lead', 1, 'won', 1, '{}');
-CREATE TEMP TABLE stage_transition (pipeline_id bigint, from_stage text, to_stage text);
-CREATE TEMP TABLE deal_stage_history (deal_id bigint);
-CREATE TEMP TABLE email_suppression (address text);
-INSERT INTO email_suppression VALUES ('shadow@example.com');
-CREATE TEMP TABLE email_template (key text, subject text, body_text text, body_html text);
-INSERT INTO email_template VALUES ('welcome', 'FORGED', 'FORGED', NULL);
-CREATE TEMP TABLE email_outbox (id bigint);
+\i test/search_path_decoys.sql
 SET search_path = pg_temp, shadow, pg_catalog;
 -- the look-alikes are live in this session
 SELECT 1::bigint = 1::bigint AS equal, 2::bigint < 1::bigint AS less, lower('ABC') AS lower,

@@ -47,20 +47,9 @@ my $shadowed = 'SET search_path = pg_temp, shadow, pg_catalog;';
 is($node->safe_psql('postgres', "$shadowed SELECT 1::bigint = 1::bigint, 2::bigint < 1::bigint, lower('A'),
 	(SELECT count(*) FROM generate_series(1, 3))"), 'f|t|shadow|0', 'the look-alikes are live under that search_path');
 
-# pg_temp tables named like crm's, with rows that would mislead the C code.
-my $decoys = q{
-	CREATE TEMP TABLE pipeline (id bigint, name text, object_type text, is_default boolean);
-	INSERT INTO pipeline VALUES (1, 'default', 'deal', true);
-	CREATE TEMP TABLE stage (pipeline_id bigint, key text, label text, position int, kind text,
-	                         probability numeric, required_fields text[]);
-	INSERT INTO stage VALUES (1, 'lead', 'Lead', 1, 'won', 1, '{}');
-	CREATE TEMP TABLE stage_transition (pipeline_id bigint, from_stage text, to_stage text);
-	CREATE TEMP TABLE deal_stage_history (deal_id bigint);
-	CREATE TEMP TABLE email_suppression (address text);
-	INSERT INTO email_suppression SELECT 'shadowed_user@example.com';
-	CREATE TEMP TABLE email_template (key text, subject text, body_text text, body_html text);
-	INSERT INTO email_template VALUES ('welcome', 'FORGED', 'FORGED', NULL);
-	CREATE TEMP TABLE email_outbox (id bigint);
+# pg_temp tables named like crm's, with rows that would mislead the C code,
+# and the series the aggregates fit.
+my $decoys = slurp_file("$ENV{CRM_SRC}/test/search_path_decoys.sql") . q{
 	CREATE TEMP TABLE series AS
 	SELECT g AS t, (100 + 2 * g + (g % 4) * 5 + (g * 7919) % 13)::float8 AS y,
 	       (g * 37) % 11 > 5 AS won FROM generate_series(1, 36) g;
@@ -115,10 +104,10 @@ sub stored
 	});
 }
 
-my $plain_user = user_steps('plain_user', '');
-my $plain_stored = stored('plain_user');
-my $shadowed_user = user_steps('shadowed_user', $shadowed);
-my $shadowed_stored = stored('shadowed_user');
+my $plain_user = user_steps('plain', '');
+my $plain_stored = stored('plain');
+my $shadowed_user = user_steps('shadow', $shadowed);
+my $shadowed_stored = stored('shadow');
 like($plain_user, qr/^t\nt\n\{/, 'crm_user: the plain run queued both messages and fitted the models');
 is($shadowed_user, $plain_user, 'crm_user: enqueue and every aggregate give the same results shadowed');
 is($shadowed_stored, $plain_stored,
