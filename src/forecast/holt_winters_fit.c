@@ -154,10 +154,10 @@ hw_seasonal_name(HwSeasonal seasonal)
 }
 
 /* Points the optimised fit needs: two seasons, and 2 more than parameters. */
-static int
+static int64
 hw_min_points(int m, bool optimized)
 {
-	return optimized ? Max(2 * m, m + 7) : 2 * m;
+	return optimized ? Max(2 * (int64) m, (int64) m + 7) : 2 * (int64) m;
 }
 
 const char *
@@ -167,11 +167,12 @@ hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized
 
 	if (m < 2)
 		return psprintf("The season must be at least 2 points long, not %d.", m);
-	if (n < 2 * m)
+	/* in 64 bits: a season near INT_MAX must not wrap around */
+	if ((int64) n < 2 * (int64) m)
 		return psprintf("The season (%d points) is longer than half the series (%d points).", m, n);
-	if (n < hw_min_points(m, optimized))
+	if ((int64) n < hw_min_points(m, optimized))
 		return psprintf("Holt-Winters with a season of %d points estimates %d parameters and needs at least %d points, and the series has %d.",
-						m, m + 4, hw_min_points(m, optimized), n);
+						m, m + 4, (int) hw_min_points(m, optimized), n);
 	if (seasonal == HW_MULTIPLICATIVE)
 		for (i = 0; i < n; i++)
 			if (!(y[i] > 0.0))

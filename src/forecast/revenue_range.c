@@ -41,6 +41,7 @@
  */
 #include "crm.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "utils/jsonb.h"
@@ -59,6 +60,8 @@ PG_FUNCTION_INFO_V1(crm_revenue_range_final);
 #define WORK_CAP (64 << 20)
 #define PEEL 10
 #define QUANTILE_TOL 1e-12
+/* Amounts above this are handled in units of the largest one. */
+#define AMOUNT_SCALE_ABOVE 1e100
 
 static const double levels[3] = {0.10, 0.50, 0.90};
 
@@ -420,12 +423,25 @@ crm_revenue_range_final(PG_FUNCTION_ARGS)
 	double	   *units;
 	Atoms		atoms;
 	bool		exact;
+	double		largest = 0.0;
+	double		scale = 1.0;
+	double		results[7];
 	StringInfoData buf;
 
 	crm_agg_context(fcinfo, REVENUE);
+
+	/*
+	 * Amounts near the top of the float8 range: work in units of the
+	 * largest amount, so that squares and fourth powers of amounts (the
+	 * variance, the cumulants) do not overflow when the totals do not.
+	 */
+	for (int64 i = 0; i < rows->n; i++)
+		largest = Max(largest, rows->values[2 * i]);
+	if (largest > AMOUNT_SCALE_ABOVE)
+		scale = largest;
 	for (int64 i = 0; i < rows->n; i++)
 	{
-		double		a = rows->values[2 * i];
+		double		a = rows->values[2 * i] / scale;
 		double		p = rows->values[2 * i + 1];
 
 		sum_add(&mean, a * p);
@@ -461,15 +477,29 @@ crm_revenue_range_final(PG_FUNCTION_ARGS)
 	else
 		approximate_percentiles(deals, m, sum_value(&uncertain), pct);
 
+	results[0] = sum_value(&mean) * scale;
+	results[1] = sqrt(Max(sum_value(&var), 0.0)) * scale;
+	for (int l = 0; l < 3; l++)
+		results[2 + l] = (sum_value(&certain) + pct[l]) * scale;
+	results[5] = sum_value(&certain) * scale;
+	results[6] = (sum_value(&certain) + sum_value(&uncertain)) * scale;
+	for (int r = 0; r < (int) lengthof(results); r++)
+		if (!isfinite(results[r]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("total revenue is out of range for type double precision"),
+					 errdetail("The amounts of the group add up to more than %g.", DBL_MAX),
+					 errhint("Express the amounts in a larger unit, for example thousands.")));
+
 	crm_json_begin(&buf, "revenue_range");
 	crm_json_number(&buf, "n", (double) rows->n);
-	crm_json_number(&buf, "expected", sum_value(&mean));
-	crm_json_number(&buf, "sd", sqrt(Max(sum_value(&var), 0.0)));
-	crm_json_number(&buf, "p10", sum_value(&certain) + pct[0]);
-	crm_json_number(&buf, "p50", sum_value(&certain) + pct[1]);
-	crm_json_number(&buf, "p90", sum_value(&certain) + pct[2]);
-	crm_json_number(&buf, "min", sum_value(&certain));
-	crm_json_number(&buf, "max", sum_value(&certain) + sum_value(&uncertain));
+	crm_json_number(&buf, "expected", results[0]);
+	crm_json_number(&buf, "sd", results[1]);
+	crm_json_number(&buf, "p10", results[2]);
+	crm_json_number(&buf, "p50", results[3]);
+	crm_json_number(&buf, "p90", results[4]);
+	crm_json_number(&buf, "min", results[5]);
+	crm_json_number(&buf, "max", results[6]);
 	crm_json_string(&buf, "method", exact ? "exact" : "approximate");
 	PG_RETURN_DATUM(crm_json_end(&buf));
 }
