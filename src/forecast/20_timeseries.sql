@@ -84,6 +84,71 @@ COMMENT ON AGGREGATE crm.holt_winters(float8, integer, text, float8, float8, flo
     'Holt-Winters with the given alpha, beta, gamma and initial states by statsmodels'' heuristic rule '
     '(Hyndman et al. 2008, 2.6.1); for checking against other implementations. Returns a jsonb model.';
 
+CREATE FUNCTION crm.ets_accum(state internal, y float8, season integer)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_series_accum'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.ets_accum(internal, float8, integer) IS
+    'Transition function of crm.ets: appends y to the series.';
+
+CREATE FUNCTION crm.ets_accum(state internal, y float8, season integer, model text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_series_accum'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.ets_accum(internal, float8, integer, text) IS
+    'Transition function of crm.ets with a model: appends y to the series.';
+
+CREATE FUNCTION crm.ets_final(state internal)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'crm_ets_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.ets_final(internal) IS
+    'Final function of crm.ets: estimates the ETS model (or each of the family) by maximum likelihood.';
+
+CREATE AGGREGATE crm.ets(y float8, season integer) (
+    SFUNC = crm.ets_accum,
+    STYPE = internal,
+    FINALFUNC = crm.ets_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.ets(float8, integer) IS
+    'Exponential smoothing state-space model (ETS) chosen by AICc among error A/M, trend N/A/Ad, season N/A/M '
+    '(R''s forecast::ets with model ''ZZZ''), by maximum likelihood. Returns a jsonb model.';
+
+CREATE AGGREGATE crm.ets(y float8, season integer, model text) (
+    SFUNC = crm.ets_accum,
+    STYPE = internal,
+    FINALFUNC = crm.ets_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.ets(float8, integer, text) IS
+    'ETS model given as error, trend, season letters (e.g. ''MAdM'', ''ANN''), Z choosing that component by AICc; '
+    'parameters and initial states by maximum likelihood. Returns a jsonb model.';
+
+CREATE FUNCTION crm.theta_accum(state internal, y float8, season integer)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_series_accum'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.theta_accum(internal, float8, integer) IS
+    'Transition function of crm.theta: appends y to the series.';
+
+CREATE FUNCTION crm.theta_final(state internal)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'crm_theta_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.theta_final(internal) IS
+    'Final function of crm.theta: seasonal adjustment when the series is seasonal, then SES with drift.';
+
+CREATE AGGREGATE crm.theta(y float8, season integer) (
+    SFUNC = crm.theta_accum,
+    STYPE = internal,
+    FINALFUNC = crm.theta_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.theta(float8, integer) IS
+    'The Theta method (as R''s forecast::thetaf): multiplicative seasonal adjustment when a 90% autocorrelation '
+    'test finds seasonality, simple exponential smoothing with drift of half the regression slope. Returns a jsonb model.';
+
 CREATE FUNCTION crm.best_model_accum(state internal, y float8, season integer)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'
@@ -113,5 +178,5 @@ RETURNS TABLE (step integer, yhat float8, lo float8, hi float8)
 AS 'MODULE_PATHNAME', 'crm_forecast'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION crm.forecast(jsonb, integer, float8) IS
-    'Forecasts of a crm.arima, crm.holt_winters or crm.best_model model for steps 1..horizon, '
+    'Forecasts of a crm.arima, crm.holt_winters, crm.ets, crm.theta or crm.best_model model for steps 1..horizon, '
     'with the level (default 0.95) prediction interval lo..hi.';

@@ -6,7 +6,9 @@
  * Model keys: kind "arima", n, n_used (points after differencing), order
  * [p, d, q], ar, ma, mean (d = 0 only), sigma2, loglik, aic, aicc, bic, and
  * for crm.forecast the filtered state (state, state_cov divided by sigma2,
- * row-major) and tail, the last d points of the series.
+ * row-major) and tail, the last d points of the series.  A model of a
+ * seasonally adjusted series (crm.best_model) also has season and
+ * seasonals, the indexes that multiply forecast steps 1..season, and so on.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -45,6 +47,11 @@ arima_to_jsonb(const ArimaModel *model, const char *extra_json)
 	model_json_array(&buf, "state", model->state, model->r);
 	model_json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
 	model_json_array(&buf, "tail", model->tail, model->d);
+	if (model->seasonals != NULL)
+	{
+		model_json_int(&buf, "season", model->season);
+		model_json_array(&buf, "seasonals", model->seasonals, model->season);
+	}
 	if (extra_json != NULL)
 	{
 		model_json_key(&buf, NULL);
@@ -107,6 +114,18 @@ arima_from_jsonb(Jsonb *json, ArimaModel *model)
 		require_finite(model->ma[i], "ma");
 	require_finite(model->mean, "mean");
 	require_finite(model->sigma2, "sigma2");
+	if (model_has_key(json, "seasonals"))
+	{
+		model->season = model_get_int(json, "season");
+		if (model->season < 2 || model->season > 100000000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model key \"season\" must be at least 2")));
+		model->seasonals = palloc(sizeof(double) * model->season);
+		model_get_array(json, "seasonals", model->seasonals, model->season);
+		for (i = 0; i < model->season; i++)
+			require_finite(model->seasonals[i], "seasonals");
+	}
 }
 
 /*

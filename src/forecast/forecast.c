@@ -3,11 +3,14 @@
  *	  crm.forecast(model jsonb, horizon int, level float8 DEFAULT 0.95):
  *	  point forecasts and prediction intervals of a time-series model.
  *
- * Takes the jsonb of crm.arima, crm.holt_winters or crm.best_model and
- * returns one row per step: the forecast mean and the normal interval
- * mean -/+ z sd, where z is the (1 + level) / 2 normal quantile and sd
- * comes from the model's own forecast variance (see arima_fit.c and
- * holt_winters_fit.c).
+ * Takes the jsonb of crm.arima, crm.holt_winters, crm.ets, crm.theta or
+ * crm.best_model and returns one row per step: the forecast mean and the
+ * level prediction interval.  The interval is normal, mean -/+ z sd with z
+ * the (1 + level) / 2 normal quantile, wherever the model has a forecast
+ * variance (arima_fit.c, holt_winters_fit.c, theta.c, ETS with additive
+ * errors); ETS models with multiplicative parts simulate it (ets_fit.c).
+ * A combination (crm.best_model) forecasts the mean of its members' means
+ * and interval ends.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -24,6 +27,143 @@
 
 PG_FUNCTION_INFO_V1(crm_forecast);
 
+void
+crm_normal_interval(const double *mean, const double *variance, int horizon, double level,
+					double *lo, double *hi)
+{
+	double		z = normal_quantile(0.5 + level / 2.0);
+	int			h;
+
+	for (h = 0; h < horizon; h++)
+	{
+		double		half = z * sqrt(variance[h]);
+
+		lo[h] = mean[h] - half;
+		hi[h] = mean[h] + half;
+	}
+}
+
+/*
+ * The forecasts of a combination: the mean of its members' means, and of
+ * their interval ends.
+ */
+static void
+combination_forecast(Jsonb *json, int horizon, double level, double *mean, double *lo, double *hi)
+{
+	JsonbValue	key,
+			   *members;
+	JsonbContainer *array;
+	double	   *m = palloc(sizeof(double) * horizon),
+			   *l = palloc(sizeof(double) * horizon),
+			   *u = palloc(sizeof(double) * horizon);
+	int			count,
+				i,
+				h;
+
+	key.type = jbvString;
+	key.val.string.val = "members";
+	key.val.string.len = strlen("members");
+	members = findJsonbValueFromContainer(&json->root, JB_FOBJECT, &key);
+	if (members == NULL || members->type != jbvBinary || !JsonContainerIsArray(members->val.binary.data) ||
+		JsonContainerIsScalar(members->val.binary.data) ||
+		(count = JsonContainerSize(members->val.binary.data)) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"members\" must be an array of models"),
+				 errhint("Pass a model made by crm.best_model.")));
+	array = members->val.binary.data;
+	memset(mean, 0, sizeof(double) * horizon);
+	memset(lo, 0, sizeof(double) * horizon);
+	memset(hi, 0, sizeof(double) * horizon);
+	for (i = 0; i < count; i++)
+	{
+		JsonbValue *member = getIthJsonbValueFromContainer(array, i);
+		Jsonb	   *model;
+		char	   *kind;
+
+		if (member->type != jbvBinary || !JsonContainerIsObject(member->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model key \"members\" must be an array of models")));
+		model = JsonbValueToJsonb(member);
+		kind = model_get_string(model, "kind");
+		if (strcmp(kind, "combination") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a combination cannot contain a combination")));
+		crm_model_forecast(model, kind, horizon, level, m, l, u);
+		for (h = 0; h < horizon; h++)
+		{
+			mean[h] += m[h] / count;
+			lo[h] += l[h] / count;
+			hi[h] += u[h] / count;
+		}
+	}
+}
+
+void
+crm_model_forecast(Jsonb *json, const char *kind, int horizon, double level, double *mean,
+				   double *lo, double *hi)
+{
+	double	   *variance = palloc(sizeof(double) * horizon);
+
+	if (strcmp(kind, "arima") == 0)
+	{
+		ArimaModel	model;
+
+		arima_from_jsonb(json, &model);
+		arima_forecast(&model, horizon, mean, variance);
+		crm_normal_interval(mean, variance, horizon, level, lo, hi);
+		if (model.seasonals != NULL)
+		{
+			int			h;
+
+			for (h = 0; h < horizon; h++)
+			{
+				double		index = model.seasonals[h % model.season];
+
+				mean[h] *= index;
+				lo[h] *= index;
+				hi[h] *= index;
+			}
+		}
+	}
+	else if (strcmp(kind, "holt_winters") == 0)
+	{
+		HwModel		model;
+
+		hw_from_jsonb(json, &model);
+		hw_forecast(&model, horizon, mean, variance);
+		crm_normal_interval(mean, variance, horizon, level, lo, hi);
+	}
+	else if (strcmp(kind, "ets") == 0)
+	{
+		EtsModel	model;
+
+		ets_from_jsonb(json, &model);
+		ets_forecast(&model, horizon, level, mean, lo, hi);
+	}
+	else if (strcmp(kind, "theta") == 0)
+	{
+		ThetaModel	model;
+
+		theta_from_jsonb(json, &model);
+		theta_forecast(&model, horizon, level, mean, lo, hi);
+	}
+	else if (strcmp(kind, "combination") == 0)
+		combination_forecast(json, horizon, level, mean, lo, hi);
+	else if (strcmp(kind, "linreg") == 0 || strcmp(kind, "logreg") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("crm.forecast needs a time-series model, not a %s model", kind),
+				 errhint("Use crm.predict for linreg and logreg models.")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown model kind \"%s\"", kind),
+				 errhint("Pass a model made by crm.arima, crm.holt_winters, crm.ets, crm.theta or crm.best_model.")));
+}
+
 /* Longest horizon crm.forecast computes. */
 #define FORECAST_MAX_HORIZON 10000
 
@@ -36,8 +176,8 @@ crm_forecast(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *kind;
 	double	   *mean,
-			   *variance,
-				z;
+			   *lo,
+			   *hi;
 	int			h;
 
 	if (horizon < 1 || horizon > FORECAST_MAX_HORIZON)
@@ -57,46 +197,22 @@ crm_forecast(PG_FUNCTION_ARGS)
 	kind = model_get_string(json, "kind");
 
 	mean = palloc(sizeof(double) * horizon);
-	variance = palloc(sizeof(double) * horizon);
-	if (strcmp(kind, "arima") == 0)
-	{
-		ArimaModel	model;
-
-		arima_from_jsonb(json, &model);
-		arima_forecast(&model, horizon, mean, variance);
-	}
-	else if (strcmp(kind, "holt_winters") == 0)
-	{
-		HwModel		model;
-
-		hw_from_jsonb(json, &model);
-		hw_forecast(&model, horizon, mean, variance);
-	}
-	else if (strcmp(kind, "linreg") == 0 || strcmp(kind, "logreg") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("crm.forecast needs a time-series model, not a %s model", kind),
-				 errhint("Use crm.predict for linreg and logreg models.")));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown model kind \"%s\"", kind),
-				 errhint("Pass a model made by crm.arima, crm.holt_winters or crm.best_model.")));
+	lo = palloc(sizeof(double) * horizon);
+	hi = palloc(sizeof(double) * horizon);
+	crm_model_forecast(json, kind, horizon, level, mean, lo, hi);
 
 	InitMaterializedSRF(fcinfo, 0);
-	z = normal_quantile(0.5 + level / 2.0);
 	for (h = 0; h < horizon; h++)
 	{
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
-		double		half = z * sqrt(variance[h]);
 
 		values[0] = Int32GetDatum(h + 1);
 		values[1] = Float8GetDatum(mean[h]);
-		values[2] = Float8GetDatum(mean[h] - half);
-		values[3] = Float8GetDatum(mean[h] + half);
+		values[2] = Float8GetDatum(lo[h]);
+		values[3] = Float8GetDatum(hi[h]);
 		nulls[1] = !isfinite(mean[h]);
-		nulls[2] = nulls[3] = !isfinite(mean[h] - half) || !isfinite(mean[h] + half);
+		nulls[2] = nulls[3] = !isfinite(lo[h]) || !isfinite(hi[h]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -10,7 +10,7 @@
 #ifndef CRM_FORECAST_OPTIMIZE_H
 #define CRM_FORECAST_OPTIMIZE_H
 
-#define OPT_MAX_PARAMS 16
+#define OPT_MAX_PARAMS 32
 
 /* Objective value: returns +Inf (never NaN) where x is infeasible. */
 typedef double (*opt_value) (const double *x, void *context);
@@ -42,6 +42,19 @@ typedef struct OptResult
 extern OptResult opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 							  const double *lo, const double *hi, double tol, double scale,
 							  double max_step, int max_evaluations);
+
+/*
+ * Nelder-Mead simplex minimisation without derivatives, with the settings
+ * of R's optim(method = "Nelder-Mead"): reflection 1, contraction 0.5,
+ * expansion 2, a first simplex stepping each coordinate by a tenth of the
+ * largest |x_i| (0.1 if all are zero), stopping when the simplex's values
+ * are within reltol * (|f(x0)| + reltol) of each other, when a shrink no
+ * longer shrinks it, or after max_evaluations evaluations.  fn returns
+ * +Inf where x is infeasible.  x holds the start on entry and the best
+ * vertex on return.
+ */
+extern OptResult opt_nelder_mead(opt_value fn, void *context, int n, double *x,
+								 double reltol, int max_evaluations);
 
 /*
  * Escapes local minima on a bound or in a side valley: from the minimiser

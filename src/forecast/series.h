@@ -57,5 +57,6 @@ extern double model_get_number(Jsonb *model, const char *key);
 extern int	model_get_int(Jsonb *model, const char *key);
 extern char *model_get_string(Jsonb *model, const char *key);
 extern void model_get_array(Jsonb *model, const char *key, double *out, int count);
+extern char *model_get_string_element(Jsonb *model, const char *key, int i);
 
 #endif							/* CRM_FORECAST_SERIES_H */

@@ -164,6 +164,22 @@ model_get_string(Jsonb *model, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+static JsonbContainer *model_require_array(Jsonb *model, const char *key);
+
+char *
+model_get_string_element(Jsonb *model, const char *key, int i)
+{
+	JsonbContainer *array = model_require_array(model, key);
+	JsonbValue *v;
+
+	if (i >= (int) JsonContainerSize(array) ||
+		(v = getIthJsonbValueFromContainer(array, i))->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must hold at least %d strings", key, i + 1)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
 static JsonbContainer *
 model_require_array(Jsonb *model, const char *key)
 {
@@ -173,7 +189,7 @@ model_require_array(Jsonb *model, const char *key)
 		JsonContainerIsScalar(v->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model key \"%s\" must be an array of numbers", key)));
+				 errmsg("model key \"%s\" must be an array", key)));
 	return v->val.binary.data;
 }
 

@@ -12,6 +12,7 @@
 #ifndef CRM_FORECAST_SERIES_MODELS_H
 #define CRM_FORECAST_SERIES_MODELS_H
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #define ARIMA_MAX_P 5
@@ -42,6 +43,13 @@ typedef struct ArimaModel
 	double		state[ARIMA_MAX_R];
 	double		state_cov[ARIMA_MAX_R * ARIMA_MAX_R];
 	double		tail[ARIMA_MAX_D];	/* last d points of the series, oldest first */
+	/*
+	 * crm.best_model fits ARIMA to a seasonally adjusted series: then the
+	 * season's multiplicative indexes, the one of forecast step 1 first
+	 * (NULL otherwise), multiply the forecasts back.
+	 */
+	int			season;
+	double	   *seasonals;
 } ArimaModel;
 
 typedef enum HwSeasonal
@@ -91,5 +99,97 @@ extern void hw_forecast(const HwModel *model, int horizon, double *mean, double 
 extern Datum hw_to_jsonb(const HwModel *model, const char *extra_json);
 extern void hw_from_jsonb(Jsonb *json, HwModel *model);
 extern const char *hw_seasonal_name(HwSeasonal seasonal);
+
+/*
+ * ETS: exponential smoothing state-space models (ets_fit.c, jsonb in ets.c).
+ * Components are 'N' (none), 'A' (additive) or 'M' (multiplicative); a
+ * damped additive trend is trend 'A' with damped set.
+ */
+#define ETS_MAX_SEASON 24
+/* smoothing parameters, level, trend and season - 1 seasonal states */
+#define ETS_MAX_PARAMS (4 + 2 + ETS_MAX_SEASON - 1)
+
+typedef struct EtsSpec
+{
+	char		error,
+				trend,
+				season;
+	bool		damped;
+} EtsSpec;
+
+typedef struct EtsModel
+{
+	EtsSpec		spec;
+	int			n;
+	int			m;				/* season length (1 without a season) */
+	double		alpha,
+				beta,			/* 0 without a trend */
+				gamma,			/* 0 without a season */
+				phi;			/* 1 unless damped */
+	int			nparams;		/* estimated, the variance included */
+	double		sigma2;			/* residual variance, SSE / (n - nparams) */
+	double		loglik;			/* Gaussian, constants included */
+	double		aic,
+				aicc,
+				bic;
+	double		mse;			/* mean squared one-step error */
+	/* states after the last point: seasonal[j] serves forecast step j + 1 */
+	double		level,
+				slope;
+	double		seasonal[ETS_MAX_SEASON];
+	/* initial states: seasonal for points 1..m */
+	double		initial_level,
+				initial_slope;
+	double		initial_seasonal[ETS_MAX_SEASON];
+} EtsModel;
+
+extern const char *ets_parse_spec(const char *text, char *error, char *trend, char *season,
+								  char *damped);
+extern char *ets_name(const EtsSpec *spec);
+extern const char *ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion,
+						   EtsModel *model);
+extern const char *ets_select(const double *y, int n, int m, const char *error, const char *trend,
+							  const char *season, const char *damped, EtsModel *model,
+							  StringInfo candidates);
+extern void ets_forecast(const EtsModel *model, int horizon, double level, double *mean,
+						 double *lo, double *hi);
+extern Datum ets_to_jsonb(const EtsModel *model, const char *extra_json);
+extern void ets_from_jsonb(Jsonb *json, EtsModel *model);
+
+/* Theta method (theta.c) */
+typedef struct ThetaModel
+{
+	int			n;
+	int			m;
+	bool		seasonal_on;	/* adjusted by a classical decomposition */
+	double		alpha;			/* simple exponential smoothing */
+	double		level;			/* its final level */
+	double		drift;			/* half the slope of the regression on time */
+	double		sigma2;			/* of the smoothing's one-step errors */
+	double		loglik;			/* of the smoothing, on the adjusted series */
+	double	   *seasonal;		/* m factors: seasonal[j] serves step j + 1 */
+} ThetaModel;
+
+extern const char *theta_fit(const double *y, int n, int m, ThetaModel *model);
+extern void theta_forecast(const ThetaModel *model, int horizon, double level, double *mean,
+						   double *lo, double *hi);
+extern Datum theta_to_jsonb(const ThetaModel *model, const char *extra_json);
+extern void theta_from_jsonb(Jsonb *json, ThetaModel *model);
+
+/* Classical decomposition and the Theta seasonality test (series_decompose.c) */
+extern bool crm_classical_decompose(const double *y, int n, int m, bool multiplicative,
+									double *figure);
+extern bool crm_seasonality_test(const double *y, int n, int m);
+
+/*
+ * Forecast means and level intervals of a model of the given kind (arima,
+ * holt_winters, ets, theta or combination), in forecast.c.
+ */
+extern void crm_model_forecast(Jsonb *json, const char *kind, int horizon, double level,
+							   double *mean, double *lo, double *hi);
+
+/* Normal intervals mean -/+ z sd from variances, for level in (0, 1). */
+extern void crm_normal_interval(const double *mean, const double *variance, int horizon,
+								double level, double *lo, double *hi);
 
 #endif							/* CRM_FORECAST_SERIES_MODELS_H */
