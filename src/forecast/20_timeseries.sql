@@ -1,6 +1,6 @@
 -- src/forecast/20_timeseries.sql: time-series forecasting aggregates.
 --
--- crm.arima, crm.holt_winters and crm.best_model are ordinary aggregates
+-- crm.arima, crm.holt_winters, crm.ets, crm.theta and crm.best_model are ordinary aggregates
 -- called with ORDER BY inside the call, e.g.
 --     SELECT crm.arima(revenue, 1, 1, 1 ORDER BY month) FROM monthly;
 -- Their state (internal) is the series in that order, bounded by the GUC
@@ -161,7 +161,7 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'crm_best_model_final'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.best_model_final(internal) IS
-    'Final function of crm.best_model: fits every candidate and keeps the one with the smallest AICc.';
+    'Final function of crm.best_model: fits ETS, Theta and ARIMA, each chosen automatically, and combines them.';
 
 CREATE AGGREGATE crm.best_model(y float8, season integer) (
     SFUNC = crm.best_model_accum,
@@ -170,8 +170,9 @@ CREATE AGGREGATE crm.best_model(y float8, season integer) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE crm.best_model(float8, integer) IS
-    'The model crm.forecast should use: ARIMA(p, d, q) with p, q <= 2, d <= 1, or Holt-Winters with the given season '
-    '(1 for none), chosen by AICc on the same data; the jsonb lists every candidate under "selection".';
+    'The model crm.forecast should use: the mean of ETS (smallest AICc of R''s family), the Theta method and '
+    'ARIMA(p, d, q), p, q <= 2, d <= 1, of the seasonally adjusted series (smallest AICc), for the given season '
+    '(1 for none); the jsonb holds each member and says what was combined under "selection".';
 
 CREATE FUNCTION crm.forecast(model jsonb, horizon integer, level float8 DEFAULT 0.95)
 RETURNS TABLE (step integer, yhat float8, lo float8, hi float8)

@@ -58,6 +58,7 @@ typedef struct Combination
 	StringInfoData members;		/* JSON array body: the members' models */
 	StringInfoData names;		/* JSON array body: their names */
 	StringInfoData notes;		/* JSON array body: members left out, and why */
+	StringInfoData chosen;		/* the names joined by " + " */
 	int			count;
 } Combination;
 
@@ -77,6 +78,7 @@ add_member(Combination *comb, const char *name, Datum model)
 {
 	json_list_add(&comb->members, DatumGetCString(DirectFunctionCall1(jsonb_out, model)), false);
 	json_list_add(&comb->names, name, true);
+	appendStringInfo(&comb->chosen, "%s%s", comb->count > 0 ? " + " : "", name);
 	comb->count++;
 }
 
@@ -283,6 +285,7 @@ crm_best_model_final(PG_FUNCTION_ARGS)
 	initStringInfo(&comb.members);
 	initStringInfo(&comb.names);
 	initStringInfo(&comb.notes);
+	initStringInfo(&comb.chosen);
 	ets_member(&comb, state->y, n, m);
 	theta_member(&comb, state->y, n, m);
 	arima_member(&comb, state->y, n, m);
@@ -303,7 +306,7 @@ crm_best_model_final(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, "{\"rule\":");
 	escape_json(&buf, SELECTION_RULE);
 	appendStringInfoString(&buf, ",\"chosen\":");
-	escape_json(&buf, psprintf("combination(%d)", comb.count));
+	escape_json(&buf, comb.chosen.data);
 	appendStringInfo(&buf, ",\"members\":[%s],\"skipped\":[%s]}}", comb.names.data, comb.notes.data);
 	PG_RETURN_DATUM(model_json_to_jsonb(&buf));
 }

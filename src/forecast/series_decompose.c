@@ -97,7 +97,7 @@ crm_seasonality_test(const double *y, int n, int m)
 	int			t,
 				k;
 
-	if (m < 2 || n <= 2 * m)
+	if (m < 2 || (int64) n <= 2 * (int64) m)
 		return false;
 	for (t = 0; t < n; t++)
 		mean += y[t] / n;

@@ -37,6 +37,8 @@
 
 PG_FUNCTION_INFO_V1(crm_theta_final);
 
+/* Simple exponential smoothing estimates 2 parameters and needs 7 points. */
+#define THETA_MIN_POINTS 7
 /* Seasonal indexes below this make the adjustment unusable (R's check). */
 #define THETA_SMALLEST_INDEX 1e-4
 
@@ -59,6 +61,8 @@ theta_fit(const double *y, int n, int m, ThetaModel *model)
 	memset(model, 0, sizeof(*model));
 	model->n = n;
 	model->m = m;
+	if (n < THETA_MIN_POINTS)
+		return psprintf("The Theta method needs at least %d points, and the series has %d.", THETA_MIN_POINTS, n);
 	memcpy(x, y, sizeof(double) * n);
 	for (t = 1; t < n; t++)
 		constant = constant && y[t] == y[0];
