@@ -289,7 +289,7 @@ opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 			v[j * n + j - 1] = x[j - 1] + move;
 			move *= 10.0;
 		}
-		size += move / 10.0;
+		size += move;
 		value = fn(v + j * n, context);
 		f[j] = isfinite(value) ? value : NM_BIG;
 		result.evaluations++;
@@ -300,6 +300,7 @@ opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 		int			worst = 0;
 		double		reflected,
 					contracted;
+		bool		replaced = false;
 
 		CHECK_FOR_INTERRUPTS();
 		best = 0;
@@ -360,6 +361,7 @@ opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 		{
 			memcpy(v + worst * n, trial, sizeof(double) * n);
 			f[worst] = reflected;
+			replaced = true;
 		}
 
 		/* contract the (possibly new) worst vertex halfway to the centroid */
@@ -373,7 +375,7 @@ opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 			memcpy(v + worst * n, trial, sizeof(double) * n);
 			f[worst] = contracted;
 		}
-		else if (reflected >= f[worst])
+		else if (!replaced)
 		{
 			/* nothing helped: shrink every vertex halfway to the best */
 			double		new_size = 0.0;
