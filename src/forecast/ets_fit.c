@@ -43,19 +43,19 @@
  * model is skipped when the series has no more than 4 points beyond its
  * parameters.  The model with the smallest AICc wins.
  *
- * Forecasts are the recursions run forward without errors.  Intervals are
- * analytic for the models with additive errors and no multiplicative
- * component (Hyndman et al. 2008, class 1: variance sigma2 (1 + sum c_j^2),
- * c_j = alpha + beta phi_j + gamma [m divides j]); for the others they are
- * the quantiles of ETS_PATHS sample paths simulated with Gaussian errors
- * from a fixed seed, so the same model always gives the same intervals.
+ * Forecasts are the recursions run forward without errors, except that
+ * with multiplicative errors and seasonality the mean carries the sigma2
+ * terms of its exact expectation.  Every model of this family has an
+ * analytic forecast variance (Hyndman et al. 2008, chapter 6, classes 1 to
+ * 3; see ets_forecast), so no interval needs simulating (only the models
+ * R's default family leaves out would: multiplicative trends, additive
+ * errors with multiplicative seasonality).
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
 
 #include <math.h>
 
-#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "utils/json.h"
 
@@ -81,9 +81,6 @@
  * must see inside: the margin keeps rounding from deciding.
  */
 #define ETS_ROOT_MARGIN 1e-7
-/* Simulated sample paths for intervals without a formula, and their seed. */
-#define ETS_PATHS 5000
-#define ETS_SEED UINT64CONST(20020101)
 
 typedef struct EtsWork
 {
@@ -365,13 +362,10 @@ ets_in_bounds(const EtsWork *wk, const EtsParams *p)
  * the ones after it the points after that).  False when the recursions
  * leave the finite numbers.
  */
-static bool
-ets_pass(EtsWork *wk, const EtsParams *p)
+static pg_attribute_always_inline bool
+ets_pass_of(EtsWork *wk, const EtsParams *p, char error, char trend, char season)
 {
 	const double *y = wk->y;
-	char		error = wk->spec.error,
-				trend = wk->spec.trend,
-				season = wk->spec.season;
 	double		alpha = p->alpha,
 				beta_ratio = trend != 'N' ? p->beta / p->alpha : 0.0,
 				gamma = p->gamma,
@@ -379,9 +373,10 @@ ets_pass(EtsWork *wk, const EtsParams *p)
 				l = p->level,
 				b = trend != 'N' ? p->slope : 0.0,
 				sse = 0.0,
-				sum_log_f = 0.0;
+				f_product = 1.0;	/* prod |f| = f_product 2^f_exponent */
 	double	   *s = wk->seasonal;
 	int			m = wk->m,
+				f_exponent = 0,
 				j = 0,
 				t;
 
@@ -407,7 +402,15 @@ ets_pass(EtsWork *wk, const EtsParams *p)
 			if (!(fabs(f) > ETS_TOL))
 				return false;
 			e = (y[t] - f) / f;
-			sum_log_f += log(fabs(f));
+			/* sum log|f| as one log of the product, kept in range by frexp */
+			f_product *= fabs(f);
+			if (f_product > 1e100 || f_product < 1e-100)
+			{
+				int			exponent;
+
+				f_product = frexp(f_product, &exponent);
+				f_exponent += exponent;
+			}
 		}
 		sse += e * e;
 
@@ -435,11 +438,29 @@ ets_pass(EtsWork *wk, const EtsParams *p)
 		l = lnew;
 	}
 	wk->sse = sse;
-	wk->sum_log_f = sum_log_f;
+	wk->sum_log_f = error == 'M' ? log(f_product) + f_exponent * M_LN2 : 0.0;
 	wk->level = l;
 	wk->slope = b;
 	wk->next = j;
-	return isfinite(sse) && isfinite(sum_log_f) && isfinite(l) && isfinite(b);
+	return isfinite(sse) && isfinite(wk->sum_log_f) && isfinite(l) && isfinite(b);
+}
+
+/*
+ * ets_pass_of for wk's components: each combination is a call with
+ * constant components, so the compiler builds one loop per model without
+ * the tests on the components (the likelihood is evaluated up to 2,000
+ * times per model).
+ */
+#define ETS_PASS_SEASONS(e, t) \
+	(wk->spec.season == 'N' ? ets_pass_of(wk, p, e, t, 'N') : \
+	 wk->spec.season == 'A' ? ets_pass_of(wk, p, e, t, 'A') : ets_pass_of(wk, p, e, t, 'M'))
+
+static bool
+ets_pass(EtsWork *wk, const EtsParams *p)
+{
+	if (wk->spec.error == 'A')
+		return wk->spec.trend == 'N' ? ETS_PASS_SEASONS('A', 'N') : ETS_PASS_SEASONS('A', 'A');
+	return wk->spec.trend == 'N' ? ETS_PASS_SEASONS('M', 'N') : ETS_PASS_SEASONS('M', 'A');
 }
 
 /* Optimiser vector -> parameters, the implied last seasonal state included. */
@@ -691,142 +712,232 @@ ets_point(const EtsModel *model, double level, double slope, const double *seaso
 	return f;
 }
 
-/* Quantile q of the sorted values x[0..n-1], linear between order statistics. */
-static double
-sorted_quantile(const double *x, int n, double q)
+/* out = a b, for a (r x inner) and b (inner x c), row-major; out distinct. */
+static void
+matmul(const double *a, const double *b, double *out, int r, int inner, int c)
 {
-	double		pos = q * (n - 1);
-	int			i = (int) floor(pos);
+	int			i,
+				j,
+				k;
 
-	if (i >= n - 1)
-		return x[n - 1];
-	return x[i] + (pos - i) * (x[i + 1] - x[i]);
+	for (i = 0; i < r; i++)
+		for (j = 0; j < c; j++)
+		{
+			double		sum = 0.0;
+
+			for (k = 0; k < inner; k++)
+				sum += a[i * inner + k] * b[k * c + j];
+			out[i * c + j] = sum;
+		}
 }
 
-static int
-compare_doubles(const void *a, const void *b)
+/* out = a b', for a (r x inner) and b (c x inner); out distinct. */
+static void
+matmul_bt(const double *a, const double *b, double *out, int r, int inner, int c)
 {
-	double		x = *(const double *) a,
-				y = *(const double *) b;
+	int			i,
+				j,
+				k;
 
-	return (x > y) - (x < y);
+	for (i = 0; i < r; i++)
+		for (j = 0; j < c; j++)
+		{
+			double		sum = 0.0;
+
+			for (k = 0; k < inner; k++)
+				sum += a[i * inner + k] * b[j * inner + k];
+			out[i * c + j] = sum;
+		}
 }
 
-/* Normal draws by Box-Muller from a PostgreSQL PRNG state. */
-static double
-normal_draw(pg_prng_state *state)
+/* The Kronecker product a (p x q) (x) b (r x s) into out (pr x qs). */
+static void
+kronecker(const double *a, int p, int q, const double *b, int r, int s, double *out)
 {
-	double		u1 = 1.0 - pg_prng_double(state),	/* (0, 1] */
-				u2 = pg_prng_double(state);
+	int			i,
+				j,
+				k,
+				l;
 
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+	for (i = 0; i < p; i++)
+		for (j = 0; j < q; j++)
+			for (k = 0; k < r; k++)
+				for (l = 0; l < s; l++)
+					out[(i * r + k) * (q * s) + j * s + l] = a[i * q + j] * b[k * s + l];
 }
 
 /*
- * Intervals by simulation: ETS_PATHS paths run side by side, each step
- * drawing an error for every path, so the memory is one state per path
- * whatever the horizon.
+ * Class 3 (multiplicative errors and seasonality, trend N, A or Ad):
+ * the forecast means and variances of Hyndman et al. (2008, section 6.4,
+ * as R's class3()), from the moments of the product of the level-trend
+ * states x and the seasonal states z: M = E[x] E[z]' and V, the covariance
+ * of vec(x z'), run forward with the Kronecker products of the two
+ * transitions.  The mean includes the sigma2 terms, so it differs a little
+ * from the point forecast of the recursions.
  */
 static void
-ets_simulate(const EtsModel *model, int horizon, double level, double *lo, double *hi)
+ets_class3(const EtsModel *model, int horizon, double *mean, double *variance)
 {
-	int			m = model->m,
-				npaths = ETS_PATHS,
+	int			k = model->spec.trend != 'N' ? 2 : 1,
+				m = model->m,
+				d = k * m,
 				h,
-				k;
-	double		sd = sqrt(model->sigma2),
-				phi = model->spec.damped ? model->phi : 1.0,
-				beta_ratio = model->spec.trend != 'N' ? model->beta / model->alpha : 0.0;
-	double	   *l = palloc(sizeof(double) * npaths),
-			   *b = palloc(sizeof(double) * npaths),
-			   *s = palloc(sizeof(double) * npaths * m),
-			   *values = palloc(sizeof(double) * npaths);
-	pg_prng_state rng;
+				i,
+				j;
+	double		sigma2 = model->sigma2,
+				f1[4] = {1.0, 1.0, 0.0, model->spec.damped ? model->phi : 1.0},
+				g1[4] = {model->alpha, model->alpha, model->beta, model->beta},
+				x[2] = {model->level, model->slope};
+	double	   *f2 = palloc0(sizeof(double) * m * m),
+			   *g2 = palloc0(sizeof(double) * m * m),
+			   *mh = palloc(sizeof(double) * k * m),
+			   *mnew = palloc(sizeof(double) * k * m),
+			   *tmp = palloc(sizeof(double) * k * m),
+			   *f21 = palloc(sizeof(double) * d * d),
+			   *g21 = palloc(sizeof(double) * d * d),
+			   *kk = palloc(sizeof(double) * d * d),
+			   *vh = palloc0(sizeof(double) * d * d),
+			   *a = palloc(sizeof(double) * d * d),
+			   *b = palloc(sizeof(double) * d * d),
+			   *c = palloc(sizeof(double) * d * d),
+			   *vnew = palloc(sizeof(double) * d * d),
+			   *vec = palloc(sizeof(double) * d);
 
-	pg_prng_seed(&rng, ETS_SEED);
-	for (k = 0; k < npaths; k++)
+	if (k == 1)
 	{
-		l[k] = model->level;
-		b[k] = model->slope;
-		memcpy(s + k * m, model->seasonal, sizeof(double) * m);
+		f1[0] = 1.0;
+		g1[0] = model->alpha;
 	}
+	/* seasonal states newest first (R's s1..sm); F2 rotates, G2 feeds s1 */
+	f2[m - 1] = 1.0;
+	for (i = 1; i < m; i++)
+		f2[i * m + i - 1] = 1.0;
+	g2[m - 1] = model->gamma;
+	/* M = x z', z in R's order: z_i = the state serving step m - i + 1 */
+	for (i = 0; i < k; i++)
+		for (j = 0; j < m; j++)
+			mh[i * m + j] = x[i] * model->seasonal[m - 1 - j];
+	kronecker(f2, m, m, f1, k, k, f21);
+	kronecker(g2, m, m, g1, k, k, g21);
+	kronecker(g2, m, m, f1, k, k, kk);
+	kronecker(f2, m, m, g1, k, k, a);
+	for (i = 0; i < d * d; i++)
+		kk[i] += a[i];
+
 	for (h = 0; h < horizon; h++)
 	{
-		int			j = h % m;
+		double		hvh = 0.0,
+					mu = 0.0;
 
 		CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < npaths; k++)
+		/* H1 M H2' and H21 V H21': the last column of M, rows summed */
+		for (i = 0; i < k; i++)
 		{
-			double		phib = phi * b[k],
-						q = l[k] + phib,
-						sv = s[k * m + j],
-						f = model->spec.season == 'N' ? q : model->spec.season == 'A' ? q + sv : q * sv,
-						e = sd * normal_draw(&rng),
-						y = model->spec.error == 'A' ? f + e : f * (1.0 + e),
-						input,
-						lnew;
-
-			values[k] = y;
-			if (model->spec.season == 'N')
-				input = y;
-			else if (model->spec.season == 'A')
-				input = y - sv;
-			else
-				input = fabs(sv) < ETS_TOL ? ETS_HUGE : y / sv;
-			lnew = q + model->alpha * (input - q);
-			if (model->spec.trend != 'N')
-				b[k] = phib + beta_ratio * (lnew - l[k] - phib);
-			if (model->spec.season != 'N')
-			{
-				double		u = model->spec.season == 'A' ? y - q :
-					(fabs(q) < ETS_TOL ? ETS_HUGE : y / q);
-
-				s[k * m + j] = sv + model->gamma * (u - sv);
-			}
-			l[k] = lnew;
+			mu += mh[i * m + m - 1];
+			for (j = 0; j < k; j++)
+				hvh += vh[((m - 1) * k + i) * d + (m - 1) * k + j];
 		}
-		qsort(values, npaths, sizeof(double), compare_doubles);
-		lo[h] = sorted_quantile(values, npaths, 0.5 - level / 2.0);
-		hi[h] = sorted_quantile(values, npaths, 0.5 + level / 2.0);
+		mean[h] = mu;
+		variance[h] = (1.0 + sigma2) * hvh + sigma2 * mu * mu;
+
+		/* vec(M), column-major, as the Kronecker products index it */
+		for (j = 0; j < m; j++)
+			for (i = 0; i < k; i++)
+				vec[j * k + i] = mh[i * m + j];
+		/* V' = F V F' + s2 (F V G' + G V F' + K (V + vv') K' + s2 G (3V + 2vv') G') */
+		matmul(f21, vh, a, d, d, d);
+		matmul_bt(a, f21, vnew, d, d, d);
+		matmul_bt(a, g21, b, d, d, d);
+		for (i = 0; i < d; i++)
+			for (j = 0; j < d; j++)
+				vnew[i * d + j] += sigma2 * (b[i * d + j] + b[j * d + i]);
+		for (i = 0; i < d; i++)
+			for (j = 0; j < d; j++)
+				c[i * d + j] = vh[i * d + j] + vec[i] * vec[j];
+		matmul(kk, c, a, d, d, d);
+		matmul_bt(a, kk, b, d, d, d);
+		for (i = 0; i < d * d; i++)
+			vnew[i] += sigma2 * b[i];
+		for (i = 0; i < d; i++)
+			for (j = 0; j < d; j++)
+				c[i * d + j] = 3.0 * vh[i * d + j] + 2.0 * vec[i] * vec[j];
+		matmul(g21, c, a, d, d, d);
+		matmul_bt(a, g21, b, d, d, d);
+		for (i = 0; i < d * d; i++)
+			vh[i] = vnew[i] + sigma2 * sigma2 * b[i];
+
+		/* M' = F1 M F2' + s2 G1 M G2' */
+		matmul(f1, mh, tmp, k, k, m);
+		matmul_bt(tmp, f2, mnew, k, m, m);
+		matmul(g1, mh, tmp, k, k, m);
+		matmul_bt(tmp, g2, mh, k, m, m);
+		for (i = 0; i < k * m; i++)
+			mh[i] = mnew[i] + sigma2 * mh[i];
 	}
-	pfree(l);
-	pfree(b);
-	pfree(s);
-	pfree(values);
 }
 
+/*
+ * Forecast means and level intervals.  Every model of the family has an
+ * analytic forecast variance (Hyndman et al. 2008, chapter 6):
+ *   class 1, additive errors: sigma2 (1 + sum_{j<h} c_j^2);
+ *   class 2, multiplicative errors, no multiplicative season: theta_h
+ *     = mu_h^2 + sigma2 sum_{j<h} c_j^2 theta_{h-j}, variance
+ *     (1 + sigma2) theta_h - mu_h^2;
+ *   class 3, multiplicative errors and season: ets_class3;
+ * with c_j = alpha + beta phi_j + gamma [m divides j], phi_j = phi + ... +
+ * phi^j.  Intervals are normal around the mean, as R's.
+ */
 void
 ets_forecast(const EtsModel *model, int horizon, double level, double *mean, double *lo, double *hi)
 {
 	int			m = model->m,
-				h;
+				h,
+				j;
 	double		phi = model->spec.damped ? model->phi : 1.0,
 				phi_power = 1.0,
 				phi_sum = 0.0;
-	bool		class1 = model->spec.error == 'A' && model->spec.season != 'M';
-	double	   *variance = class1 ? palloc(sizeof(double) * horizon) : NULL;
-	double		sum_c2 = 0.0;
+	double	   *variance = palloc(sizeof(double) * horizon),
+			   *c = palloc(sizeof(double) * horizon);
 
+	if (model->spec.error == 'M' && model->spec.season == 'M')
+	{
+		ets_class3(model, horizon, mean, variance);
+		crm_normal_interval(mean, variance, horizon, level, lo, hi);
+		return;
+	}
 	for (h = 1; h <= horizon; h++)
 	{
 		phi_power *= phi;
 		phi_sum += phi_power;
 		mean[h - 1] = ets_point(model, model->level, model->slope, model->seasonal, (h - 1) % m,
 								model->spec.trend != 'N' ? phi_sum : 0.0);
-		if (class1)
-		{
-			/* sigma2 (1 + sum_{j<h} c_j^2), c_j = alpha + beta phi_j + gamma [m | j] */
-			variance[h - 1] = model->sigma2 * (1.0 + sum_c2);
-			{
-				double		c = model->alpha + (model->spec.trend != 'N' ? model->beta * phi_sum : 0.0) +
-					(model->spec.season != 'N' && h % m == 0 ? model->gamma : 0.0);
+		c[h - 1] = model->alpha + (model->spec.trend != 'N' ? model->beta * phi_sum : 0.0) +
+			(model->spec.season != 'N' && h % m == 0 ? model->gamma : 0.0);
+	}
+	if (model->spec.error == 'A')
+	{
+		double		sum_c2 = 0.0;
 
-				sum_c2 += c * c;
-			}
+		for (h = 0; h < horizon; h++)
+		{
+			variance[h] = model->sigma2 * (1.0 + sum_c2);
+			sum_c2 += c[h] * c[h];
 		}
 	}
-	if (class1)
-		crm_normal_interval(mean, variance, horizon, level, lo, hi);
 	else
-		ets_simulate(model, horizon, level, lo, hi);
+	{
+		double	   *theta = palloc(sizeof(double) * horizon);
+
+		for (h = 0; h < horizon; h++)
+		{
+			double		sum = 0.0;
+
+			CHECK_FOR_INTERRUPTS();
+			for (j = 0; j < h; j++)
+				sum += c[j] * c[j] * theta[h - 1 - j];
+			theta[h] = mean[h] * mean[h] + model->sigma2 * sum;
+			variance[h] = (1.0 + model->sigma2) * theta[h] - mean[h] * mean[h];
+		}
+	}
+	crm_normal_interval(mean, variance, horizon, level, lo, hi);
 }

@@ -8,10 +8,15 @@ given by its components:
     crm's parameters and initial states (R's ets(model = fit,
     use.initial.values = TRUE)) equal crm's (the recursions, the
     likelihood and the interval formula are the same);
-  - the estimate: crm's log-likelihood is at most 2 below R's own optimum
-    (both run Nelder-Mead from R's starting values inside R's bounds; on
-    these series crm's is usually within 0.5, and sometimes above), and
-    crm's point forecasts are within 5% of R's over the horizon.
+  - the estimate: crm's log-likelihood is within 0.01 of R's own optimum
+    (both run Nelder-Mead with R's settings from R's starting values inside
+    R's bounds; on these series they agree to 1e-4), and crm's point
+    forecasts are within 0.5% of R's over the horizon.
+The 95% intervals (analytic for every model of the family, classes 1-3 of
+Hyndman et al. 2008) equal R's at crm's estimate (1e-9), except for
+ETS(A,N,A) and ETS(M,N,A), where R's class1() puts gamma on the second
+seasonal state when there is no trend (forecast 8.20): there within 2% of
+the interval width.
 For the Theta method: the drift (half the regression slope, exact), alpha
 (within 0.02: both minimise the same MSE by Nelder-Mead) and the forecasts
 (within 1%).  AirPassengers with the full ETS family ('ZZZ'): the same
@@ -119,17 +124,16 @@ def main():
             check.close("%s: R's forecasts at crm's estimate" % tag, fc[:, 0], R["at_mean"], rel_tol=1e-9)
             check.close("%s: R's residual variance at crm's estimate" % tag, model["sigma2"], R["at_sigma2"],
                         rel_tol=1e-9)
-            if model["components"][0] == "A" and model["components"][2] != "M":
-                check.close("%s: R's 95%% interval at crm's estimate (analytic)" % tag, fc[:, 1:],
-                            np.column_stack([R["at_lower"], R["at_upper"]]), rel_tol=1e-9)
+            lohi = np.column_stack([R["at_lower"], R["at_upper"]])
+            width = float(np.max(lohi[:, 1] - lohi[:, 0]))
+            if model["components"][1] == "N" and model["components"][2] == "A":
+                check.close("%s: R's 95%% interval at crm's estimate (R's gamma misplaced without a trend)"
+                            % tag, fc[:, 1:], lohi, abs_tol=0.02 * width)
             else:
-                # simulated by both from different random numbers: the same to a few percent
-                check.close("%s: R's 95%% interval at crm's estimate (both simulated)" % tag, fc[:, 1:],
-                            np.column_stack([R["at_lower"], R["at_upper"]]), rel_tol=0.05)
-        check.ok(model["loglik"] + constant >= R["loglik"][0] - 2.0,
-                 "%s: crm's log-likelihood %.4f is at most 2 below R's optimum %.4f"
-                 % (tag, model["loglik"] + constant, R["loglik"][0]))
-        check.close("%s: point forecasts of crm's fit vs R's fit" % tag, fc[:, 0], R["mean"], rel_tol=0.05)
+                check.close("%s: R's 95%% interval at crm's estimate" % tag, fc[:, 1:], lohi, rel_tol=1e-9)
+        check.close("%s: crm's log-likelihood vs R's optimum" % tag, model["loglik"] + constant, R["loglik"],
+                    abs_tol=0.01)
+        check.close("%s: point forecasts of crm's fit vs R's fit" % tag, fc[:, 0], R["mean"], rel_tol=0.005)
 
     for i, (name, m, h) in enumerate(THETA_CASES):
         model, fc = crm["t%d" % i]

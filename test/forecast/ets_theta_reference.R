@@ -62,7 +62,7 @@ if (args[1] == "series") {
     if (!is.na(fit$par["phi"])) fixed$par["phi"] <- par["phi"]
     fixed$initstate[] <- init
     at <- ets(x, model = fixed, use.initial.values = TRUE)
-    fa <- forecast(at, h = h, level = 95, PI = TRUE, simulate = FALSE)
+    fa <- forecast(at, h = h, level = 95, PI = TRUE)
     put(id, "at_loglik", at$loglik)
     put(id, "at_sigma2", at$sigma2)
     put(id, "at_mean", fa$mean)
