@@ -67,7 +67,11 @@ def floats(text):
 
 def main():
     check = Checker()
-    work = tempfile.mkdtemp(prefix="crm-ets-r-")
+    with tempfile.TemporaryDirectory(prefix="crm-ets-r-") as work:
+        return compare(check, work)
+
+
+def compare(check, work):
     series_file = os.path.join(work, "series.txt")
     subprocess.run(["Rscript", REFERENCE, "series", series_file], check=True, capture_output=True)
     series = {}
