@@ -89,7 +89,7 @@ typedef struct ArimaWork
 } ArimaWork;
 
 const char *
-arima_check_order(int p, int d, int q)
+crm_arima_check_order(int p, int d, int q)
 {
 	if (p < 0 || d < 0 || q < 0)
 		return psprintf("The order (p, d, q) = (%d, %d, %d) has a negative term.", p, d, q);
@@ -100,7 +100,7 @@ arima_check_order(int p, int d, int q)
 }
 
 char *
-arima_name(int p, int d, int q)
+crm_arima_name(int p, int d, int q)
 {
 	return psprintf("arima(%d,%d,%d)", p, d, q);
 }
@@ -225,7 +225,7 @@ stationary_covariance(ArimaWork *wk)
 				eq[sym_index(r, i + 1, j + 1)] -= 1.0;
 			wk->rhs[row] = rv[i] * rv[j];
 		}
-	if (!dense_solve(m, wk->lyap, wk->rhs))
+	if (!crm_dense_solve(m, wk->lyap, wk->rhs))
 		return false;
 	for (i = 0; i < r; i++)
 		for (j = 0; j < r; j++)
@@ -414,7 +414,7 @@ arima_objective(const double *pacf, double *gradient, void *context)
 	double		f = arima_value(pacf, context);
 
 	if (gradient != NULL)
-		opt_numeric_gradient(arima_value, context, wk->p + wk->q, (double *) pacf,
+		crm_opt_numeric_gradient(arima_value, context, wk->p + wk->q, (double *) pacf,
 							 wk->lo, wk->hi, f, gradient);
 	return f;
 }
@@ -463,7 +463,7 @@ css_objective(const double *pacf, double *gradient, void *context)
 	double		f = css_value(pacf, context);
 
 	if (gradient != NULL)
-		opt_numeric_gradient(css_value, context, wk->p + wk->q, (double *) pacf,
+		crm_opt_numeric_gradient(css_value, context, wk->p + wk->q, (double *) pacf,
 							 wk->lo, wk->hi, f, gradient);
 	return f;
 }
@@ -581,7 +581,7 @@ hannan_rissanen(ArimaWork *wk, double *pacf)
 		}
 	}
 	pfree(e);
-	if (!dense_solve(k, xtx, xty))
+	if (!crm_dense_solve(k, xtx, xty))
 		return false;
 
 	memcpy(coef, xty, sizeof(double) * p);
@@ -608,7 +608,7 @@ difference(const double *y, int n, int d)
 }
 
 const char *
-arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
+crm_arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 {
 	ArimaWork	wk;
 	double	   *w;
@@ -624,7 +624,7 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 				start,
 				i;
 
-	if ((problem = arima_check_order(p, d, q)) != NULL)
+	if ((problem = crm_arima_check_order(p, d, q)) != NULL)
 		return problem;
 	needed = k + (d == 0 ? 1 : 0) + 3;
 	if (n - d < needed)
@@ -684,12 +684,12 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 			continue;
 		if (start == 1)
 		{
-			result = opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+			result = crm_opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
 								  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
 			if (!isfinite(result.value))
 				continue;
 		}
-		result = opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+		result = crm_opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
 							  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
 		if (result.value < best)
 		{
@@ -747,7 +747,7 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
  * the series; those are known, so their covariance starts at zero.
  */
 void
-arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance)
+crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance)
 {
 	int			r = model->r,
 				d = model->d,

@@ -120,7 +120,7 @@ ets_member(Combination *comb, const double *y, int n, int m)
 	const char *problem;
 
 	initStringInfo(&candidates);
-	problem = ets_select(y, n, m, "AM", "NA", seasonal ? "NAM" : "N", "ny", &model, &candidates);
+	problem = crm_ets_select(y, n, m, "AM", "NA", seasonal ? "NAM" : "N", "ny", &model, &candidates);
 	if (problem != NULL)
 	{
 		leave_out(comb, "ets", problem);
@@ -128,15 +128,15 @@ ets_member(Combination *comb, const double *y, int n, int m)
 	}
 	initStringInfo(&extra);
 	appendStringInfo(&extra, "\"selection\":{\"criterion\":\"AICc\",\"chosen\":\"%s\",\"candidates\":[%s]}",
-					 ets_name(&model.spec), candidates.data);
-	add_member(comb, ets_name(&model.spec), ets_to_jsonb(&model, extra.data));
+					 crm_ets_name(&model.spec), candidates.data);
+	add_member(comb, crm_ets_name(&model.spec), crm_ets_to_jsonb(&model, extra.data));
 }
 
 static void
 theta_member(Combination *comb, const double *y, int n, int m)
 {
 	ThetaModel	model;
-	const char *problem = theta_fit(y, n, m, &model);
+	const char *problem = crm_theta_fit(y, n, m, &model);
 
 	if (problem != NULL)
 	{
@@ -144,7 +144,7 @@ theta_member(Combination *comb, const double *y, int n, int m)
 		return;
 	}
 	add_member(comb, model.seasonal_on ? "theta(seasonally adjusted)" : "theta",
-			   theta_to_jsonb(&model, NULL));
+			   crm_theta_to_jsonb(&model, NULL));
 }
 
 /*
@@ -186,8 +186,8 @@ arima_member(Combination *comb, const double *y, int n, int m)
 			for (q = 0; q <= 2; q++)
 			{
 				ArimaModel	model;
-				char	   *name = arima_name(p, d, q);
-				const char *problem = arima_fit(x, n, p, d, q, &model);
+				char	   *name = crm_arima_name(p, d, q);
+				const char *problem = crm_arima_fit(x, n, p, d, q, &model);
 				int			k = p + q + (d == 0 ? 1 : 0) + 1;
 				double		aicc = problem == NULL ? common_aicc(model.loglik_after_first, k, n) : NAN;
 				StringInfoData entry;
@@ -202,8 +202,8 @@ arima_member(Combination *comb, const double *y, int n, int m)
 				}
 				else
 				{
-					model_json_number(&entry, "aicc", aicc);
-					model_json_int(&entry, "parameters", k);
+					crm_model_json_number(&entry, "aicc", aicc);
+					crm_model_json_int(&entry, "parameters", k);
 				}
 				appendStringInfoChar(&entry, '}');
 				json_list_add(&candidates, entry.data, false);
@@ -227,10 +227,10 @@ arima_member(Combination *comb, const double *y, int n, int m)
 	}
 	initStringInfo(&extra);
 	appendStringInfo(&extra, "\"selection\":{\"criterion\":\"%s\",\"chosen\":\"%s\",\"candidates\":[%s]}",
-					 ARIMA_CRITERION, arima_name(best.p, best.d, best.q), candidates.data);
-	add_member(comb, psprintf("%s%s", arima_name(best.p, best.d, best.q),
+					 ARIMA_CRITERION, crm_arima_name(best.p, best.d, best.q), candidates.data);
+	add_member(comb, psprintf("%s%s", crm_arima_name(best.p, best.d, best.q),
 							  figure != NULL ? "(seasonally adjusted)" : ""),
-			   arima_to_jsonb(&best, extra.data));
+			   crm_arima_to_jsonb(&best, extra.data));
 }
 
 /*
@@ -252,7 +252,7 @@ constant_model(const double *y, int n)
 	initStringInfo(&extra);
 	appendStringInfo(&extra, "\"selection\":{\"rule\":\"%s\",\"chosen\":\"arima(0,0,0)\","
 					 "\"note\":\"The series is constant.\"}", SELECTION_RULE);
-	return arima_to_jsonb(&model, extra.data);
+	return crm_arima_to_jsonb(&model, extra.data);
 }
 
 Datum
@@ -269,7 +269,7 @@ crm_best_model_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (SeriesState *) PG_GETARG_POINTER(0);
-	m = series_arg_int(state, 0);
+	m = crm_series_arg_int(state, 0);
 	n = state->n;
 	if (m < 1)
 		ereport(ERROR,
@@ -295,18 +295,16 @@ crm_best_model_final(PG_FUNCTION_ARGS)
 				 errmsg("no forecasting model can be fitted to this series"),
 				 errdetail("The series has %d points; the simplest model, ARIMA(0,0,0), needs at least 4.", n)));
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	model_json_string(&buf, "kind", "combination");
-	model_json_int(&buf, "n", n);
-	model_json_int(&buf, "season", m);
-	model_json_key(&buf, "members");
+	crm_model_json_begin(&buf, "combination");
+	crm_model_json_int(&buf, "n", n);
+	crm_model_json_int(&buf, "season", m);
+	crm_model_json_key(&buf, "members");
 	appendStringInfo(&buf, "[%s]", comb.members.data);
-	model_json_key(&buf, "selection");
+	crm_model_json_key(&buf, "selection");
 	appendStringInfoString(&buf, "{\"rule\":");
 	escape_json(&buf, SELECTION_RULE);
 	appendStringInfoString(&buf, ",\"chosen\":");
 	escape_json(&buf, comb.chosen.data);
-	appendStringInfo(&buf, ",\"members\":[%s],\"skipped\":[%s]}}", comb.names.data, comb.notes.data);
-	PG_RETURN_DATUM(model_json_to_jsonb(&buf));
+	appendStringInfo(&buf, ",\"members\":[%s],\"skipped\":[%s]}", comb.names.data, comb.notes.data);
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

@@ -43,47 +43,38 @@ ets_json_states(StringInfo buf, const char *key, const EtsModel *model, double l
 	states[0] = level;
 	states[1] = slope;
 	memcpy(states + 2, seasonal, sizeof(double) * (count - 2));
-	model_json_array(buf, key, states, count);
+	crm_model_json_array(buf, key, states, count);
 }
 
 Datum
-ets_to_jsonb(const EtsModel *model, const char *extra_json)
+crm_ets_to_jsonb(const EtsModel *model, const char *extra_json)
 {
 	StringInfoData buf;
 	char		error[2] = {model->spec.error, '\0'},
 				season[2] = {model->spec.season, '\0'};
 	const char *trend = model->spec.trend == 'N' ? "N" : model->spec.damped ? "Ad" : "A";
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	model_json_string(&buf, "kind", "ets");
-	model_json_int(&buf, "n", model->n);
-	model_json_int(&buf, "season", model->m);
-	model_json_key(&buf, "components");
+	crm_model_json_begin(&buf, "ets");
+	crm_model_json_int(&buf, "n", model->n);
+	crm_model_json_int(&buf, "season", model->m);
+	crm_model_json_key(&buf, "components");
 	appendStringInfo(&buf, "[\"%s\",\"%s\",\"%s\"]", error, trend, season);
-	model_json_key(&buf, "damped");
-	appendStringInfoString(&buf, model->spec.damped ? "true" : "false");
-	model_json_number(&buf, "alpha", model->alpha);
-	model_json_number(&buf, "beta", model->beta);
-	model_json_number(&buf, "gamma", model->gamma);
-	model_json_number(&buf, "phi", model->phi);
-	model_json_number(&buf, "sigma2", model->sigma2);
-	model_json_number(&buf, "loglik", model->loglik);
-	model_json_number(&buf, "aic", model->aic);
-	model_json_number(&buf, "aicc", model->aicc);
-	model_json_number(&buf, "bic", model->bic);
-	model_json_number(&buf, "mse", model->mse);
-	model_json_int(&buf, "parameters", model->nparams);
+	crm_model_json_bool(&buf, "damped", model->spec.damped);
+	crm_model_json_number(&buf, "alpha", model->alpha);
+	crm_model_json_number(&buf, "beta", model->beta);
+	crm_model_json_number(&buf, "gamma", model->gamma);
+	crm_model_json_number(&buf, "phi", model->phi);
+	crm_model_json_number(&buf, "sigma2", model->sigma2);
+	crm_model_json_number(&buf, "loglik", model->loglik);
+	crm_model_json_number(&buf, "aic", model->aic);
+	crm_model_json_number(&buf, "aicc", model->aicc);
+	crm_model_json_number(&buf, "bic", model->bic);
+	crm_model_json_number(&buf, "mse", model->mse);
+	crm_model_json_int(&buf, "parameters", model->nparams);
 	ets_json_states(&buf, "states", model, model->level, model->slope, model->seasonal);
 	ets_json_states(&buf, "initial_states", model, model->initial_level, model->initial_slope,
 					model->initial_seasonal);
-	if (extra_json != NULL)
-	{
-		model_json_key(&buf, NULL);
-		appendStringInfoString(&buf, extra_json);
-	}
-	appendStringInfoChar(&buf, '}');
-	return model_json_to_jsonb(&buf);
+	return crm_model_json_end(&buf, extra_json);
 }
 
 static void
@@ -96,17 +87,17 @@ ets_bad_model(const char *what)
 }
 
 void
-ets_from_jsonb(Jsonb *json, EtsModel *model)
+crm_ets_from_jsonb(Jsonb *json, EtsModel *model)
 {
 	char	   *components[3];
 	double		states[2 + ETS_MAX_SEASON];
 	int			i;
 
 	memset(model, 0, sizeof(*model));
-	model->n = model_get_int(json, "n");
-	model->m = model_get_int(json, "season");
+	model->n = crm_model_get_int(json, "n");
+	model->m = crm_model_get_int(json, "season");
 	for (i = 0; i < 3; i++)
-		components[i] = model_get_string_element(json, "components", i);
+		components[i] = crm_model_get_string_element(json, "components", i);
 	if (strlen(components[0]) != 1 || strchr("AM", components[0][0]) == NULL)
 		ets_bad_model("the error component must be \"A\" or \"M\"");
 	if (strcmp(components[1], "N") != 0 && strcmp(components[1], "A") != 0 &&
@@ -120,12 +111,12 @@ ets_from_jsonb(Jsonb *json, EtsModel *model)
 	model->spec.season = components[2][0];
 	if (model->spec.season == 'N' ? model->m != 1 : (model->m < 2 || model->m > ETS_MAX_SEASON))
 		ets_bad_model("\"season\" does not fit the season component");
-	model->alpha = model_get_number(json, "alpha");
-	model->beta = model_get_number(json, "beta");
-	model->gamma = model_get_number(json, "gamma");
-	model->phi = model_get_number(json, "phi");
-	model->sigma2 = model_get_number(json, "sigma2");
-	model_get_array(json, "states", states, model->spec.season != 'N' ? 2 + model->m : 2);
+	model->alpha = crm_model_get_number(json, "alpha");
+	model->beta = crm_model_get_number(json, "beta");
+	model->gamma = crm_model_get_number(json, "gamma");
+	model->phi = crm_model_get_number(json, "phi");
+	model->sigma2 = crm_model_get_number(json, "sigma2");
+	crm_model_get_array(json, "states", states, model->spec.season != 'N' ? 2 + model->m : 2);
 	model->level = states[0];
 	model->slope = states[1];
 	if (model->spec.season != 'N')
@@ -165,16 +156,16 @@ crm_ets_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (SeriesState *) PG_GETARG_POINTER(0);
-	m = series_arg_int(state, 0);
+	m = crm_series_arg_int(state, 0);
 	n = state->n;
 	if (state->nargs > 1)
-		spec_text = series_arg_text(state, 1);
+		spec_text = crm_series_arg_text(state, 1);
 	if (m < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("season must be at least 1, not %d", m),
 				 errhint("Use 1 for a series without seasonality.")));
-	if ((problem = ets_parse_spec(spec_text, &error, &trend, &season, &damped)) != NULL)
+	if ((problem = crm_ets_parse_spec(spec_text, &error, &trend, &season, &damped)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid ETS model \"%s\"", spec_text),
@@ -212,16 +203,16 @@ crm_ets_final(PG_FUNCTION_ARGS)
 	{
 		EtsSpec		spec = {error, trend, season, damped == 'y'};
 
-		if ((problem = ets_fit(state->y, n, m, &spec, false, &model)) != NULL)
+		if ((problem = crm_ets_fit(state->y, n, m, &spec, false, &model)) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot fit ETS model \"%s\" to this series", spec_text),
 					 errdetail_internal("%s", problem)));
-		PG_RETURN_DATUM(ets_to_jsonb(&model, NULL));
+		PG_RETURN_DATUM(crm_ets_to_jsonb(&model, NULL));
 	}
 
 	initStringInfo(&candidates);
-	problem = ets_select(state->y, n, m, error == 'Z' ? "AM" : (char[]) {error, '\0'},
+	problem = crm_ets_select(state->y, n, m, error == 'Z' ? "AM" : (char[]) {error, '\0'},
 						 trend == 'Z' ? "NA" : (char[]) {trend, '\0'},
 						 season == 'Z' ? "NAM" : (char[]) {season, '\0'},
 						 damped == 'z' ? "ny" : (char[]) {damped, '\0'},
@@ -233,6 +224,6 @@ crm_ets_final(PG_FUNCTION_ARGS)
 				 errdetail_internal("%s", problem)));
 	initStringInfo(&extra);
 	appendStringInfo(&extra, "\"selection\":{\"criterion\":\"AICc\",\"chosen\":\"%s\",\"candidates\":[%s]}",
-					 ets_name(&model.spec), candidates.data);
-	PG_RETURN_DATUM(ets_to_jsonb(&model, extra.data));
+					 crm_ets_name(&model.spec), candidates.data);
+	PG_RETURN_DATUM(crm_ets_to_jsonb(&model, extra.data));
 }

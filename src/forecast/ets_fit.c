@@ -47,7 +47,7 @@
  * with multiplicative errors and seasonality the mean carries the sigma2
  * terms of its exact expectation.  Every model of this family has an
  * analytic forecast variance (Hyndman et al. 2008, chapter 6, classes 1 to
- * 3; see ets_forecast), so no interval needs simulating (only the models
+ * 3; see crm_ets_forecast), so no interval needs simulating (only the models
  * R's default family leaves out would: multiplicative trends, additive
  * errors with multiplicative seasonality).
  *-------------------------------------------------------------------------
@@ -114,7 +114,7 @@ typedef struct EtsParams
 } EtsParams;
 
 const char *
-ets_parse_spec(const char *text, char *error, char *trend, char *season, char *damped)
+crm_ets_parse_spec(const char *text, char *error, char *trend, char *season, char *damped)
 {
 	int			len = strlen(text),
 				pos = 1;
@@ -138,7 +138,7 @@ ets_parse_spec(const char *text, char *error, char *trend, char *season, char *d
 }
 
 char *
-ets_name(const EtsSpec *spec)
+crm_ets_name(const EtsSpec *spec)
 {
 	return psprintf("ets(%c,%s,%c)", spec->error,
 					spec->trend == 'N' ? "N" : spec->damped ? "Ad" : "A", spec->season);
@@ -194,7 +194,7 @@ ets_initial_states(const double *y, int n, int m, const EtsSpec *spec, EtsParams
 						xtx[a * k + b] += x[a] * x[b];
 				}
 			}
-			if (!dense_solve(k, xtx, xty))
+			if (!crm_dense_solve(k, xtx, xty))
 				return false;
 			for (t = 0; t < n; t++)
 			{
@@ -545,7 +545,7 @@ ets_free_parameters(const EtsSpec *spec, int m)
 }
 
 const char *
-ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion, EtsModel *model)
+crm_ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion, EtsModel *model)
 {
 	EtsWork		wk;
 	EtsParams	p;
@@ -572,11 +572,11 @@ ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion, 
 		return psprintf("The season (%d points) is longer than half the series (%d points).", m, n);
 	if (n <= wk.nparams + 4)
 		return psprintf("%s estimates %d parameters and needs at least %d points, and the series has %d.",
-						ets_name(spec), wk.nparams, wk.nparams + 5, n);
+						crm_ets_name(spec), wk.nparams, wk.nparams + 5, n);
 	if (spec->error == 'M' || spec->season == 'M')
 		for (t = 0; t < n; t++)
 			if (!(y[t] > 0.0))
-				return psprintf("%s needs positive data, and point %d is %g.", ets_name(spec), t + 1, y[t]);
+				return psprintf("%s needs positive data, and point %d is %g.", crm_ets_name(spec), t + 1, y[t]);
 
 	if (!ets_initial_states(y, n, wk.m, spec, &p))
 		return pstrdup("The initial states cannot be estimated from this series.");
@@ -594,15 +594,15 @@ ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion, 
 
 	nx = ets_encode(&wk, &p, x);
 	Assert(nx == wk.nparams);
-	result = opt_nelder_mead(ets_objective, &wk, nx, x, ETS_RELTOL, ETS_MAX_EVALUATIONS);
+	result = crm_opt_nelder_mead(ets_objective, &wk, nx, x, ETS_RELTOL, ETS_MAX_EVALUATIONS);
 	if (!isfinite(result.value))
 		return psprintf("%s has no admissible parameters with a finite likelihood for this series.",
-						ets_name(spec));
+						crm_ets_name(spec));
 
 	ets_decode(&wk, x, &p);
 	if (!ets_pass(&wk, &p) || !(wk.sse > 0.0))
 		return psprintf("%s fits this series exactly, so it has no error variance to model.",
-						ets_name(spec));
+						crm_ets_name(spec));
 
 	model->spec = *spec;
 	model->n = n;
@@ -647,14 +647,14 @@ ets_record(StringInfo candidates, const char *name, const EtsModel *fitted, cons
 	}
 	else
 	{
-		model_json_number(candidates, "aicc", fitted->aicc);
-		model_json_int(candidates, "parameters", fitted->nparams);
+		crm_model_json_number(candidates, "aicc", fitted->aicc);
+		crm_model_json_int(candidates, "parameters", fitted->nparams);
 	}
 	appendStringInfoChar(candidates, '}');
 }
 
 const char *
-ets_select(const double *y, int n, int m, const char *error, const char *trend,
+crm_ets_select(const double *y, int n, int m, const char *error, const char *trend,
 		   const char *season, const char *damped, EtsModel *model, StringInfo candidates)
 {
 	bool		positive = true,
@@ -679,13 +679,13 @@ ets_select(const double *y, int n, int m, const char *error, const char *trend,
 
 					if (spec.trend == 'N' && spec.damped)
 						continue;
-					name = ets_name(&spec);
+					name = crm_ets_name(&spec);
 					if (spec.error == 'A' && spec.season == 'M')
 						problem = "Additive errors with multiplicative seasonality can have infinite forecast variances.";
 					else if (!positive && (spec.error == 'M' || spec.season == 'M'))
 						problem = "Multiplicative components need positive data.";
 					else
-						problem = ets_fit(y, n, m, &spec, false, &fitted);
+						problem = crm_ets_fit(y, n, m, &spec, false, &fitted);
 					ets_record(candidates, name, &fitted, problem);
 					if (problem == NULL && (!found || fitted.aicc < model->aicc))
 					{
@@ -888,7 +888,7 @@ ets_class3(const EtsModel *model, int horizon, double *mean, double *variance)
  * phi^j.  Intervals are normal around the mean, as R's.
  */
 void
-ets_forecast(const EtsModel *model, int horizon, double level, double *mean, double *lo, double *hi)
+crm_ets_forecast(const EtsModel *model, int horizon, double level, double *mean, double *lo, double *hi)
 {
 	int			m = model->m,
 				h,

@@ -31,7 +31,7 @@ void
 crm_normal_interval(const double *mean, const double *variance, int horizon, double level,
 					double *lo, double *hi)
 {
-	double		z = normal_quantile(0.5 + level / 2.0);
+	double		z = crm_normal_quantile(0.5 + level / 2.0);
 	int			h;
 
 	for (h = 0; h < horizon; h++)
@@ -86,7 +86,7 @@ combination_forecast(Jsonb *json, int horizon, double level, double *mean, doubl
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("model key \"members\" must be an array of models")));
 		model = JsonbValueToJsonb(member);
-		kind = model_get_string(model, "kind");
+		kind = crm_model_get_string(model, "kind");
 		if (strcmp(kind, "combination") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -111,8 +111,8 @@ crm_model_forecast(Jsonb *json, const char *kind, int horizon, double level, dou
 	{
 		ArimaModel	model;
 
-		arima_from_jsonb(json, &model);
-		arima_forecast(&model, horizon, mean, variance);
+		crm_arima_from_jsonb(json, &model);
+		crm_arima_forecast(&model, horizon, mean, variance);
 		crm_normal_interval(mean, variance, horizon, level, lo, hi);
 		if (model.seasonals != NULL)
 		{
@@ -132,23 +132,23 @@ crm_model_forecast(Jsonb *json, const char *kind, int horizon, double level, dou
 	{
 		HwModel		model;
 
-		hw_from_jsonb(json, &model);
-		hw_forecast(&model, horizon, mean, variance);
+		crm_hw_from_jsonb(json, &model);
+		crm_hw_forecast(&model, horizon, mean, variance);
 		crm_normal_interval(mean, variance, horizon, level, lo, hi);
 	}
 	else if (strcmp(kind, "ets") == 0)
 	{
 		EtsModel	model;
 
-		ets_from_jsonb(json, &model);
-		ets_forecast(&model, horizon, level, mean, lo, hi);
+		crm_ets_from_jsonb(json, &model);
+		crm_ets_forecast(&model, horizon, level, mean, lo, hi);
 	}
 	else if (strcmp(kind, "theta") == 0)
 	{
 		ThetaModel	model;
 
-		theta_from_jsonb(json, &model);
-		theta_forecast(&model, horizon, level, mean, lo, hi);
+		crm_theta_from_jsonb(json, &model);
+		crm_theta_forecast(&model, horizon, level, mean, lo, hi);
 	}
 	else if (strcmp(kind, "combination") == 0)
 		combination_forecast(json, horizon, level, mean, lo, hi);
@@ -189,12 +189,12 @@ crm_forecast(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("level must be between 0 and 1 (exclusive), not %g", level),
 				 errhint("Use 0.95 for a 95%% prediction interval.")));
-	if (!model_has_key(json, "kind"))
+	if (!crm_model_has_key(json, "kind"))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model has no \"kind\" key"),
 				 errhint("Pass a model made by crm.arima, crm.holt_winters or crm.best_model.")));
-	kind = model_get_string(json, "kind");
+	kind = crm_model_get_string(json, "kind");
 
 	mean = palloc(sizeof(double) * horizon);
 	lo = palloc(sizeof(double) * horizon);

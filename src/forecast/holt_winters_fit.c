@@ -136,7 +136,7 @@ typedef struct HwWork
 } HwWork;
 
 bool
-hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
+crm_hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
 {
 	if (strcmp(text, "additive") == 0)
 		*seasonal = HW_ADDITIVE;
@@ -148,7 +148,7 @@ hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
 }
 
 const char *
-hw_seasonal_name(HwSeasonal seasonal)
+crm_hw_seasonal_name(HwSeasonal seasonal)
 {
 	return seasonal == HW_ADDITIVE ? "additive" : "multiplicative";
 }
@@ -161,7 +161,7 @@ hw_min_points(int m, bool optimized)
 }
 
 const char *
-hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized)
+crm_hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized)
 {
 	int			i;
 
@@ -564,7 +564,7 @@ hw_profile(HwWork *wk, bool gradient)
 			memcpy(wk->a + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
 			wk->row[i] = -wk->jte[i];
 		}
-		dense_solve_psd(nf, wk->a, wk->row, wk->solve_work);
+		crm_dense_solve_psd(nf, wk->a, wk->row, wk->solve_work);
 
 		/*
 		 * Additive errors are linear in the initial states, so the SSE at
@@ -832,7 +832,7 @@ hw_grid_cache_for(HwWork *wk, double points[HW_GRID_MAX][3], int count)
 		wk->rows_out = NULL;
 		for (i = 0; i < nf; i++)
 			memcpy(cache->factor[p] + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
-		dense_factor_psd(nf, cache->factor[p], cache->work[p]);
+		crm_dense_factor_psd(nf, cache->factor[p], cache->work[p]);
 	}
 	cache->n = n;
 	cache->m = wk->m;
@@ -864,7 +864,7 @@ hw_grid_value(HwWork *wk, HwGridCache *cache, int p, const double *u)
 			jte[i] += rows[t * nf + i] * wk->errors[t];
 	for (i = 0; i < nf; i++)
 		delta[i] = -jte[i];
-	dense_solve_factored(nf, cache->factor[p], cache->work[p], delta);
+	crm_dense_solve_factored(nf, cache->factor[p], cache->work[p], delta);
 	for (i = 0; i < nf; i++)
 		drop += delta[i] * jte[i];
 	return Max(sse + drop, 0.0);
@@ -897,7 +897,7 @@ hw_keep_start(double starts[][3], double *start_sse, const double *u, double sse
 }
 
 const char *
-hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
+crm_hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 {
 	static const double probes[] = {0.03, 0.1, 0.25, 0.5, 0.8};
 	HwWork		wk;
@@ -914,7 +914,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 				p,
 				s;
 
-	if ((problem = hw_check_data(y, n, m, seasonal, true)) != NULL)
+	if ((problem = crm_hw_check_data(y, n, m, seasonal, true)) != NULL)
 		return problem;
 	hw_work_init(&wk, y, n, m, seasonal);
 	hw_initial_states(y, n, m, seasonal, wk.warm);
@@ -933,7 +933,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 
 		if (!isfinite(start_sse[s]))
 			continue;
-		result = opt_bfgs_box(hw_objective, &wk, 3, starts[s], lo, hi,
+		result = crm_opt_bfgs_box(hw_objective, &wk, 3, starts[s], lo, hi,
 							  HW_TOLERANCE, 0.0, HW_MAX_STEP, HW_MAX_EVALUATIONS);
 		if (result.value < best)
 		{
@@ -946,7 +946,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 	 * A search often stops on a bound (beta = 0, say) where the surface
 	 * dips again further in: probe each parameter across its range.
 	 */
-	opt_probe(hw_value, hw_objective, &wk, 3, best_u, &best, lo, hi, probes, lengthof(probes),
+	crm_opt_probe(hw_value, hw_objective, &wk, 3, best_u, &best, lo, hi, probes, lengthof(probes),
 			  HW_PROBE_ROUNDS, HW_TOLERANCE, 0.0, HW_MAX_STEP, HW_MAX_EVALUATIONS);
 	if (!isfinite(best))
 		return pstrdup("No Holt-Winters model has a finite sum of squared errors for this series.");
@@ -962,7 +962,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 }
 
 const char *
-hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
+crm_hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 			 double alpha, double beta, double gamma, HwModel *model)
 {
 	HwWork		wk;
@@ -972,7 +972,7 @@ hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 		  gamma >= 0.0 && gamma <= 1.0 - alpha))
 		return psprintf("The smoothing parameters must satisfy 0 <= alpha <= 1, 0 <= beta <= 1 and 0 <= gamma <= 1 - alpha; they are %g, %g and %g.",
 						alpha, beta, gamma);
-	if ((problem = hw_check_data(y, n, m, seasonal, false)) != NULL)
+	if ((problem = crm_hw_check_data(y, n, m, seasonal, false)) != NULL)
 		return problem;
 	hw_work_init(&wk, y, n, m, seasonal);
 	hw_initial_states(y, n, m, seasonal, wk.x0);
@@ -986,7 +986,7 @@ hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 }
 
 void
-hw_forecast(const HwModel *model, int horizon, double *mean, double *variance)
+crm_hw_forecast(const HwModel *model, int horizon, double *mean, double *variance)
 {
 	int			m = model->m,
 				h,

@@ -36,7 +36,6 @@
 #include "logistic.h"
 
 PG_FUNCTION_INFO_V1(crm_logreg_accum);
-PG_FUNCTION_INFO_V1(crm_logreg_combine);
 PG_FUNCTION_INFO_V1(crm_logreg_serialize);
 PG_FUNCTION_INFO_V1(crm_logreg_deserialize);
 PG_FUNCTION_INFO_V1(crm_logreg_final);
@@ -143,11 +142,13 @@ rank_deficient(int feature, bool constant)
 	if (constant)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the design matrix is rank deficient", LOGREG),
+				 errcontext("%s", LOGREG),
+				 errmsg("the design matrix is rank deficient"),
 				 errdetail("x[%d] is constant.", feature)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: the design matrix is rank deficient", LOGREG),
+			 errcontext("%s", LOGREG),
+			 errmsg("the design matrix is rank deficient"),
 			 errdetail("x[%d] is a linear combination of the intercept and x[1..%d].",
 					   feature, feature - 1)));
 }
@@ -207,7 +208,8 @@ report_separation(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: the outcome is separated by the features", LOGREG),
+			 errcontext("%s", LOGREG),
+			 errmsg("the outcome is separated by the features"),
 			 errdetail("A linear combination of the features separates the rows by outcome "
 					   "(perfect or quasi-complete separation), so the maximum likelihood estimate "
 					   "does not exist."),
@@ -236,27 +238,6 @@ crm_logreg_accum(PG_FUNCTION_ARGS)
 		crm_check_feature_count(k, rows->width, LOGREG);
 	crm_rows_append(rows, x, PG_GETARG_BOOL(1) ? 1 : 0);
 	PG_RETURN_POINTER(rows);
-}
-
-Datum
-crm_logreg_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext = crm_agg_context(fcinfo, LOGREG);
-	CrmRows    *rows1 = PG_ARGISNULL(0) ? NULL : (CrmRows *) PG_GETARG_POINTER(0);
-	CrmRows    *rows2 = PG_ARGISNULL(1) ? NULL : (CrmRows *) PG_GETARG_POINTER(1);
-
-	if (rows2 == NULL)
-	{
-		if (rows1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(rows1);
-	}
-	if (rows1 == NULL)
-		rows1 = crm_rows_create(aggcontext, rows2->width, true, LOGREG);
-	else
-		crm_check_feature_count(rows2->width, rows1->width, LOGREG);
-	crm_rows_append_all(rows1, rows2);
-	PG_RETURN_POINTER(rows1);
 }
 
 Datum
@@ -308,12 +289,14 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 	if (positives == 0 || positives == n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: y is %s in every row", LOGREG, positives == 0 ? "false" : "true"),
+				 errcontext("%s", LOGREG),
+				 errmsg("y is %s in every row", positives == 0 ? "false" : "true"),
 				 errdetail("Logistic regression needs rows of both outcomes.")));
 	if (n <= p)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: " INT64_FORMAT " rows are too few for %d coefficients", LOGREG, n, p),
+				 errcontext("%s", LOGREG),
+				 errmsg(INT64_FORMAT " rows are too few for %d coefficients", n, p),
 				 errdetail("Estimating standard errors needs more rows than coefficients.")));
 
 	d.rows = rows;
@@ -391,15 +374,16 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 			case CRM_SEPARATION_UNKNOWN:
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s: Newton's method did not converge in %d iterations", LOGREG,
-								iterations),
+						 errcontext("%s", LOGREG),
+						 errmsg("Newton's method did not converge in %d iterations", iterations),
 						 errdetail("The outcome may be separated by the features.")));
 				break;
 			case CRM_SEPARATION_NONE:
 				if (singular)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s: the information matrix is singular", LOGREG),
+							 errcontext("%s", LOGREG),
+							 errmsg("the information matrix is singular"),
 							 errdetail("The fitted probabilities are too close to 0 or 1 to estimate "
 									   "standard errors.")));
 				break;
@@ -430,15 +414,15 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 		se[0] = sqrt(Max(v, 0.0));
 	}
 
-	crm_json_begin(&buf, "logreg");
-	crm_json_number(&buf, "n", (double) n);
-	crm_json_number(&buf, "features", k);
-	crm_json_array(&buf, "coef", coef, p);
-	crm_json_array(&buf, "se", se, p);
-	crm_json_number(&buf, "loglik", ll);
-	crm_json_number(&buf, "null_loglik", null_ll);
-	crm_json_number(&buf, "aic", 2.0 * p - 2.0 * ll);
-	crm_json_number(&buf, "iterations", iterations);
-	crm_json_bool(&buf, "converged", converged);
-	PG_RETURN_DATUM(crm_json_end(&buf));
+	crm_model_json_begin(&buf, "logreg");
+	crm_model_json_number(&buf, "n", (double) n);
+	crm_model_json_number(&buf, "features", k);
+	crm_model_json_array(&buf, "coef", coef, p);
+	crm_model_json_array(&buf, "se", se, p);
+	crm_model_json_number(&buf, "loglik", ll);
+	crm_model_json_number(&buf, "null_loglik", null_ll);
+	crm_model_json_number(&buf, "aic", 2.0 * p - 2.0 * ll);
+	crm_model_json_number(&buf, "iterations", iterations);
+	crm_model_json_bool(&buf, "converged", converged);
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

@@ -8,7 +8,7 @@
  *	  handled directly rather than by a transformation whose flat tails
  *	  would stall the search.
  *
- * opt_probe restarts the search from the best of a few trial points along
+ * crm_opt_probe restarts the search from the best of a few trial points along
  * each coordinate, to leave a local minimum on a bound.  Everything works
  * on at most OPT_MAX_PARAMS parameters in stack buffers and calls
  * CHECK_FOR_INTERRUPTS every iteration, so a long fit can be cancelled.
@@ -49,7 +49,7 @@ clip(int n, double *x, const double *lo, const double *hi)
 }
 
 void
-opt_numeric_gradient(opt_value value, void *context, int n, double *x,
+crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 					 const double *lo, const double *hi, double f0, double *gradient)
 {
 	int			i;
@@ -68,7 +68,7 @@ opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 }
 
 OptResult
-opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
+crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 			 const double *lo, const double *hi, double tol, double scale,
 			 double max_step, int max_evaluations)
 {
@@ -244,7 +244,7 @@ opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 #define NM_BIG 1.0e35
 
 OptResult
-opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
+crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 				int max_evaluations)
 {
 	/* vertices: n + 1 points, each n coordinates, then the centroid */
@@ -408,7 +408,7 @@ opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 }
 
 void
-opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, double *fx,
+crm_opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, double *fx,
 		  const double *lo, const double *hi, const double *fractions, int nprobe,
 		  int rounds, double tol, double scale, double max_step, int max_evaluations)
 {
@@ -439,7 +439,7 @@ opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, do
 			}
 		if (!(best < *fx - tol * (fabs(*fx) + scale)))
 			return;
-		result = opt_bfgs_box(fn, context, n, start, lo, hi, tol, scale, max_step, max_evaluations);
+		result = crm_opt_bfgs_box(fn, context, n, start, lo, hi, tol, scale, max_step, max_evaluations);
 		if (!(result.value < *fx))
 			return;
 		*fx = result.value;

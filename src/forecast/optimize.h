@@ -16,7 +16,7 @@
 typedef double (*opt_value) (const double *x, void *context);
 
 /*
- * Objective for opt_bfgs_box: returns the value at x and, when gradient is
+ * Objective for crm_opt_bfgs_box: returns the value at x and, when gradient is
  * not NULL, writes the gradient there.  It is asked for the gradient only at
  * points it was just asked for the value of, so it may cache it.
  */
@@ -39,7 +39,7 @@ typedef struct OptResult
  * steepest descent step improves the objective by less than
  * tol * (|f| + scale).
  */
-extern OptResult opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
+extern OptResult crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 							  const double *lo, const double *hi, double tol, double scale,
 							  double max_step, int max_evaluations);
 
@@ -53,17 +53,17 @@ extern OptResult opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
  * +Inf where x is infeasible.  x holds the start on entry and the best
  * vertex on return.
  */
-extern OptResult opt_nelder_mead(opt_value fn, void *context, int n, double *x,
+extern OptResult crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x,
 								 double reltol, int max_evaluations);
 
 /*
  * Escapes local minima on a bound or in a side valley: from the minimiser
  * x (value *fx), tries each coordinate at each of the nprobe fractions of
  * its range (the others held) with probe, a possibly cheaper evaluation of
- * the same objective, and runs opt_bfgs_box with fn again from the best
+ * the same objective, and runs crm_opt_bfgs_box with fn again from the best
  * probe that beats x; repeated up to rounds times.  Updates x and *fx.
  */
-extern void opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x,
+extern void crm_opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x,
 					  double *fx, const double *lo, const double *hi, const double *fractions,
 					  int nprobe, int rounds, double tol, double scale, double max_step,
 					  int max_evaluations);
@@ -72,7 +72,7 @@ extern void opt_probe(opt_value probe, opt_objective fn, void *context, int n, d
  * Forward-difference gradient of value at x (backward next to the upper
  * bound of the box), f0 being the value at x.
  */
-extern void opt_numeric_gradient(opt_value value, void *context, int n, double *x,
+extern void crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 								 const double *lo, const double *hi, double f0,
 								 double *gradient);
 
@@ -81,7 +81,7 @@ extern void opt_numeric_gradient(opt_value value, void *context, int n, double *
  * Gaussian elimination with partial pivoting; b is overwritten by x.
  * Returns false when A is singular to working precision.
  */
-extern bool dense_solve(int n, double *a, double *b);
+extern bool crm_dense_solve(int n, double *a, double *b);
 
 /*
  * Solves the symmetric positive semi-definite system A x = b (row-major,
@@ -90,16 +90,16 @@ extern bool dense_solve(int n, double *a, double *b);
  * set to zero (a basic solution of rank-deficient least squares).  work
  * holds 2n doubles.  Returns the number of directions dropped.
  */
-extern int	dense_solve_psd(int n, double *a, double *b, double *work);
+extern int	crm_dense_solve_psd(int n, double *a, double *b, double *work);
 
 /*
- * dense_solve_psd in two steps, for many right-hand sides: factor A (and
+ * crm_dense_solve_psd in two steps, for many right-hand sides: factor A (and
  * fill work), then solve for b in place with that factor and work.
  */
-extern int	dense_factor_psd(int n, double *a, double *work);
-extern void dense_solve_factored(int n, const double *a, const double *work, double *b);
+extern int	crm_dense_factor_psd(int n, double *a, double *work);
+extern void crm_dense_solve_factored(int n, const double *a, const double *work, double *b);
 
 /* Quantile function of the standard normal distribution, 0 < p < 1. */
-extern double normal_quantile(double p);
+extern double crm_normal_quantile(double p);
 
 #endif							/* CRM_FORECAST_OPTIMIZE_H */

@@ -15,7 +15,7 @@
 #define PSD_PIVOT_TOLERANCE 1e-11
 
 bool
-dense_solve(int n, double *a, double *b)
+crm_dense_solve(int n, double *a, double *b)
 {
 	int			i,
 				j,
@@ -73,7 +73,7 @@ dense_solve(int n, double *a, double *b)
 }
 
 int
-dense_factor_psd(int n, double *a, double *work)
+crm_dense_factor_psd(int n, double *a, double *work)
 {
 	double	   *scale = work,
 			   *inverse = work + n;	/* 1 / L[j][j], or 0 for a dropped j */
@@ -120,7 +120,7 @@ dense_factor_psd(int n, double *a, double *work)
 }
 
 void
-dense_solve_factored(int n, const double *a, const double *work, double *b)
+crm_dense_solve_factored(int n, const double *a, const double *work, double *b)
 {
 	const double *scale = work,
 			   *inverse = work + n;
@@ -149,11 +149,11 @@ dense_solve_factored(int n, const double *a, const double *work, double *b)
 }
 
 int
-dense_solve_psd(int n, double *a, double *b, double *work)
+crm_dense_solve_psd(int n, double *a, double *b, double *work)
 {
-	int			ndropped = dense_factor_psd(n, a, work);
+	int			ndropped = crm_dense_factor_psd(n, a, work);
 
-	dense_solve_factored(n, a, work, b);
+	crm_dense_solve_factored(n, a, work, b);
 	return ndropped;
 }
 
@@ -162,7 +162,7 @@ dense_solve_psd(int n, double *a, double *b, double *work)
  * Halley step on erfc to full double precision.
  */
 double
-normal_quantile(double p)
+crm_normal_quantile(double p)
 {
 	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
 		-2.759285104469687e+02, 1.383577518672690e+02,

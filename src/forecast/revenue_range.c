@@ -50,7 +50,6 @@
 #include "regression.h"
 
 PG_FUNCTION_INFO_V1(crm_revenue_range_accum);
-PG_FUNCTION_INFO_V1(crm_revenue_range_combine);
 PG_FUNCTION_INFO_V1(crm_revenue_range_serialize);
 PG_FUNCTION_INFO_V1(crm_revenue_range_deserialize);
 PG_FUNCTION_INFO_V1(crm_revenue_range_final);
@@ -362,36 +361,19 @@ crm_revenue_range_accum(PG_FUNCTION_ARGS)
 	if (row[0] < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: amount must not be negative", REVENUE),
+				 errcontext("%s", REVENUE),
+				 errmsg("amount must not be negative"),
 				 errdetail("amount is %g.", row[0])));
 	if (row[1] < 0 || row[1] > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: win_probability must be between 0 and 1", REVENUE),
+				 errcontext("%s", REVENUE),
+				 errmsg("win_probability must be between 0 and 1"),
 				 errdetail("win_probability is %g.", row[1])));
 	if (rows == NULL)
 		rows = crm_rows_create(aggcontext, 2, false, REVENUE);
 	crm_rows_append(rows, row, 0);
 	PG_RETURN_POINTER(rows);
-}
-
-Datum
-crm_revenue_range_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext = crm_agg_context(fcinfo, REVENUE);
-	CrmRows    *rows1 = PG_ARGISNULL(0) ? NULL : (CrmRows *) PG_GETARG_POINTER(0);
-	CrmRows    *rows2 = PG_ARGISNULL(1) ? NULL : (CrmRows *) PG_GETARG_POINTER(1);
-
-	if (rows2 == NULL)
-	{
-		if (rows1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(rows1);
-	}
-	if (rows1 == NULL)
-		rows1 = crm_rows_create(aggcontext, 2, false, REVENUE);
-	crm_rows_append_all(rows1, rows2);
-	PG_RETURN_POINTER(rows1);
 }
 
 Datum
@@ -491,15 +473,15 @@ crm_revenue_range_final(PG_FUNCTION_ARGS)
 					 errdetail("The amounts of the group add up to more than %g.", DBL_MAX),
 					 errhint("Express the amounts in a larger unit, for example thousands.")));
 
-	crm_json_begin(&buf, "revenue_range");
-	crm_json_number(&buf, "n", (double) rows->n);
-	crm_json_number(&buf, "expected", results[0]);
-	crm_json_number(&buf, "sd", results[1]);
-	crm_json_number(&buf, "p10", results[2]);
-	crm_json_number(&buf, "p50", results[3]);
-	crm_json_number(&buf, "p90", results[4]);
-	crm_json_number(&buf, "min", results[5]);
-	crm_json_number(&buf, "max", results[6]);
-	crm_json_string(&buf, "method", exact ? "exact" : "approximate");
-	PG_RETURN_DATUM(crm_json_end(&buf));
+	crm_model_json_begin(&buf, "revenue_range");
+	crm_model_json_number(&buf, "n", (double) rows->n);
+	crm_model_json_number(&buf, "expected", results[0]);
+	crm_model_json_number(&buf, "sd", results[1]);
+	crm_model_json_number(&buf, "p10", results[2]);
+	crm_model_json_number(&buf, "p50", results[3]);
+	crm_model_json_number(&buf, "p90", results[4]);
+	crm_model_json_number(&buf, "min", results[5]);
+	crm_model_json_number(&buf, "max", results[6]);
+	crm_model_json_string(&buf, "method", exact ? "exact" : "approximate");
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

@@ -82,23 +82,23 @@ typedef struct HwModel
 } HwModel;
 
 /* ARIMA: fitting and forecasts in arima_fit.c, jsonb in arima.c */
-extern const char *arima_check_order(int p, int d, int q);
-extern const char *arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model);
-extern void arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance);
-extern Datum arima_to_jsonb(const ArimaModel *model, const char *extra_json);
-extern void arima_from_jsonb(Jsonb *json, ArimaModel *model);
-extern char *arima_name(int p, int d, int q);
+extern const char *crm_arima_check_order(int p, int d, int q);
+extern const char *crm_arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model);
+extern void crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance);
+extern Datum crm_arima_to_jsonb(const ArimaModel *model, const char *extra_json);
+extern void crm_arima_from_jsonb(Jsonb *json, ArimaModel *model);
+extern char *crm_arima_name(int p, int d, int q);
 
 /* Holt-Winters: fitting and forecasts in holt_winters_fit.c, jsonb in holt_winters.c */
-extern bool hw_parse_seasonal(const char *text, HwSeasonal *seasonal);
-extern const char *hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized);
-extern const char *hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model);
-extern const char *hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
+extern bool crm_hw_parse_seasonal(const char *text, HwSeasonal *seasonal);
+extern const char *crm_hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized);
+extern const char *crm_hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model);
+extern const char *crm_hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 								double alpha, double beta, double gamma, HwModel *model);
-extern void hw_forecast(const HwModel *model, int horizon, double *mean, double *variance);
-extern Datum hw_to_jsonb(const HwModel *model, const char *extra_json);
-extern void hw_from_jsonb(Jsonb *json, HwModel *model);
-extern const char *hw_seasonal_name(HwSeasonal seasonal);
+extern void crm_hw_forecast(const HwModel *model, int horizon, double *mean, double *variance);
+extern Datum crm_hw_to_jsonb(const HwModel *model, const char *extra_json);
+extern void crm_hw_from_jsonb(Jsonb *json, HwModel *model);
+extern const char *crm_hw_seasonal_name(HwSeasonal seasonal);
 
 /*
  * ETS: exponential smoothing state-space models (ets_fit.c, jsonb in ets.c).
@@ -143,18 +143,18 @@ typedef struct EtsModel
 	double		initial_seasonal[ETS_MAX_SEASON];
 } EtsModel;
 
-extern const char *ets_parse_spec(const char *text, char *error, char *trend, char *season,
+extern const char *crm_ets_parse_spec(const char *text, char *error, char *trend, char *season,
 								  char *damped);
-extern char *ets_name(const EtsSpec *spec);
-extern const char *ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion,
+extern char *crm_ets_name(const EtsSpec *spec);
+extern const char *crm_ets_fit(const double *y, int n, int m, const EtsSpec *spec, bool sse_criterion,
 						   EtsModel *model);
-extern const char *ets_select(const double *y, int n, int m, const char *error, const char *trend,
+extern const char *crm_ets_select(const double *y, int n, int m, const char *error, const char *trend,
 							  const char *season, const char *damped, EtsModel *model,
 							  StringInfo candidates);
-extern void ets_forecast(const EtsModel *model, int horizon, double level, double *mean,
+extern void crm_ets_forecast(const EtsModel *model, int horizon, double level, double *mean,
 						 double *lo, double *hi);
-extern Datum ets_to_jsonb(const EtsModel *model, const char *extra_json);
-extern void ets_from_jsonb(Jsonb *json, EtsModel *model);
+extern Datum crm_ets_to_jsonb(const EtsModel *model, const char *extra_json);
+extern void crm_ets_from_jsonb(Jsonb *json, EtsModel *model);
 
 /* Theta method (theta.c) */
 typedef struct ThetaModel
@@ -170,11 +170,11 @@ typedef struct ThetaModel
 	double	   *seasonal;		/* m factors: seasonal[j] serves step j + 1 */
 } ThetaModel;
 
-extern const char *theta_fit(const double *y, int n, int m, ThetaModel *model);
-extern void theta_forecast(const ThetaModel *model, int horizon, double level, double *mean,
+extern const char *crm_theta_fit(const double *y, int n, int m, ThetaModel *model);
+extern void crm_theta_forecast(const ThetaModel *model, int horizon, double level, double *mean,
 						   double *lo, double *hi);
-extern Datum theta_to_jsonb(const ThetaModel *model, const char *extra_json);
-extern void theta_from_jsonb(Jsonb *json, ThetaModel *model);
+extern Datum crm_theta_to_jsonb(const ThetaModel *model, const char *extra_json);
+extern void crm_theta_from_jsonb(Jsonb *json, ThetaModel *model);
 
 /* Classical decomposition and the Theta seasonality test (series_decompose.c) */
 extern bool crm_classical_decompose(const double *y, int n, int m, bool multiplicative,

@@ -43,7 +43,7 @@ PG_FUNCTION_INFO_V1(crm_theta_final);
 #define THETA_SMALLEST_INDEX 1e-4
 
 const char *
-theta_fit(const double *y, int n, int m, ThetaModel *model)
+crm_theta_fit(const double *y, int n, int m, ThetaModel *model)
 {
 	static const EtsSpec ses = {'A', 'N', 'N', false};
 	EtsModel	smoothing;
@@ -83,7 +83,7 @@ theta_fit(const double *y, int n, int m, ThetaModel *model)
 		}
 	}
 
-	if ((problem = ets_fit(x, n, 1, &ses, true, &smoothing)) != NULL)
+	if ((problem = crm_ets_fit(x, n, 1, &ses, true, &smoothing)) != NULL)
 		return problem;
 	for (t = 0; t < n; t++)
 	{
@@ -103,7 +103,7 @@ theta_fit(const double *y, int n, int m, ThetaModel *model)
 }
 
 void
-theta_forecast(const ThetaModel *model, int horizon, double level, double *mean, double *lo,
+crm_theta_forecast(const ThetaModel *model, int horizon, double level, double *mean, double *lo,
 			   double *hi)
 {
 	double	   *variance = palloc(sizeof(double) * horizon);
@@ -121,46 +121,37 @@ theta_forecast(const ThetaModel *model, int horizon, double level, double *mean,
 }
 
 Datum
-theta_to_jsonb(const ThetaModel *model, const char *extra_json)
+crm_theta_to_jsonb(const ThetaModel *model, const char *extra_json)
 {
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	model_json_string(&buf, "kind", "theta");
-	model_json_int(&buf, "n", model->n);
-	model_json_int(&buf, "season", model->m);
-	model_json_key(&buf, "seasonal");
-	appendStringInfoString(&buf, model->seasonal_on ? "true" : "false");
-	model_json_number(&buf, "alpha", model->alpha);
-	model_json_number(&buf, "level", model->level);
-	model_json_number(&buf, "drift", model->drift);
-	model_json_number(&buf, "sigma2", model->sigma2);
-	model_json_number(&buf, "loglik", model->loglik);
+	crm_model_json_begin(&buf, "theta");
+	crm_model_json_int(&buf, "n", model->n);
+	crm_model_json_int(&buf, "season", model->m);
+	crm_model_json_bool(&buf, "seasonal", model->seasonal_on);
+	crm_model_json_number(&buf, "alpha", model->alpha);
+	crm_model_json_number(&buf, "level", model->level);
+	crm_model_json_number(&buf, "drift", model->drift);
+	crm_model_json_number(&buf, "sigma2", model->sigma2);
+	crm_model_json_number(&buf, "loglik", model->loglik);
 	if (model->seasonal_on)
-		model_json_array(&buf, "seasonals", model->seasonal, model->m);
-	if (extra_json != NULL)
-	{
-		model_json_key(&buf, NULL);
-		appendStringInfoString(&buf, extra_json);
-	}
-	appendStringInfoChar(&buf, '}');
-	return model_json_to_jsonb(&buf);
+		crm_model_json_array(&buf, "seasonals", model->seasonal, model->m);
+	return crm_model_json_end(&buf, extra_json);
 }
 
 void
-theta_from_jsonb(Jsonb *json, ThetaModel *model)
+crm_theta_from_jsonb(Jsonb *json, ThetaModel *model)
 {
 	int			j;
 
 	memset(model, 0, sizeof(*model));
-	model->n = model_get_int(json, "n");
-	model->m = model_get_int(json, "season");
-	model->alpha = model_get_number(json, "alpha");
-	model->level = model_get_number(json, "level");
-	model->drift = model_get_number(json, "drift");
-	model->sigma2 = model_get_number(json, "sigma2");
-	model->seasonal_on = model_has_key(json, "seasonals");
+	model->n = crm_model_get_int(json, "n");
+	model->m = crm_model_get_int(json, "season");
+	model->alpha = crm_model_get_number(json, "alpha");
+	model->level = crm_model_get_number(json, "level");
+	model->drift = crm_model_get_number(json, "drift");
+	model->sigma2 = crm_model_get_number(json, "sigma2");
+	model->seasonal_on = crm_model_has_key(json, "seasonals");
 	if (model->n < 1 || model->m < 1 || model->m > 100000000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -173,7 +164,7 @@ theta_from_jsonb(Jsonb *json, ThetaModel *model)
 	if (model->seasonal_on)
 	{
 		model->seasonal = palloc(sizeof(double) * model->m);
-		model_get_array(json, "seasonals", model->seasonal, model->m);
+		crm_model_get_array(json, "seasonals", model->seasonal, model->m);
 		for (j = 0; j < model->m; j++)
 			if (!isfinite(model->seasonal[j]))
 				ereport(ERROR,
@@ -196,7 +187,7 @@ crm_theta_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = (SeriesState *) PG_GETARG_POINTER(0);
-	m = series_arg_int(state, 0);
+	m = crm_series_arg_int(state, 0);
 	if (m < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -206,10 +197,10 @@ crm_theta_final(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the season (%d points) is longer than the series (%d points)", m, state->n)));
-	if ((problem = theta_fit(state->y, state->n, m, &model)) != NULL)
+	if ((problem = crm_theta_fit(state->y, state->n, m, &model)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot fit the Theta method to this series"),
 				 errdetail_internal("%s", problem)));
-	PG_RETURN_DATUM(theta_to_jsonb(&model, NULL));
+	PG_RETURN_DATUM(crm_theta_to_jsonb(&model, NULL));
 }
