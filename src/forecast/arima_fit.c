@@ -236,8 +236,115 @@ stationary_covariance(ArimaWork *wk)
 	return wk->pm[0] > 0.0;
 }
 
+/* The state prediction a = T a, for the series and the column of ones. */
+static inline void
+predict_state(const ArimaWork *wk, double *a, double *a1)
+{
+	const double *phi = wk->phi;
+	double		a0 = a[0],
+				a10 = a1[0];
+	int			r = wk->r,
+				i;
+
+	/* in place, ascending: T has phi in its first column, ones above the diagonal */
+	for (i = 0; i < r - 1; i++)
+	{
+		a[i] = phi[i] * a0 + a[i + 1];
+		a1[i] = phi[i] * a10 + a1[i + 1];
+	}
+	a[r - 1] = phi[r - 1] * a0;
+	a1[r - 1] = phi[r - 1] * a10;
+}
+
+/* The covariance prediction pn = T pm T' + R R' (symmetric, r x r). */
+static inline void
+predict_covariance(const ArimaWork *wk, const double *pm, double *pn)
+{
+	const double *phi = wk->phi,
+			   *rv = wk->rvec;
+	int			r = wk->r,
+				i,
+				j;
+
+	for (i = 0; i < r; i++)
+		for (j = i; j < r; j++)
+		{
+			double		x = phi[i] * phi[j] * pm[0] + rv[i] * rv[j];
+
+			if (j + 1 < r)
+				x += phi[i] * pm[j + 1];
+			if (i + 1 < r)
+				x += phi[j] * pm[(i + 1) * r];
+			if (i + 1 < r && j + 1 < r)
+				x += pm[(i + 1) * r + j + 1];
+			pn[i * r + j] = pn[j * r + i] = x;
+		}
+}
+
 /*
- * Runs the Kalman filter for the model in wk (phi, rvec) over w.  Fills
+ * The measurement update with innovations v (series) and v1 (ones) of
+ * variance f: a += P Z' v / F, P -= P Z' Z P / F.  Returns the largest
+ * entry of the new P in size.
+ */
+static inline double
+update_state(const ArimaWork *wk, double *a, double *a1, double *pm, double v, double v1, double f)
+{
+	double		k[ARIMA_MAX_R],
+				pmax = 0.0;
+	int			r = wk->r,
+				i,
+				j;
+
+	for (i = 0; i < r; i++)
+		k[i] = pm[i * r] / f;
+	for (i = 0; i < r; i++)
+	{
+		a[i] += k[i] * v;
+		a1[i] += k[i] * v1;
+	}
+	for (i = 0; i < r; i++)
+		for (j = i; j < r; j++)
+		{
+			double		x = pm[i * r + j] - k[i] * k[j] * f;
+
+			pm[i * r + j] = pm[j * r + i] = x;
+			pmax = Max(pmax, fabs(x));
+		}
+	return pmax;
+}
+
+/*
+ * The mean concentrated out (GLS from the sums over the filter run, when
+ * the model has one), the innovations' sum of squares and the final state
+ * shifted to the GLS mean.
+ */
+static bool
+finish_filter(ArimaWork *wk, double syy, double s1y, double s11, double sumlog)
+{
+	int			i;
+
+	if (wk->has_mean)
+	{
+		if (!(s11 > 0.0))
+			return false;
+		wk->mean_shift = s1y / s11;
+		wk->ssq = syy - s1y * wk->mean_shift;
+		for (i = 0; i < wk->r; i++)
+			wk->a[i] -= wk->mean_shift * wk->a1[i];
+		wk->v1 -= wk->mean_shift;
+	}
+	else
+	{
+		wk->mean_shift = 0.0;
+		wk->ssq = syy;
+	}
+	wk->sumlog = sumlog;
+	return wk->ssq > 0.0 && isfinite(wk->ssq);
+}
+
+/*
+ * Runs the Kalman filter for the model in wk (phi, rvec) over w, in
+ * parallel for a column of ones (to concentrate the mean out).  Fills
  * ssq, sumlog, mean_shift, v1, f1; leaves a[n|n] (for the series minus the
  * GLS mean) in wk->a and P[n|n] in wk->pm.  Returns false when the model
  * has no finite likelihood.
@@ -248,10 +355,8 @@ kalman_filter(ArimaWork *wk)
 	int			r = wk->r,
 				n = wk->n,
 				t,
-				i,
-				j;
-	const double *phi = wk->phi,
-			   *rv = wk->rvec;
+				i;
+	const double *rv = wk->rvec;
 	double	   *a = wk->a,
 			   *a1 = wk->a1,
 			   *pm = wk->pm,
@@ -272,22 +377,11 @@ kalman_filter(ArimaWork *wk)
 	{
 		double		v,
 					v1,
-					f,
-					pmax = 0.0;
+					f;
 
 		if (t > 0)
 		{
-			/* predict: a = T a (in place, ascending), P = T P T' + R R' */
-			double		a0 = a[0],
-						a10 = a1[0];
-
-			for (i = 0; i < r - 1; i++)
-			{
-				a[i] = phi[i] * a0 + a[i + 1];
-				a1[i] = phi[i] * a10 + a1[i + 1];
-			}
-			a[r - 1] = phi[r - 1] * a0;
-			a1[r - 1] = phi[r - 1] * a10;
+			predict_state(wk, a, a1);
 			if (steady)
 			{
 				/* P[t|t-1] = R R', F = 1, gain R: P[t|t] stays zero */
@@ -303,19 +397,7 @@ kalman_filter(ArimaWork *wk)
 				}
 				continue;
 			}
-			for (i = 0; i < r; i++)
-				for (j = i; j < r; j++)
-				{
-					double		x = phi[i] * phi[j] * pm[0] + rv[i] * rv[j];
-
-					if (j + 1 < r)
-						x += phi[i] * pm[j + 1];
-					if (i + 1 < r)
-						x += phi[j] * pm[(i + 1) * r];
-					if (i + 1 < r && j + 1 < r)
-						x += pm[(i + 1) * r + j + 1];
-					pn[i * r + j] = pn[j * r + i] = x;
-				}
+			predict_covariance(wk, pm, pn);
 			/* the new covariance becomes the current one */
 			{
 				double	   *swap = pm;
@@ -345,28 +427,7 @@ kalman_filter(ArimaWork *wk)
 			sumlog += log(fprod);
 			fprod = 1.0;
 		}
-
-		/* update: a += P Z' v / F, P -= P Z' Z P / F */
-		{
-			double		k[ARIMA_MAX_R];
-
-			for (i = 0; i < r; i++)
-				k[i] = pm[i * r] / f;
-			for (i = 0; i < r; i++)
-			{
-				a[i] += k[i] * v;
-				a1[i] += k[i] * v1;
-			}
-			for (i = 0; i < r; i++)
-				for (j = i; j < r; j++)
-				{
-					double		x = pm[i * r + j] - k[i] * k[j] * f;
-
-					pm[i * r + j] = pm[j * r + i] = x;
-					pmax = Max(pmax, fabs(x));
-				}
-		}
-		if (pmax < STEADY_STATE_TOLERANCE)
+		if (update_state(wk, a, a1, pm, v, v1, f) < STEADY_STATE_TOLERANCE)
 		{
 			steady = true;
 			memset(pm, 0, sizeof(double) * r * r);
@@ -375,24 +436,7 @@ kalman_filter(ArimaWork *wk)
 	sumlog += log(fprod);
 	if (pm != wk->pm)
 		memcpy(wk->pm, pm, sizeof(double) * r * r);
-
-	if (wk->has_mean)
-	{
-		if (!(s11 > 0.0))
-			return false;
-		wk->mean_shift = s1y / s11;
-		wk->ssq = syy - s1y * wk->mean_shift;
-		for (i = 0; i < r; i++)
-			a[i] -= wk->mean_shift * a1[i];
-		wk->v1 -= wk->mean_shift;
-	}
-	else
-	{
-		wk->mean_shift = 0.0;
-		wk->ssq = syy;
-	}
-	wk->sumlog = sumlog;
-	return wk->ssq > 0.0 && isfinite(wk->ssq);
+	return finish_filter(wk, syy, s1y, s11, sumlog);
 }
 
 /* Concentrated objective: -loglik / n up to a constant. */
@@ -754,8 +798,7 @@ crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *v
 				dim = r + d,
 				h,
 				i,
-				j,
-				k;
+				j;
 	double		phi[ARIMA_MAX_R] = {0},
 				rv[ARIMA_MAX_R] = {0},
 				c[ARIMA_MAX_D] = {0},
@@ -829,24 +872,11 @@ crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *v
 		}
 		memcpy(s, snew, sizeof(double) * dim);
 		/* cov = G cov G' + hv hv' */
+		crm_matmul(g, cov, tmp, dim, dim, dim);
+		crm_matmul_bt(tmp, g, cov, dim, dim, dim);
 		for (i = 0; i < dim; i++)
 			for (j = 0; j < dim; j++)
-			{
-				double		x = 0.0;
-
-				for (k = 0; k < dim; k++)
-					x += g[i * dim + k] * cov[k * dim + j];
-				tmp[i * dim + j] = x;
-			}
-		for (i = 0; i < dim; i++)
-			for (j = 0; j < dim; j++)
-			{
-				double		x = hv[i] * hv[j];
-
-				for (k = 0; k < dim; k++)
-					x += tmp[i * dim + k] * g[j * dim + k];
-				cov[i * dim + j] = x;
-			}
+				cov[i * dim + j] += hv[i] * hv[j];
 		mean[h] = s[out] + (d == 0 ? model->mean : 0.0);
 		variance[h] = model->sigma2 * cov[out * dim + out];
 	}

@@ -712,44 +712,6 @@ ets_point(const EtsModel *model, double level, double slope, const double *seaso
 	return f;
 }
 
-/* out = a b, for a (r x inner) and b (inner x c), row-major; out distinct. */
-static void
-matmul(const double *a, const double *b, double *out, int r, int inner, int c)
-{
-	int			i,
-				j,
-				k;
-
-	for (i = 0; i < r; i++)
-		for (j = 0; j < c; j++)
-		{
-			double		sum = 0.0;
-
-			for (k = 0; k < inner; k++)
-				sum += a[i * inner + k] * b[k * c + j];
-			out[i * c + j] = sum;
-		}
-}
-
-/* out = a b', for a (r x inner) and b (c x inner); out distinct. */
-static void
-matmul_bt(const double *a, const double *b, double *out, int r, int inner, int c)
-{
-	int			i,
-				j,
-				k;
-
-	for (i = 0; i < r; i++)
-		for (j = 0; j < c; j++)
-		{
-			double		sum = 0.0;
-
-			for (k = 0; k < inner; k++)
-				sum += a[i * inner + k] * b[j * inner + k];
-			out[i * c + j] = sum;
-		}
-}
-
 /* The Kronecker product a (p x q) (x) b (r x s) into out (pr x qs). */
 static void
 kronecker(const double *a, int p, int q, const double *b, int r, int s, double *out)
@@ -845,32 +807,32 @@ ets_class3(const EtsModel *model, int horizon, double *mean, double *variance)
 			for (i = 0; i < k; i++)
 				vec[j * k + i] = mh[i * m + j];
 		/* V' = F V F' + s2 (F V G' + G V F' + K (V + vv') K' + s2 G (3V + 2vv') G') */
-		matmul(f21, vh, a, d, d, d);
-		matmul_bt(a, f21, vnew, d, d, d);
-		matmul_bt(a, g21, b, d, d, d);
+		crm_matmul(f21, vh, a, d, d, d);
+		crm_matmul_bt(a, f21, vnew, d, d, d);
+		crm_matmul_bt(a, g21, b, d, d, d);
 		for (i = 0; i < d; i++)
 			for (j = 0; j < d; j++)
 				vnew[i * d + j] += sigma2 * (b[i * d + j] + b[j * d + i]);
 		for (i = 0; i < d; i++)
 			for (j = 0; j < d; j++)
 				c[i * d + j] = vh[i * d + j] + vec[i] * vec[j];
-		matmul(kk, c, a, d, d, d);
-		matmul_bt(a, kk, b, d, d, d);
+		crm_matmul(kk, c, a, d, d, d);
+		crm_matmul_bt(a, kk, b, d, d, d);
 		for (i = 0; i < d * d; i++)
 			vnew[i] += sigma2 * b[i];
 		for (i = 0; i < d; i++)
 			for (j = 0; j < d; j++)
 				c[i * d + j] = 3.0 * vh[i * d + j] + 2.0 * vec[i] * vec[j];
-		matmul(g21, c, a, d, d, d);
-		matmul_bt(a, g21, b, d, d, d);
+		crm_matmul(g21, c, a, d, d, d);
+		crm_matmul_bt(a, g21, b, d, d, d);
 		for (i = 0; i < d * d; i++)
 			vh[i] = vnew[i] + sigma2 * sigma2 * b[i];
 
 		/* M' = F1 M F2' + s2 G1 M G2' */
-		matmul(f1, mh, tmp, k, k, m);
-		matmul_bt(tmp, f2, mnew, k, m, m);
-		matmul(g1, mh, tmp, k, k, m);
-		matmul_bt(tmp, g2, mh, k, m, m);
+		crm_matmul(f1, mh, tmp, k, k, m);
+		crm_matmul_bt(tmp, f2, mnew, k, m, m);
+		crm_matmul(g1, mh, tmp, k, k, m);
+		crm_matmul_bt(tmp, g2, mh, k, m, m);
 		for (i = 0; i < k * m; i++)
 			mh[i] = mnew[i] + sigma2 * mh[i];
 	}

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * optimize.h
- *	  Small-dimension minimisers and dense linear algebra for the
- *	  time-series models (ARIMA likelihood, Holt-Winters SSE).
+ *	  Small-dimension minimisers for the time-series models (ARIMA
+ *	  likelihood, Holt-Winters SSE, ETS likelihood).
  *
  * Everything works in caller-provided or stack buffers of at most
  * OPT_MAX_PARAMS parameters: nothing allocates per iteration.
@@ -9,6 +9,8 @@
  */
 #ifndef CRM_FORECAST_OPTIMIZE_H
 #define CRM_FORECAST_OPTIMIZE_H
+
+#include "forecast/linalg.h"
 
 #define OPT_MAX_PARAMS 32
 
@@ -75,31 +77,5 @@ extern void crm_opt_probe(opt_value probe, opt_objective fn, void *context, int 
 extern void crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 								 const double *lo, const double *hi, double f0,
 								 double *gradient);
-
-/*
- * Solves A x = b for a general n x n matrix (row-major, overwritten) by
- * Gaussian elimination with partial pivoting; b is overwritten by x.
- * Returns false when A is singular to working precision.
- */
-extern bool crm_dense_solve(int n, double *a, double *b);
-
-/*
- * Solves the symmetric positive semi-definite system A x = b (row-major,
- * only the lower triangle read, A overwritten) by a Cholesky factorisation
- * of the diagonally scaled matrix.  Directions whose pivot is negligible are
- * set to zero (a basic solution of rank-deficient least squares).  work
- * holds 2n doubles.  Returns the number of directions dropped.
- */
-extern int	crm_dense_solve_psd(int n, double *a, double *b, double *work);
-
-/*
- * crm_dense_solve_psd in two steps, for many right-hand sides: factor A (and
- * fill work), then solve for b in place with that factor and work.
- */
-extern int	crm_dense_factor_psd(int n, double *a, double *work);
-extern void crm_dense_solve_factored(int n, const double *a, const double *work, double *b);
-
-/* Quantile function of the standard normal distribution, 0 < p < 1. */
-extern double crm_normal_quantile(double p);
 
 #endif							/* CRM_FORECAST_OPTIMIZE_H */

@@ -34,7 +34,7 @@
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
-#include "linalg.h"
+#include "forecast/linalg.h"
 #include "regression.h"
 
 PG_FUNCTION_INFO_V1(crm_linreg_accum);
