@@ -34,6 +34,26 @@ COMMENT ON AGGREGATE crm.arima(float8, integer, integer, integer) IS
     'ARIMA(p, d, q) by exact Gaussian maximum likelihood (Kalman filter) of the series differenced d times, '
     'with a mean when d = 0; call with ORDER BY inside, e.g. crm.arima(y, 1, 1, 1 ORDER BY t). Returns a jsonb model.';
 
+CREATE FUNCTION crm.arima_accum(state internal, y float8, p integer, d integer, q integer,
+                                seasonal_p integer, seasonal_d integer, seasonal_q integer, season integer)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_series_accum'
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.arima_accum(internal, float8, integer, integer, integer, integer, integer, integer, integer) IS
+    'Transition function of the seasonal crm.arima: appends y to the series.';
+
+CREATE AGGREGATE crm.arima(y float8, p integer, d integer, q integer,
+                           seasonal_p integer, seasonal_d integer, seasonal_q integer, season integer) (
+    SFUNC = crm.arima_accum,
+    STYPE = internal,
+    FINALFUNC = crm.arima_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.arima(float8, integer, integer, integer, integer, integer, integer, integer) IS
+    'Seasonal ARIMA(p, d, q)(P, D, Q)[season] by exact Gaussian maximum likelihood (Kalman filter) of the series '
+    'differenced d times and D times at the season''s lag, with a mean when it is not differenced; P, Q <= 2, '
+    'D <= 1, season 2 to 24. Call with ORDER BY inside. Returns a jsonb model.';
+
 CREATE FUNCTION crm.holt_winters_accum(state internal, y float8, season integer, seasonal text)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'crm_series_accum'

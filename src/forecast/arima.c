@@ -4,9 +4,11 @@
  *	  aggregate, and the model's jsonb form.
  *
  * Model keys: kind "arima", n, n_used (points after differencing), order
- * [p, d, q], ar, ma, mean (d = 0 only), sigma2, loglik, aic, aicc, bic, and
+ * [p, d, q], ar, ma, for a seasonal model seasonal_order [P, D, Q, m], sar
+ * and sma (the seasonal factors' coefficients), mean (no differencing
+ * only), sigma2, loglik, aic, aicc, bic, and
  * for crm.forecast the filtered state (state, state_cov divided by sigma2,
- * row-major) and tail, the last d points of the series.  A model of a
+ * row-major) and tail, the last d + D m points of the series.  A model of a
  * seasonally adjusted series (crm.best_model) also has season and
  * seasonals, the indexes that multiply forecast steps 1..season, and so on.
  *-------------------------------------------------------------------------
@@ -35,6 +37,14 @@ crm_arima_to_jsonb(const ArimaModel *model, const char *extra_json)
 	crm_model_json_array(&buf, "order", order, 3);
 	crm_model_json_array(&buf, "ar", model->ar, model->p);
 	crm_model_json_array(&buf, "ma", model->ma, model->q);
+	if (model->m > 1)
+	{
+		double		seasonal_order[4] = {model->sp, model->sd, model->sq, model->m};
+
+		crm_model_json_array(&buf, "seasonal_order", seasonal_order, 4);
+		crm_model_json_array(&buf, "sar", model->sar, model->sp);
+		crm_model_json_array(&buf, "sma", model->sma, model->sq);
+	}
 	if (model->has_mean)
 		crm_model_json_number(&buf, "mean", model->mean);
 	crm_model_json_number(&buf, "sigma2", model->sigma2);
@@ -44,7 +54,7 @@ crm_arima_to_jsonb(const ArimaModel *model, const char *extra_json)
 	crm_model_json_number(&buf, "bic", model->bic);
 	crm_model_json_array(&buf, "state", model->state, model->r);
 	crm_model_json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
-	crm_model_json_array(&buf, "tail", model->tail, model->d);
+	crm_model_json_array(&buf, "tail", model->tail, model->d + model->sd * model->m);
 	if (model->seasonals != NULL)
 	{
 		crm_model_json_int(&buf, "season", model->season);
@@ -84,8 +94,35 @@ crm_arima_from_jsonb(Jsonb *json, ArimaModel *model)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid ARIMA order in model"),
 				 errdetail_internal("%s", problem)));
-	model->r = Max(model->p, model->q + 1);
-	model->has_mean = model->d == 0;
+	model->m = 1;
+	if (crm_model_has_key(json, "seasonal_order"))
+	{
+		double		seasonal_order[4];
+
+		crm_model_get_array(json, "seasonal_order", seasonal_order, 4);
+		for (i = 0; i < 4; i++)
+			if (seasonal_order[i] != rint(seasonal_order[i]) || fabs(seasonal_order[i]) > 1000)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("model key \"seasonal_order\" must hold four small integers")));
+		model->sp = (int) seasonal_order[0];
+		model->sd = (int) seasonal_order[1];
+		model->sq = (int) seasonal_order[2];
+		model->m = (int) seasonal_order[3];
+		if ((problem = crm_arima_check_seasonal_order(model->sp, model->sd, model->sq, model->m)) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid seasonal ARIMA order in model"),
+					 errdetail_internal("%s", problem)));
+		crm_model_get_array(json, "sar", model->sar, model->sp);
+		crm_model_get_array(json, "sma", model->sma, model->sq);
+		for (i = 0; i < model->sp; i++)
+			require_finite(model->sar[i], "sar");
+		for (i = 0; i < model->sq; i++)
+			require_finite(model->sma[i], "sma");
+	}
+	model->r = Max(model->p + model->sp * model->m, model->q + model->sq * model->m + 1);
+	model->has_mean = model->d == 0 && model->sd == 0;
 	model->n = crm_model_get_int(json, "n");
 	crm_model_get_array(json, "ar", model->ar, model->p);
 	crm_model_get_array(json, "ma", model->ma, model->q);
@@ -98,7 +135,7 @@ crm_arima_from_jsonb(Jsonb *json, ArimaModel *model)
 				 errmsg("model key \"sigma2\" must not be negative")));
 	crm_model_get_array(json, "state", model->state, model->r);
 	crm_model_get_array(json, "state_cov", model->state_cov, model->r * model->r);
-	crm_model_get_array(json, "tail", model->tail, model->d);
+	crm_model_get_array(json, "tail", model->tail, model->d + model->sd * model->m);
 
 	for (i = 0; i < model->p; i++)
 		require_finite(model->ar[i], "ar");
@@ -121,7 +158,8 @@ crm_arima_from_jsonb(Jsonb *json, ArimaModel *model)
 }
 
 /*
- * crm.arima final function: fits the collected series.
+ * crm.arima final function: fits the collected series, with the seasonal
+ * order and season when the aggregate has them.
  */
 Datum
 crm_arima_final(PG_FUNCTION_ARGS)
@@ -131,7 +169,11 @@ crm_arima_final(PG_FUNCTION_ARGS)
 	const char *problem;
 	int			p,
 				d,
-				q;
+				q,
+				sp = 0,
+				sd = 0,
+				sq = 0,
+				m = 1;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -139,16 +181,28 @@ crm_arima_final(PG_FUNCTION_ARGS)
 	p = crm_series_arg_int(state, 0);
 	d = crm_series_arg_int(state, 1);
 	q = crm_series_arg_int(state, 2);
+	if (state->nargs > 3)
+	{
+		sp = crm_series_arg_int(state, 3);
+		sd = crm_series_arg_int(state, 4);
+		sq = crm_series_arg_int(state, 5);
+		m = crm_series_arg_int(state, 6);
+	}
 
 	if ((problem = crm_arima_check_order(p, d, q)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid ARIMA order"),
 				 errdetail_internal("%s", problem)));
-	if ((problem = crm_arima_fit(state->y, state->n, p, d, q, &model)) != NULL)
+	if (state->nargs > 3 && (problem = crm_arima_check_seasonal_order(sp, sd, sq, m)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit ARIMA(%d,%d,%d) to this series", p, d, q),
+				 errmsg("invalid seasonal ARIMA order"),
+				 errdetail_internal("%s", problem)));
+	if ((problem = crm_arima_fit_seasonal(state->y, state->n, p, d, q, sp, sd, sq, m, &model)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit %s to this series", crm_arima_display_name(p, d, q, sp, sd, sq, m)),
 				 errdetail_internal("%s", problem)));
 	PG_RETURN_DATUM(crm_arima_to_jsonb(&model, NULL));
 }

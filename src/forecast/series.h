@@ -16,8 +16,8 @@
 
 #include "fmgr.h"
 
-/* The most extra arguments an ordered-series aggregate takes (HW fixed). */
-#define SERIES_MAX_ARGS 5
+/* The most extra arguments an ordered-series aggregate takes (seasonal ARIMA). */
+#define SERIES_MAX_ARGS 7
 
 typedef struct SeriesState
 {

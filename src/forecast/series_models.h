@@ -18,31 +18,46 @@
 #define ARIMA_MAX_P 5
 #define ARIMA_MAX_D 2
 #define ARIMA_MAX_Q 5
-#define ARIMA_MAX_R (Max(ARIMA_MAX_P, ARIMA_MAX_Q + 1))
+/* seasonal orders (P, D, Q) and the longest season of a seasonal ARIMA */
+#define ARIMA_MAX_SP 2
+#define ARIMA_MAX_SD 1
+#define ARIMA_MAX_SQ 2
+#define ARIMA_MAX_SEASON 24
+/* the state: max(p + P m, q + Q m + 1) */
+#define ARIMA_MAX_R (ARIMA_MAX_Q + ARIMA_MAX_SQ * ARIMA_MAX_SEASON + 1)
+/* points the differencing (1 - B)^d (1 - B^m)^D reaches back */
+#define ARIMA_MAX_LAGS (ARIMA_MAX_D + ARIMA_MAX_SD * ARIMA_MAX_SEASON)
 
 typedef struct ArimaModel
 {
 	int			p,
 				d,
 				q;
+	/* seasonal orders and season; sp = sd = sq = 0 and m = 1 without */
+	int			sp,
+				sd,
+				sq,
+				m;
 	int			n;				/* points in the series */
 	int			n_used;			/* points after differencing */
 	bool		has_mean;		/* d = 0: the series has a mean */
 	double		ar[ARIMA_MAX_P];
 	double		ma[ARIMA_MAX_Q];
+	double		sar[ARIMA_MAX_SP];
+	double		sma[ARIMA_MAX_SQ];
 	double		mean;
 	double		sigma2;
 	double		loglik;
 	double		aic,
 				aicc,
 				bic;
-	/* log density of y[2..n] given y[1], for crm.best_model (d <= 1) */
+	/* log density of y[2..n] given y[1], for crm.best_model (d <= 1, no season) */
 	double		loglik_after_first;
 	/* filtered state a[n|n] and its covariance divided by sigma2 */
-	int			r;				/* state dimension max(p, q + 1) */
+	int			r;				/* state dimension max(p + sp m, q + sq m + 1) */
 	double		state[ARIMA_MAX_R];
 	double		state_cov[ARIMA_MAX_R * ARIMA_MAX_R];
-	double		tail[ARIMA_MAX_D];	/* last d points of the series, oldest first */
+	double		tail[ARIMA_MAX_LAGS];	/* last d + sd m points, oldest first */
 	/*
 	 * crm.best_model fits ARIMA to a seasonally adjusted series: then the
 	 * season's multiplicative indexes, the one of forecast step 1 first
@@ -83,11 +98,15 @@ typedef struct HwModel
 
 /* ARIMA: fitting and forecasts in arima_fit.c, jsonb in arima.c */
 extern const char *crm_arima_check_order(int p, int d, int q);
+extern const char *crm_arima_check_seasonal_order(int sp, int sd, int sq, int m);
 extern const char *crm_arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model);
+extern const char *crm_arima_fit_seasonal(const double *y, int n, int p, int d, int q, int sp, int sd,
+										  int sq, int m, ArimaModel *model);
 extern void crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance);
 extern Datum crm_arima_to_jsonb(const ArimaModel *model, const char *extra_json);
 extern void crm_arima_from_jsonb(Jsonb *json, ArimaModel *model);
 extern char *crm_arima_name(int p, int d, int q);
+extern char *crm_arima_display_name(int p, int d, int q, int sp, int sd, int sq, int m);
 
 /* Holt-Winters: fitting and forecasts in holt_winters_fit.c, jsonb in holt_winters.c */
 extern bool crm_hw_parse_seasonal(const char *text, HwSeasonal *seasonal);
