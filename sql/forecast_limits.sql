@@ -42,3 +42,20 @@ SELECT (r ->> 'p10')::float8 >= 0 AND (r ->> 'p90')::float8 <= 1e306 AS in_range
 -- a total beyond float8: numeric overflow, not a NULL percentile
 SELECT pg_temp.try($$SELECT crm.revenue_range(a, 0.5) FROM (VALUES (1e308::float8), (1e308)) v(a)$$);
 SELECT pg_temp.try($$SELECT crm.revenue_range(1.7e308, 1.0) FROM generate_series(1, 2)$$);
+
+-- seasonal ARIMA: the seasonal order and season are checked like the order
+CREATE TEMP TABLE sea AS
+SELECT t, 100 + 0.5 * t + 10 * sin(t * pi() / 6) + ((t * 7919 + 13) % 101) / 50.0 AS y FROM generate_series(1, 72) t;
+SELECT m ->> 'kind' AS kind, m -> 'order' AS "order", m -> 'seasonal_order' AS seasonal_order,
+       jsonb_array_length(m -> 'sma') AS sma, jsonb_array_length(m -> 'tail') AS tail,
+       jsonb_array_length(m -> 'state') AS state
+  FROM (SELECT crm.arima(y, 0, 1, 1, 0, 1, 1, 12 ORDER BY t) AS m FROM sea) x;
+SELECT count(*) AS steps, bool_and(lo < yhat AND yhat < hi) AS inside
+  FROM (SELECT crm.arima(y, 1, 0, 0, 1, 1, 0, 12 ORDER BY t) AS m FROM sea) x, crm.forecast(m, 24);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, 3, 1, 1, 12 ORDER BY t) FROM sea$$);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, 0, 2, 1, 12 ORDER BY t) FROM sea$$);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, -1, 1, 1, 12 ORDER BY t) FROM sea$$);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, 0, 1, 1, 1 ORDER BY t) FROM sea$$);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, 0, 1, 1, 2147483647 ORDER BY t) FROM sea$$);
+SELECT pg_temp.try($$SELECT crm.arima(y, 0, 1, 1, 2, 1, 1, 12 ORDER BY t) FROM sea WHERE t <= 30$$);
+SELECT pg_temp.try($$SELECT * FROM crm.forecast('{"kind": "arima", "n": 10, "order": [0, 1, 1], "ma": [0.1], "seasonal_order": [0, 1, 1, 99], "sar": [], "sma": [0.1]}', 2)$$);
