@@ -31,7 +31,8 @@
  * A member that cannot be fitted (too few points, say) is left out and
  * listed with the reason; a constant series gets a constant forecast.  The
  * jsonb is kind "combination" with the members' models under "members",
- * and "selection" says what was combined and why.
+ * and "selection" says what was combined ("rule", "chosen", "members",
+ * "skipped") and why ("why").
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -49,6 +50,10 @@ PG_FUNCTION_INFO_V1(crm_best_model_final);
 
 #define SELECTION_RULE \
 	"The mean of the forecasts of ETS (smallest AICc), Theta and ARIMA (smallest AICc, seasonally adjusted series)"
+#define SELECTION_WHY \
+	"Forecasts of different methods err differently and partly cancel: on the 617 monthly series of the " \
+	"M1 competition (18 months ahead) this mean had a lower sMAPE and MASE than each member and than " \
+	"R's ets, auto.arima and thetaf, while picking one model by its in-sample fit did not."
 #define ARIMA_CRITERION \
 	"AICc of the one-step-ahead Gaussian likelihood of points 2..n given point 1"
 
@@ -303,6 +308,8 @@ crm_best_model_final(PG_FUNCTION_ARGS)
 	crm_model_json_key(&buf, "selection");
 	appendStringInfoString(&buf, "{\"rule\":");
 	escape_json(&buf, SELECTION_RULE);
+	appendStringInfoString(&buf, ",\"why\":");
+	escape_json(&buf, SELECTION_WHY);
 	appendStringInfoString(&buf, ",\"chosen\":");
 	escape_json(&buf, comb.chosen.data);
 	appendStringInfo(&buf, ",\"members\":[%s],\"skipped\":[%s]}", comb.names.data, comb.notes.data);
