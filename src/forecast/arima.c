@@ -8,9 +8,7 @@
  * and sma (the seasonal factors' coefficients), mean (no differencing
  * only), sigma2, loglik, aic, aicc, bic, and
  * for crm.forecast the filtered state (state, state_cov divided by sigma2,
- * row-major) and tail, the last d + D m points of the series.  A model of a
- * seasonally adjusted series (crm.best_model) also has season and
- * seasonals, the indexes that multiply forecast steps 1..season, and so on.
+ * row-major) and tail, the last d + D m points of the series.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -55,11 +53,6 @@ crm_arima_to_jsonb(const ArimaModel *model, const char *extra_json)
 	crm_model_json_array(&buf, "state", model->state, model->r);
 	crm_model_json_array(&buf, "state_cov", model->state_cov, model->r * model->r);
 	crm_model_json_array(&buf, "tail", model->tail, model->d + model->sd * model->m);
-	if (model->seasonals != NULL)
-	{
-		crm_model_json_int(&buf, "season", model->season);
-		crm_model_json_array(&buf, "seasonals", model->seasonals, model->season);
-	}
 	return crm_model_json_end(&buf, extra_json);
 }
 
@@ -143,18 +136,6 @@ crm_arima_from_jsonb(Jsonb *json, ArimaModel *model)
 		require_finite(model->ma[i], "ma");
 	require_finite(model->mean, "mean");
 	require_finite(model->sigma2, "sigma2");
-	if (crm_model_has_key(json, "seasonals"))
-	{
-		model->season = crm_model_get_int(json, "season");
-		if (model->season < 2 || model->season > 100000000)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model key \"season\" must be at least 2")));
-		model->seasonals = palloc(sizeof(double) * model->season);
-		crm_model_get_array(json, "seasonals", model->seasonals, model->season);
-		for (i = 0; i < model->season; i++)
-			require_finite(model->seasonals[i], "seasonals");
-	}
 }
 
 /*

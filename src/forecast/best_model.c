@@ -8,15 +8,16 @@
  *   - ETS: the state-space exponential smoothing model with the smallest
  *     AICc in R's default family (ets_fit.c);
  *   - Theta: R's thetaf (theta.c);
- *   - ARIMA: ARIMA(p, d, q), p, q <= 2, d <= 1, of the series seasonally
- *     adjusted as the Theta method adjusts it (divided by the indexes of a
- *     classical multiplicative decomposition when the 90% autocorrelation
- *     test finds seasonality and the data are positive), the forecasts
- *     multiplied back.  The orders are compared by AICc on the same data,
- *     the one-step-ahead Gaussian log density of points 2..n given point 1
- *     (for d = 1 this is exactly its likelihood; for d = 0 the first
- *     point's term is removed), with k = all estimated parameters and n - 1
- *     observations: AICc = -2 loglik + 2k + 2k(k + 1) / (n - 1 - k - 1).
+ *   - ARIMA: when the Theta method's 90% autocorrelation test finds the
+ *     series seasonal (and the season is 2 to ARIMA_MAX_SEASON points), the
+ *     seasonal ARIMA(p, 1, q)(0, 1, 1)[m], p, q <= 1, with the smallest AICc
+ *     (the airline model and its neighbours; they model the same
+ *     differences, so their AICc compare); otherwise ARIMA(p, d, q),
+ *     p, q <= 2, d <= 1, compared by AICc on the same data, the one-step-ahead
+ *     Gaussian log density of points 2..n given point 1 (for d = 1 this is
+ *     exactly its likelihood; for d = 0 the first point's term is removed),
+ *     with k = all estimated parameters and n - 1 observations:
+ *     AICc = -2 loglik + 2k + 2k(k + 1) / (n - 1 - k - 1).
  *
  * The forecast is the mean of the members' forecasts, and its interval the
  * mean of their interval ends.  Why a combination rather than the member
@@ -49,7 +50,7 @@
 PG_FUNCTION_INFO_V1(crm_best_model_final);
 
 #define SELECTION_RULE \
-	"The mean of the forecasts of ETS (smallest AICc), Theta and ARIMA (smallest AICc, seasonally adjusted series)"
+	"The mean of the forecasts of ETS (smallest AICc), Theta and ARIMA (smallest AICc; seasonal when the series is)"
 #define SELECTION_WHY \
 	"Forecasts of different methods err differently and partly cancel: on the 617 monthly series of the " \
 	"M1 competition (18 months ahead) this mean had a lower sMAPE and MASE than each member and than " \
@@ -152,90 +153,125 @@ theta_member(Combination *comb, const double *y, int n, int m)
 			   crm_theta_to_jsonb(&model, NULL));
 }
 
-/*
- * The ARIMA member: orders p, q <= 2, d <= 1 of the seasonally adjusted
- * series, compared by AICc on the same data (see the file comment).
- */
+/* Appends a candidate's JSON entry, fitted (aicc) or skipped (problem). */
 static void
-arima_member(Combination *comb, const double *y, int n, int m)
+arima_candidate(StringInfo candidates, const char *name, const char *problem, double aicc, int k)
 {
-	double	   *x = palloc(sizeof(double) * n),
-			   *figure = NULL;
-	ArimaModel	best;
-	StringInfoData candidates,
-				extra;
+	StringInfoData entry;
+
+	initStringInfo(&entry);
+	appendStringInfoString(&entry, "{\"model\":");
+	escape_json(&entry, name);
+	if (problem != NULL || isnan(aicc))
+	{
+		appendStringInfoString(&entry, ",\"skipped\":");
+		escape_json(&entry, problem != NULL ? problem : "Too few points for its parameters.");
+	}
+	else
+	{
+		crm_model_json_number(&entry, "aicc", aicc);
+		crm_model_json_int(&entry, "parameters", k);
+	}
+	appendStringInfoChar(&entry, '}');
+	json_list_add(candidates, entry.data, false);
+}
+
+/*
+ * A seasonal series (the Theta method's test): ARIMA(p, 1, q)(0, 1, 1)[m],
+ * p, q <= 1 -- the airline model and its neighbours -- by AICc, which is
+ * comparable here since all four model the same differences.  False when
+ * none can be fitted.
+ */
+static bool
+seasonal_arima(const double *y, int n, int m, ArimaModel *best, StringInfo candidates)
+{
 	double		best_aicc = INFINITY;
-	bool		positive = true;
+	int			p,
+				q;
+
+	for (p = 0; p <= 1; p++)
+		for (q = 0; q <= 1; q++)
+		{
+			ArimaModel	model;
+			const char *problem = crm_arima_fit_seasonal(y, n, p, 1, q, 0, 1, 1, m, &model);
+
+			arima_candidate(candidates, psprintf("arima(%d,1,%d)(0,1,1)[%d]", p, q, m), problem,
+							problem == NULL ? model.aicc : NAN, p + q + 2);
+			if (problem == NULL && model.aicc < best_aicc)
+			{
+				best_aicc = model.aicc;
+				*best = model;
+			}
+		}
+	return isfinite(best_aicc);
+}
+
+/*
+ * Otherwise: ARIMA(p, d, q), p, q <= 2, d <= 1, compared by AICc on the same
+ * data (see the file comment).  False when none can be fitted.
+ */
+static bool
+plain_arima(const double *y, int n, ArimaModel *best, StringInfo candidates)
+{
+	double		best_aicc = INFINITY;
 	int			p,
 				d,
-				q,
-				t;
+				q;
 
-	memcpy(x, y, sizeof(double) * n);
-	for (t = 0; t < n; t++)
-		positive = positive && y[t] > 0.0;
-	if (m >= 2 && positive && crm_seasonality_test(y, n, m))
-	{
-		figure = palloc(sizeof(double) * m);
-		if (crm_classical_decompose(y, n, m, true, figure))
-			for (t = 0; t < n; t++)
-				x[t] = y[t] / figure[t % m];
-		else
-			figure = NULL;
-	}
-
-	initStringInfo(&candidates);
-	memset(&best, 0, sizeof(best));
 	for (d = 0; d <= 1; d++)
 		for (p = 0; p <= 2; p++)
 			for (q = 0; q <= 2; q++)
 			{
 				ArimaModel	model;
-				char	   *name = crm_arima_name(p, d, q);
-				const char *problem = crm_arima_fit(x, n, p, d, q, &model);
+				const char *problem = crm_arima_fit(y, n, p, d, q, &model);
 				int			k = p + q + (d == 0 ? 1 : 0) + 1;
 				double		aicc = problem == NULL ? common_aicc(model.loglik_after_first, k, n) : NAN;
-				StringInfoData entry;
 
-				initStringInfo(&entry);
-				appendStringInfoString(&entry, "{\"model\":");
-				escape_json(&entry, name);
-				if (problem != NULL || isnan(aicc))
-				{
-					appendStringInfoString(&entry, ",\"skipped\":");
-					escape_json(&entry, problem != NULL ? problem : "Too few points for its parameters.");
-				}
-				else
-				{
-					crm_model_json_number(&entry, "aicc", aicc);
-					crm_model_json_int(&entry, "parameters", k);
-				}
-				appendStringInfoChar(&entry, '}');
-				json_list_add(&candidates, entry.data, false);
+				arima_candidate(candidates, crm_arima_name(p, d, q), problem, aicc, k);
 				if (problem == NULL && aicc < best_aicc)
 				{
 					best_aicc = aicc;
-					best = model;
+					*best = model;
 				}
 			}
-	if (!isfinite(best_aicc))
+	return isfinite(best_aicc);
+}
+
+static void
+arima_member(Combination *comb, const double *y, int n, int m)
+{
+	ArimaModel	best;
+	StringInfoData candidates,
+				extra;
+	const char *criterion = ARIMA_CRITERION;
+	char	   *name;
+	bool		found = false;
+
+	initStringInfo(&candidates);
+	memset(&best, 0, sizeof(best));
+	if (m >= 2 && m <= ARIMA_MAX_SEASON && crm_seasonality_test(y, n, m))
 	{
-		leave_out(comb, "arima", psprintf("No ARIMA(p, d, q) with p, q <= 2 and d <= 1 can be fitted to this series of %d points.", n));
+		found = seasonal_arima(y, n, m, &best, &candidates);
+		criterion = "AICc (the candidates model the same differences)";
+	}
+	if (!found)
+	{
+		resetStringInfo(&candidates);
+		criterion = ARIMA_CRITERION;
+		found = plain_arima(y, n, &best, &candidates);
+	}
+	if (!found)
+	{
+		leave_out(comb, "arima", psprintf("No ARIMA model can be fitted to this series of %d points.", n));
 		return;
 	}
-	if (figure != NULL)
-	{
-		best.season = m;
-		best.seasonals = palloc(sizeof(double) * m);
-		for (t = 0; t < m; t++)
-			best.seasonals[t] = figure[(n + t) % m];
-	}
+	name = best.m > 1 ? psprintf("arima(%d,%d,%d)(%d,%d,%d)[%d]", best.p, best.d, best.q, best.sp, best.sd,
+								 best.sq, best.m) : crm_arima_name(best.p, best.d, best.q);
 	initStringInfo(&extra);
-	appendStringInfo(&extra, "\"selection\":{\"criterion\":\"%s\",\"chosen\":\"%s\",\"candidates\":[%s]}",
-					 ARIMA_CRITERION, crm_arima_name(best.p, best.d, best.q), candidates.data);
-	add_member(comb, psprintf("%s%s", crm_arima_name(best.p, best.d, best.q),
-							  figure != NULL ? "(seasonally adjusted)" : ""),
-			   crm_arima_to_jsonb(&best, extra.data));
+	appendStringInfoString(&extra, "\"selection\":{\"criterion\":");
+	escape_json(&extra, criterion);
+	appendStringInfo(&extra, ",\"chosen\":\"%s\",\"candidates\":[%s]}", name, candidates.data);
+	add_member(comb, name, crm_arima_to_jsonb(&best, extra.data));
 }
 
 /*

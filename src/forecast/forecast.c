@@ -163,19 +163,6 @@ crm_model_forecast(Jsonb *json, const char *kind, int horizon, double level, dou
 		crm_arima_from_jsonb(json, &model);
 		crm_arima_forecast(&model, horizon, mean, variance);
 		crm_normal_interval(mean, variance, horizon, level, lo, hi);
-		if (model.seasonals != NULL)
-		{
-			int			h;
-
-			for (h = 0; h < horizon; h++)
-			{
-				double		index = model.seasonals[h % model.season];
-
-				mean[h] *= index;
-				lo[h] *= index;
-				hi[h] *= index;
-			}
-		}
 	}
 	else if (strcmp(kind, "holt_winters") == 0)
 	{

@@ -58,13 +58,6 @@ typedef struct ArimaModel
 	double		state[ARIMA_MAX_R];
 	double		state_cov[ARIMA_MAX_R * ARIMA_MAX_R];
 	double		tail[ARIMA_MAX_LAGS];	/* last d + sd m points, oldest first */
-	/*
-	 * crm.best_model fits ARIMA to a seasonally adjusted series: then the
-	 * season's multiplicative indexes, the one of forecast step 1 first
-	 * (NULL otherwise), multiply the forecasts back.
-	 */
-	int			season;
-	double	   *seasonals;
 } ArimaModel;
 
 typedef enum HwSeasonal
