@@ -1,7 +1,7 @@
 -- demo/20_mail.sql: 智学在线's email.  Templates with Chinese subjects, a
 -- trigger (a demo of what an application adds; not part of the extension)
 -- that queues a templated email when a deal enters 谈判中 or 成交, deals
--- moved so that emails are queued, then the mail worker delivers them with
+-- moved so that emails are queued, then the crm worker delivers them with
 -- the default file transport (one .eml file each in crm.mail_dir).
 \pset footer off
 SET client_min_messages = warning;

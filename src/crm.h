@@ -31,7 +31,8 @@ extern void crm_pipeline_init(void);
 extern void crm_mail_queue_init(void);
 extern void crm_forecast_regression_init(void);
 extern void crm_forecast_timeseries_init(void);
-extern void crm_mail_worker_init(void);
+extern void crm_worker_init(void);
+extern void crm_mail_delivery_init(void);
 extern void crm_sales_init(void);
 
 /* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */

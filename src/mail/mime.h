@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * mime.h
  *	  The RFC 5322/MIME message builder shared by the outbox (enqueue-time
- *	  size check, crm.render_message) and the mail worker (what it sends).
+ *	  size check, crm.render_message) and mail delivery (what the worker sends).
  *
  * crm_mime_build is pure: no catalog or SPI access and no ereport except
  * for running out of memory, so the worker can call it outside any

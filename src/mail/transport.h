@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * transport.h
- *	  How the crm mail worker delivers a claimed message: the file
+ *	  How mail delivery (the crm worker's mail duty) sends a claimed message: the file
  *	  transport writes it at once; smtp and http hand it to one libcurl multi
  *	  handle that lives as long as the worker, driven by a PostgreSQL
  *	  WaitEventSet holding the worker's latch, postmaster death and curl's
@@ -17,7 +17,7 @@
 #include <curl/curl.h>
 
 #include "lib/stringinfo.h"
-#include "mail/worker.h"
+#include "mail/delivery.h"
 
 /* CURLOPT_PROTOCOLS_STR needs 7.85.0. */
 #if LIBCURL_VERSION_NUM < 0x075500

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * transport_curl.c
- *	  The crm mail worker's libcurl engine: one multi handle for the
+ *	  The libcurl engine of mail delivery: one multi handle for the
  *	  worker's life (so connections are reused), driven with
  *	  curl_multi_socket_action from a PostgreSQL WaitEventSet that also
  *	  holds the worker's latch and postmaster death.

@@ -42,8 +42,8 @@ trap 'pg_ctl -m fast stop >/dev/null 2>&1; kill $sink_pid 2>/dev/null; rm -rf "$
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
 q -c "SET client_min_messages = warning; CREATE EXTENSION crm;"
-worker=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm mail worker'")
-[ -n "$worker" ] || { echo "no mail worker"; exit 1; }
+worker=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm worker'")
+[ -n "$worker" ] || { echo "no crm worker"; exit 1; }
 
 now() { date +%s.%N; }
 wait_drained() {	# wait_drained PREFIX COUNT

@@ -199,7 +199,7 @@ sub worker_pid
 {
 	my $node = shift;
 	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm mail worker'");
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm worker'");
 }
 
 # wait_for_worker(NODE, NOT_PID): wait until a worker runs (other than
@@ -209,8 +209,8 @@ sub wait_for_worker
 	my ($node, $not) = @_;
 	$not //= 0;
 	$node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm mail worker' AND pid <> $not")
-	  or die "no mail worker";
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm worker' AND pid <> $not")
+	  or die "no crm worker";
 	return worker_pid($node);
 }
 

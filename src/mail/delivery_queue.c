@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
- * worker_queue.c
- *	  The crm mail worker's SQL: checking that the queue exists, claiming a
+ * delivery_queue.c
+ *	  Mail delivery's SQL: checking that the queue exists, claiming a
  *	  batch, recording outcomes (outbox row, delivery log, suppression of
- *	  hard bounces), re-queueing interrupted deliveries, and deleting old
- *	  rows.  Every function runs inside the caller's short transaction with
+ *	  hard bounces), re-queueing interrupted deliveries, counting the
+ *	  backlog, and deleting old rows.  Every function runs inside the caller's short transaction with
  *	  SPI connected; plans are prepared once and kept (PostgreSQL re-plans
  *	  them when the extension is dropped and created again).
  *
- * The claim statement is also what crm._claim_emails runs (worker_sql.c),
+ * The claim statement is also what crm._claim_emails runs (delivery_sql.c),
  * so the isolation test exercises exactly the worker's claim.
  *-------------------------------------------------------------------------
  */
@@ -17,7 +17,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "mail/worker.h"
+#include "mail/delivery.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -118,6 +118,12 @@ static const char *const suppress_sql =
 static const char *const next_due_sql =
 "SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status = 'queued'";
 
+#define BACKLOG_COUNT_LIMIT 1000000
+static const char *const backlog_sql =
+"SELECT pg_catalog.count(*) FROM (SELECT FROM crm.email_outbox"
+"  WHERE status = 'queued' AND next_attempt_at <= pg_catalog.now()"
+"  LIMIT " CppAsString2(BACKLOG_COUNT_LIMIT) ") due";
+
 static const char *const purge_sql =
 "DELETE FROM crm.email_outbox"
 " WHERE id IN (SELECT id FROM crm.email_outbox"
@@ -131,6 +137,7 @@ static SPIPlanPtr record_plan;
 static SPIPlanPtr suppress_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr purge_plan;
+static SPIPlanPtr backlog_plan;
 
 static SPIPlanPtr keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
 static bool lock_table(const char *name, Oid nsp, Oid *relid);
@@ -187,7 +194,7 @@ crm_mail_requeue_leases(bool all)
 	values[1] = Int32GetDatum(crm_max_attempts);
 	values[2] = CStringGetTextDatum(names[crm_mail_transport]);
 	values[3] = CStringGetTextDatum(all ?
-									"interrupted: the mail worker stopped during this delivery" :
+									"interrupted: the crm worker stopped during this delivery" :
 									"interrupted: the delivery's lease expired");
 	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, 4, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT)
@@ -196,11 +203,11 @@ crm_mail_requeue_leases(bool all)
 }
 
 /*
- * crm_mail_claim: claim up to n due messages.  Returns a list (allocated
- * in list_cxt) of jobs, each in its own memory context under job_parent.
+ * crm_mail_claim: claim up to n due messages.  Returns a list of jobs,
+ * each in its own memory context; the list and the contexts are in parent.
  */
 List *
-crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext list_cxt)
+crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent)
 {
 	Oid			types[2] = {INT4OID, INTERVALOID};
 	Datum		values[2];
@@ -220,7 +227,7 @@ crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext 
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext cxt = AllocSetContextCreate(job_parent, "crm mail job",
+		MemoryContext cxt = AllocSetContextCreate(parent, "crm mail job",
 												  ALLOCSET_SMALL_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		CrmMailJob *job = palloc0(sizeof(CrmMailJob));
@@ -237,7 +244,7 @@ crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext 
 		job->message_id = text_column(tuple, desc, 7, &isnull);
 		job->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 		job->outcome = CRM_OUTCOME_PENDING;
-		MemoryContextSwitchTo(list_cxt);
+		MemoryContextSwitchTo(parent);
 		jobs = lappend(jobs, job);
 		MemoryContextSwitchTo(old);
 	}
@@ -263,7 +270,7 @@ crm_mail_next_due(void)
 
 /*
  * crm_mail_record: write the outcomes of finished jobs, suppress hard
- * bounces, and count what happened in the shared counters.
+ * bounces, and count what happened in the duty's counters.
  */
 void
 crm_mail_record(List *jobs)
@@ -351,14 +358,24 @@ crm_mail_record(List *jobs)
 			elog(ERROR, "could not suppress hard-bounced addresses");
 	}
 
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		crm_mail_shared->sent += sent;
-		crm_mail_shared->failed += failed;
-		crm_mail_shared->retried += retried;
-		SpinLockRelease(&crm_mail_shared->mutex);
-	}
+	crm_duty_tally(sent, failed, retried);
+}
+
+/*
+ * crm_mail_due_backlog: how many queued messages are due now (at most
+ * BACKLOG_COUNT_LIMIT: a count, not a scan of a huge queue).
+ */
+int64
+crm_mail_due_backlog(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_plan(keep_plan(&backlog_plan, backlog_sql, 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the mail backlog");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetInt64(d);
 }
 
 /*
@@ -393,10 +410,10 @@ keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
-			elog(ERROR, "could not prepare mail worker query: %s",
+			elog(ERROR, "could not prepare mail delivery query: %s",
 				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "could not keep mail worker query plan");
+			elog(ERROR, "could not keep mail delivery query plan");
 		*plan = p;
 	}
 	return *plan;

@@ -1,57 +1,46 @@
 /*-------------------------------------------------------------------------
- * worker_main.c
- *	  The crm mail worker's main loop.
+ * delivery.c
+ *	  Mail delivery: the crm worker's "mail" duty (src/worker/duty.h).
  *
- * One pass of the loop:
- *	1. handle interrupts (SIGTERM ends the worker with a non-zero exit, so
- *	   the postmaster restarts it) and reload the configuration on SIGHUP;
- *	2. when there is something to do, one short transaction: lock the
- *	   queue tables without waiting (skip the pass if crm is missing or being
+ * One run of the duty:
+ *	1. when there is something to do, one short transaction: lock the
+ *	   queue tables without waiting (skip the run if crm is missing or being
  *	   dropped), re-queue deliveries a previous worker left in 'sending' (once),
  *	   record the outcomes of finished deliveries, claim as many due messages
  *	   as there are free delivery slots (and the rate cap allows), and every
- *	   CRM_RETENTION_EVERY_MS re-queue expired leases and delete a batch of
- *	   old messages; commit; pgstat_report_stat;
- *	3. outside any transaction, build each claimed message (MIME) and hand it
+ *	   CRM_RETENTION_EVERY_MS re-queue expired leases, delete a batch of old
+ *	   messages and count the backlog; commit;
+ *	2. outside any transaction, build each claimed message (MIME) and hand it
  *	   to the transport;
- *	4. wait for the latch (a commit queued mail, or a signal), the
- *	   transport's sockets, or the next deadline (a retry falling due, the
- *	   rate cap, the slow poll).
- * Outcomes are recorded in batches: when a quarter of the slots have
- * finished, when nothing is left in flight, or 20 ms after the first one
- * finished.  A slot is free only once its outcome is committed, so at most
- * crm.max_in_flight rows are ever 'sending' because of this worker, and
- * those are the only messages a crash can deliver twice.
+ *	3. say when to run next: a retry falling due, the rate cap, the record
+ *	   window, the housekeeping, or the slow poll (a commit that queues mail
+ *	   wakes the duty at once).
+ * Between runs the worker waits in crm_mail_duty_wait: on its latch and on
+ * the transport's sockets, so transfers progress; the duty runs again after
+ * every wait.  Outcomes are recorded in batches: when a quarter of the
+ * slots have finished, when nothing is left in flight, or 20 ms after the
+ * first one finished.  A slot is free only once its outcome is committed,
+ * so at most crm.max_in_flight rows are ever 'sending' because of this
+ * worker, and those are the only messages a crash can deliver twice.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
 
 #include <math.h>
 
-#include "access/xact.h"
-#include "access/xlog.h"
-#include "executor/spi.h"
+#include "mail/delivery.h"
 #include "mail/mime.h"
 #include "mail/transport.h"
-#include "miscadmin.h"
-#include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
-#include "storage/ipc.h"
-#include "storage/proc.h"
-#include "tcop/tcopprot.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #define RECORD_WINDOW_MS 20
 #define BUSY_RETRY_MS 1000
 
-static MemoryContext worker_cxt;	/* lives as long as the worker */
+static MemoryContext duty_cxt;	/* lives as long as the worker */
 static MemoryContext jobs_cxt;	/* parent of every job's context */
-static MemoryContext loop_cxt;	/* reset at every pass */
-static List *active = NIL;		/* claimed jobs not yet recorded (worker_cxt) */
+static MemoryContext run_cxt;	/* reset at every run */
+static List *active = NIL;		/* claimed jobs not yet recorded (duty_cxt) */
 static CrmQueueState queue_state = CRM_QUEUE_BUSY;	/* what the last pass found */
 static bool recovered = false;	/* leases of a previous worker re-queued */
 static TimestampTz next_due;	/* when a queued message may be due */
@@ -59,133 +48,63 @@ static TimestampTz next_housekeeping;
 static double tokens;			/* crm.send_rate budget */
 static TimestampTz tokens_at;
 
-static void announce(int code, Datum arg);
-static void run_pass(void);
+static void set_state(const char *state);
 static void run_transaction(List *finished, int claim_n, bool housekeeping);
 static void start_job(CrmMailJob *job);
-static long ms_until(TimestampTz now, TimestampTz t);
 
 /*
- * crm_mail_worker_main: entry point of the background worker.
+ * crm_mail_duty_start: once, when the worker starts.
  */
 void
-crm_mail_worker_main(Datum main_arg)
+crm_mail_duty_start(void)
 {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(crm_mail_database, NULL, 0);
-	pgstat_report_appname(CRM_MAIL_WORKER_NAME);
-	/* Every name in our SQL is qualified; this keeps operators safe too. */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-
-	worker_cxt = AllocSetContextCreate(TopMemoryContext, "crm mail worker",
-									   ALLOCSET_DEFAULT_SIZES);
-	jobs_cxt = AllocSetContextCreate(worker_cxt, "crm mail jobs", ALLOCSET_DEFAULT_SIZES);
-	loop_cxt = AllocSetContextCreate(worker_cxt, "crm mail worker loop",
+	duty_cxt = AllocSetContextCreate(TopMemoryContext, "crm mail delivery",
 									 ALLOCSET_DEFAULT_SIZES);
-
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		crm_mail_shared->pid = MyProcPid;
-		crm_mail_shared->latch = MyLatch;
-		crm_mail_shared->database_id = MyDatabaseId;
-		crm_mail_shared->started_at = GetCurrentTimestamp();
-		crm_mail_shared->last_activity = crm_mail_shared->started_at;
-		crm_mail_shared->sent = crm_mail_shared->failed = crm_mail_shared->retried = 0;
-		crm_mail_shared->in_flight = 0;
-		SpinLockRelease(&crm_mail_shared->mutex);
-		before_shmem_exit(announce, 0);
-	}
-	crm_mail_set_state("starting");
-	ereport(LOG,
-			(errmsg("crm mail worker started for database \"%s\"", crm_mail_database)));
-
+	jobs_cxt = AllocSetContextCreate(duty_cxt, "crm mail jobs", ALLOCSET_DEFAULT_SIZES);
+	run_cxt = AllocSetContextCreate(duty_cxt, "crm mail delivery run", ALLOCSET_DEFAULT_SIZES);
 	crm_transport_startup();
 	next_due = next_housekeeping = tokens_at = GetCurrentTimestamp();
 	tokens = Max(crm_send_rate, 1.0);
-
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			crm_transport_configure();
-			/* New settings apply at once, retention included. */
-			next_due = next_housekeeping = GetCurrentTimestamp();
-		}
-		MemoryContextReset(loop_cxt);
-		MemoryContextSwitchTo(loop_cxt);
-		run_pass();
-	}
 }
 
 /*
- * announce: before_shmem_exit callback; the worker is gone.
- */
-static void
-announce(int code, Datum arg)
-{
-	SpinLockAcquire(&crm_mail_shared->mutex);
-	crm_mail_shared->pid = 0;
-	crm_mail_shared->latch = NULL;
-	crm_mail_shared->in_flight = 0;
-	strlcpy(crm_mail_shared->state, "stopped", sizeof(crm_mail_shared->state));
-	SpinLockRelease(&crm_mail_shared->mutex);
-}
-
-/*
- * crm_mail_set_state: what crm.worker_status and pg_stat_activity show
- * (active while sending or in a transaction, idle otherwise).
+ * crm_mail_duty_reload: after SIGHUP, new settings apply at once,
+ * retention included.
  */
 void
-crm_mail_set_state(const char *state)
+crm_mail_duty_reload(void)
 {
-	static char shown[48];
-	int			in_flight = list_length(active);
-
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		strlcpy(crm_mail_shared->state, state, sizeof(crm_mail_shared->state));
-		crm_mail_shared->in_flight = in_flight;
-		SpinLockRelease(&crm_mail_shared->mutex);
-	}
-	if (strcmp(shown, state) != 0)
-	{
-		bool		busy = strcmp(state, "sending") == 0 ||
-			strcmp(state, "recording and claiming") == 0;
-
-		strlcpy(shown, state, sizeof(shown));
-		pgstat_report_activity(busy ? STATE_RUNNING : STATE_IDLE,
-							   psprintf("crm mail worker: %s", state));
-	}
+	crm_transport_configure();
+	next_due = next_housekeeping = GetCurrentTimestamp();
 }
 
 /*
- * crm_mail_note_error: remember the latest delivery problem.
+ * crm_mail_duty_wait: the worker's wait between runs (see the header
+ * comment).
  */
 void
-crm_mail_note_error(const char *error)
+crm_mail_duty_wait(long timeout_ms)
 {
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		strlcpy(crm_mail_shared->last_error, error, sizeof(crm_mail_shared->last_error));
-		crm_mail_shared->last_error_at = GetCurrentTimestamp();
-		SpinLockRelease(&crm_mail_shared->mutex);
-	}
+	crm_transport_wait(timeout_ms);
 }
 
 /*
- * run_pass: one pass of the loop (see the header comment).
+ * set_state: the duty's state in crm.worker_duties (and crm.worker_status),
+ * with the number of messages in flight.
  */
 static void
-run_pass(void)
+set_state(const char *state)
+{
+	crm_duty_set_state(state);
+	crm_duty_set_in_progress(list_length(active));
+}
+
+/*
+ * crm_mail_duty_run: one run of the duty (see the header comment); returns
+ * when it must run next.
+ */
+TimestampTz
+crm_mail_duty_run(const CrmDuty *duty, bool woken)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	List	   *finished = NIL;
@@ -198,13 +117,11 @@ run_pass(void)
 	bool		housekeeping;
 	bool		record;
 
-	if (RecoveryInProgress())
-	{
-		/* Never started on a standby; this guards against surprises. */
-		crm_mail_set_state("standby");
-		crm_transport_wait(crm_poll_interval_ms);
-		return;
-	}
+	MemoryContextReset(run_cxt);
+	MemoryContextSwitchTo(run_cxt);
+	/* A commit queued mail: look at the queue now. */
+	if (woken)
+		next_due = Min(next_due, now);
 
 	foreach(lc, active)
 	{
@@ -258,9 +175,9 @@ run_pass(void)
 	}
 
 	if (queue_state == CRM_QUEUE_READY)
-		crm_mail_set_state(active != NIL ? "sending" : "idle");
+		set_state(active != NIL ? "sending" : "idle");
 
-	/* Sleep until the earliest thing we must do. */
+	/* The earliest thing we must do. */
 	wake_at = TimestampTzPlusMilliseconds(now, crm_poll_interval_ms);
 	wake_at = Min(wake_at, next_housekeeping);
 	if (first_finished != DT_NOEND)
@@ -274,14 +191,14 @@ run_pass(void)
 			claim_at = Max(claim_at, now + (TimestampTz) ((1.0 - tokens) / crm_send_rate * 1000000.0));
 		wake_at = Min(wake_at, claim_at);
 	}
-	/* The latch may mean a commit queued mail: look at the queue again. */
-	if (crm_transport_wait(ms_until(now, wake_at)))
-		next_due = Min(next_due, GetCurrentTimestamp());
+	return wake_at;
 }
 
 /*
  * run_transaction: record finished jobs, claim up to claim_n messages and
- * do the housekeeping, in one short transaction.
+ * do the housekeeping, in one short transaction.  Nothing in memory
+ * changes before the commit: an error rolls it all back, and the jobs it
+ * claimed (in run_cxt) go with the run's memory.
  */
 static void
 run_transaction(List *finished, int claim_n, bool housekeeping)
@@ -292,26 +209,15 @@ run_transaction(List *finished, int claim_n, bool housekeeping)
 	ListCell   *lc;
 	CrmQueueState state;
 	bool		ready;
+	int			requeued = -1;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	crm_mail_set_state("recording and claiming");
-
+	crm_duty_begin();
 	state = crm_mail_lock_tables(&tables);
 	ready = (state == CRM_QUEUE_READY);
 	if (ready)
 	{
 		if (!recovered)
-		{
-			int			n = crm_mail_requeue_leases(true);
-
-			if (n > 0)
-				ereport(LOG,
-						(errmsg("crm mail worker re-queued %d interrupted deliveries", n)));
-			recovered = true;
-		}
+			requeued = crm_mail_requeue_leases(true);
 
 		/* Outcomes of messages claimed from a dropped outbox are dropped too. */
 		foreach(lc, finished)
@@ -325,9 +231,11 @@ run_transaction(List *finished, int claim_n, bool housekeeping)
 
 		/* Retries just recorded may be due before anything we knew of. */
 		if (claim_n > 0)
-			claimed = crm_mail_claim(claim_n, tables.outbox, jobs_cxt, loop_cxt);
+			claimed = crm_mail_claim(claim_n, tables.outbox, run_cxt);
 		if (claim_n == 0 || list_length(claimed) < claim_n)
 			next_due = crm_mail_next_due();
+		if (claim_n > 0 && list_length(claimed) < claim_n)
+			crm_duty_set_backlog(0);
 		if (housekeeping)
 		{
 			int			purged;
@@ -337,62 +245,65 @@ run_transaction(List *finished, int claim_n, bool housekeeping)
 			next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															purged == CRM_RETENTION_BATCH ?
 															0 : CRM_RETENTION_EVERY_MS);
+			crm_duty_set_backlog(crm_mail_due_backlog());
 		}
 	}
+	crm_duty_commit();
 
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-
+	if (requeued >= 0)
+	{
+		recovered = true;
+		if (requeued > 0)
+			ereport(LOG,
+					(errmsg("crm worker re-queued %d interrupted mail deliveries", requeued)));
+	}
 	/* Say so in the log only when the queue appears or disappears. */
 	if (state == CRM_QUEUE_READY && queue_state != CRM_QUEUE_READY)
 	{
 		ereport(LOG,
-				(errmsg("crm mail worker is delivering the outbox of database \"%s\"",
-						crm_mail_database)));
+				(errmsg("crm worker is delivering the mail of database \"%s\"",
+						crm_worker_database)));
 		/* The queue is back: look at its leases and old rows now, not a poll later. */
 		next_housekeeping = GetCurrentTimestamp();
 	}
 	else if (state == CRM_QUEUE_MISSING && queue_state != CRM_QUEUE_MISSING)
 		ereport(LOG,
-				(errmsg("crm mail worker is waiting for extension crm in database \"%s\"",
-						crm_mail_database),
+				(errmsg("crm worker is waiting for extension crm in database \"%s\"",
+						crm_worker_database),
 				 errhint("Run CREATE EXTENSION crm in that database, or set crm.database.")));
 	if (state != CRM_QUEUE_BUSY || queue_state != CRM_QUEUE_READY)
 		queue_state = state;
 	if (!ready)
 	{
-		crm_mail_set_state(state == CRM_QUEUE_MISSING ? "waiting for extension" : "waiting for a lock");
+		set_state(state == CRM_QUEUE_MISSING ? "waiting for extension" : "waiting for a lock");
 		next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   state == CRM_QUEUE_BUSY ?
 											   BUSY_RETRY_MS : crm_poll_interval_ms);
 		next_housekeeping = next_due;
 	}
 
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		crm_mail_shared->last_activity = GetCurrentTimestamp();
-		SpinLockRelease(&crm_mail_shared->mutex);
-	}
-
 	/* Committed: finished jobs leave, claimed ones join. */
-	MemoryContextSwitchTo(worker_cxt);
+	MemoryContextSwitchTo(duty_cxt);
 	foreach(lc, finished)
 	{
 		CrmMailJob *job = lfirst(lc);
 
 		if (job->outcome != CRM_OUTCOME_SENT)
-			crm_mail_note_error(psprintf("message %lld (%s): %s", (long long) job->id,
+			crm_duty_note_error(psprintf("message %lld (%s): %s", (long long) job->id,
 										 job->transport, job->detail));
 		active = list_delete_ptr(active, job);
 		MemoryContextDelete(job->cxt);
 	}
-	active = list_concat(active, claimed);
+	foreach(lc, claimed)
+	{
+		CrmMailJob *job = lfirst(lc);
+
+		MemoryContextSetParent(job->cxt, jobs_cxt);
+		active = lappend(active, job);
+	}
 	if (crm_send_rate > 0)
 		tokens -= list_length(claimed);
-	MemoryContextSwitchTo(loop_cxt);
+	MemoryContextSwitchTo(run_cxt);
 }
 
 /*
@@ -437,13 +348,4 @@ start_job(CrmMailJob *job)
 
 	if (job->outcome == CRM_OUTCOME_PENDING)
 		crm_transport_begin(job);
-}
-
-/* ms_until: milliseconds from now to t, at least 0, rounded up. */
-static long
-ms_until(TimestampTz now, TimestampTz t)
-{
-	if (t <= now)
-		return 0;
-	return (long) Min((t - now + 999) / 1000, (TimestampTz) INT_MAX);
 }

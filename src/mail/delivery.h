@@ -1,25 +1,21 @@
 /*-------------------------------------------------------------------------
- * worker.h
- *	  Declarations shared by the crm mail worker's files: its settings
- *	  (GUCs), the shared-memory block other backends read and signal, and
- *	  the queue operations the main loop runs in its short transactions.
+ * delivery.h
+ *	  Declarations shared by the files of mail delivery, the crm worker's
+ *	  "mail" duty (src/worker/duty.h): its settings (GUCs), the duty's
+ *	  functions, and the queue operations it runs in its short transactions.
  *
- * The worker is one background process serving the database named by
- * crm.database.  Each pass of its loop records the outcomes of finished
- * deliveries and claims the next batch in one short transaction, commits,
- * then sends outside any transaction (transport.h).  Rows move
- * queued -> sending (with a lease) -> sent | queued (retry) | failed.
+ * Each run of the duty records the outcomes of finished deliveries and
+ * claims the next batch in one short transaction, commits, then sends
+ * outside any transaction (transport.h).  Rows move queued -> sending
+ * (with a lease) -> sent | queued (retry) | failed.
  *-------------------------------------------------------------------------
  */
-#ifndef CRM_MAIL_WORKER_H
-#define CRM_MAIL_WORKER_H
+#ifndef CRM_MAIL_DELIVERY_H
+#define CRM_MAIL_DELIVERY_H
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
-#include "storage/latch.h"
-#include "storage/spin.h"
-
-#define CRM_MAIL_WORKER_NAME "crm mail worker"
+#include "worker/duty.h"
 
 /* crm.mail_transport values */
 typedef enum CrmMailTransportKind
@@ -37,8 +33,7 @@ typedef enum CrmStartTls
 	CRM_STARTTLS_REQUIRE
 } CrmStartTls;
 
-/* Settings (worker_init.c) */
-extern char *crm_mail_database;
+/* Settings (settings.c) */
 extern int	crm_mail_transport;
 extern char *crm_mail_dir;
 extern char *crm_smtp_url;
@@ -55,44 +50,17 @@ extern int	crm_send_timeout_ms;
 extern int	crm_max_attempts;
 extern int	crm_retry_delay_ms;
 extern int	crm_retry_max_delay_ms;
-extern int	crm_poll_interval_ms;
 extern int	crm_mail_retention_s;
 
 /* Rows deleted per retention pass, and the least time between passes. */
 #define CRM_RETENTION_BATCH 1000
 #define CRM_RETENTION_EVERY_MS 10000
 
-/*
- * What other processes see of the worker.  pid and latch are set while it
- * runs (latch is its process latch, in shared memory, so any backend may
- * set it); the rest feeds crm.worker_status.  All fields are protected by
- * mutex.
- */
-typedef struct CrmMailWorkerShared
-{
-	slock_t		mutex;
-	pid_t		pid;
-	Latch	   *latch;
-	Oid			database_id;
-	TimestampTz started_at;
-	TimestampTz last_activity;
-	TimestampTz last_error_at;
-	char		state[48];
-	char		last_error[256];
-	int			in_flight;
-	uint64		sent;
-	uint64		failed;
-	uint64		retried;
-} CrmMailWorkerShared;
-
-/* NULL unless crm is in shared_preload_libraries. */
-extern CrmMailWorkerShared *crm_mail_shared;
-
-extern PGDLLEXPORT void crm_mail_worker_main(Datum main_arg);
-
-/* worker_main.c: report state and errors in crm_mail_shared */
-extern void crm_mail_set_state(const char *state);
-extern void crm_mail_note_error(const char *error);
+/* The mail duty (delivery.c), one line of src/worker/duties.c. */
+extern TimestampTz crm_mail_duty_run(const CrmDuty *duty, bool woken);
+extern void crm_mail_duty_start(void);
+extern void crm_mail_duty_reload(void);
+extern void crm_mail_duty_wait(long timeout_ms);
 
 /*
  * One claimed message, from the claim to its recorded outcome.  Lives in
@@ -131,7 +99,7 @@ typedef struct CrmMailJob
 	void	   *transfer;		/* transport's state while pending */
 } CrmMailJob;
 
-/* worker_queue.c: each runs inside the caller's transaction, under SPI */
+/* delivery_queue.c: each runs inside the caller's transaction, under SPI */
 typedef struct CrmMailTables
 {
 	Oid			outbox;
@@ -148,11 +116,11 @@ typedef enum CrmQueueState
 
 extern CrmQueueState crm_mail_lock_tables(CrmMailTables *tables);
 extern int	crm_mail_requeue_leases(bool all);
-extern List *crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent,
-							 MemoryContext list_cxt);
+extern List *crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent);
 extern const char *const crm_mail_claim_sql;
 extern TimestampTz crm_mail_next_due(void);
 extern void crm_mail_record(List *jobs);
+extern int64 crm_mail_due_backlog(void);
 extern int	crm_mail_purge_old(void);
 
-#endif							/* CRM_MAIL_WORKER_H */
+#endif							/* CRM_MAIL_DELIVERY_H */
