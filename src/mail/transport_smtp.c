@@ -3,7 +3,10 @@
  *	  The smtp transport: one message per libcurl easy handle to
  *	  crm.smtp_url (smtp:// with optional or required STARTTLS, or smtps://),
  *	  AUTH with crm.smtp_user and crm.smtp_password, connections reused from
- *	  the multi handle's pool.
+ *	  the multi handle's pool.  Credentials never cross an unencrypted
+ *	  connection: with a user or password set, crm.smtp_starttls = try acts
+ *	  as require (a server without STARTTLS gets no AUTH, the message is
+ *	  retried), and off refuses to send.
  *
  * How a reply maps to an outcome: libcurl reports only the last response
  * code, so a debug callback follows the conversation and remembers which
@@ -38,22 +41,31 @@ crm_smtp_prepare(CrmCurlTransfer *t)
 	CURL	   *e = t->easy;
 	MemoryContext old;
 	long		use_ssl;
+	bool		credentials;
 
 	if (crm_smtp_url == NULL || crm_smtp_url[0] == '\0')
 		return "crm.smtp_url is not set.";
 	if (crm_mail_from == NULL || crm_mail_from[0] == '\0')
 		return "crm.mail_from is not set.";
 
-	crm_transport_set_common(t, "smtp,smtps");
-	curl_easy_setopt(e, CURLOPT_URL, crm_smtp_url);
+	/* Credentials never cross an unencrypted connection. */
+	credentials = (crm_smtp_user != NULL && crm_smtp_user[0] != '\0') ||
+		(crm_smtp_password != NULL && crm_smtp_password[0] != '\0');
 	if (pg_strncasecmp(crm_smtp_url, "smtps://", 8) == 0)
 		use_ssl = CURLUSESSL_ALL;
-	else if (crm_smtp_starttls == CRM_STARTTLS_REQUIRE)
+	else if (crm_smtp_starttls == CRM_STARTTLS_REQUIRE ||
+			 (crm_smtp_starttls == CRM_STARTTLS_TRY && credentials))
 		use_ssl = CURLUSESSL_ALL;
 	else if (crm_smtp_starttls == CRM_STARTTLS_TRY)
 		use_ssl = CURLUSESSL_TRY;
+	else if (credentials)
+		return "crm.smtp_starttls is off, but crm.smtp_user or crm.smtp_password is set: "
+			"credentials are never sent over an unencrypted connection.";
 	else
 		use_ssl = CURLUSESSL_NONE;
+
+	crm_transport_set_common(t, "smtp,smtps");
+	curl_easy_setopt(e, CURLOPT_URL, crm_smtp_url);
 	curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl);
 	if (crm_smtp_ca_file != NULL && crm_smtp_ca_file[0] != '\0')
 		curl_easy_setopt(e, CURLOPT_CAINFO, crm_smtp_ca_file);
