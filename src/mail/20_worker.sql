@@ -31,6 +31,7 @@ CREATE FUNCTION crm._claim_emails(n integer, lease interval DEFAULT '5 minutes')
     RETURNS TABLE (id bigint, attempts integer, to_address text, subject text, body_text text,
                    body_html text, message_id text, created_at timestamptz)
     LANGUAGE c VOLATILE STRICT ROWS 10
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'crm_claim_emails';
 REVOKE EXECUTE ON FUNCTION crm._claim_emails(integer, interval) FROM PUBLIC;
 COMMENT ON FUNCTION crm._claim_emails(integer, interval) IS

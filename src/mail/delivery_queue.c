@@ -27,6 +27,24 @@
 #include "utils/timestamp.h"
 
 /*
+ * Every operator and type below is schema-qualified (OPERATOR(pg_catalog.=)
+ * and so on, no IN, NULLIF or simple CASE, which look "=" up), so the SQL
+ * means the same whatever search_path it runs under: the worker pins its
+ * own, and this holds even if a trigger on the outbox changes it.  All
+ * OPERATOR() forms share one precedence, left to right: hence the
+ * parentheses.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define LE " OPERATOR(pg_catalog.<=) "
+#define LT " OPERATOR(pg_catalog.<) "
+#define GE " OPERATOR(pg_catalog.>=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+#define MINUS " OPERATOR(pg_catalog.-) "
+#define TIMES " OPERATOR(pg_catalog.*) "
+#define DIVIDE " OPERATOR(pg_catalog./) "
+#define CONCAT " OPERATOR(pg_catalog.||) "
+
+/*
  * Claim up to $1 queued messages that are due, oldest first, skipping rows
  * another claimer holds; each gets a lease of $2 and one more attempt.
  * "= ANY (ARRAY(...))" makes the ids a list the primary key is probed with;
@@ -34,10 +52,10 @@
  */
 const char *const crm_mail_claim_sql =
 "UPDATE crm.email_outbox o"
-"   SET status = 'sending', attempts = o.attempts + 1,"
-"       lease_until = pg_catalog.now() + $2"
-" WHERE o.id = ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
-"                          WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()"
+"   SET status = 'sending', attempts = o.attempts" PLUS "1,"
+"       lease_until = pg_catalog.now()" PLUS "$2"
+" WHERE o.id" EQ "ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
+"                          WHERE q.status" EQ "'queued' AND q.next_attempt_at" LE "pg_catalog.now()"
 "                          ORDER BY q.next_attempt_at, q.id"
 "                          LIMIT $1"
 "                          FOR UPDATE SKIP LOCKED))"
@@ -52,20 +70,20 @@ const char *const crm_mail_claim_sql =
 static const char *const requeue_sql =
 "WITH stale AS ("
 "   SELECT id, updated_at FROM crm.email_outbox"
-"    WHERE status = 'sending' AND ($1 OR lease_until < pg_catalog.now())"
+"    WHERE status" EQ "'sending' AND ($1 OR lease_until" LT "pg_catalog.now())"
 "      FOR UPDATE),"
 " moved AS ("
 "   UPDATE crm.email_outbox o"
-"      SET status = CASE WHEN o.attempts >= $2 THEN 'failed' ELSE 'queued' END,"
+"      SET status = CASE WHEN o.attempts" GE "$2 THEN 'failed' ELSE 'queued' END,"
 "          next_attempt_at = pg_catalog.now(), lease_until = NULL,"
-"          sent_at = CASE WHEN o.attempts >= $2 THEN pg_catalog.now() END,"
+"          sent_at = CASE WHEN o.attempts" GE "$2 THEN pg_catalog.now() END,"
 "          last_error = $4"
-"     FROM stale WHERE o.id = stale.id"
+"     FROM stale WHERE o.id" EQ "stale.id"
 "   RETURNING o.id, o.attempts, o.status, stale.updated_at AS claimed_at)"
 " INSERT INTO crm.email_delivery_log"
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, detail)"
 " SELECT id, attempts, claimed_at, pg_catalog.now(),"
-"        CASE status WHEN 'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
+"        CASE WHEN status" EQ "'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
 "   FROM moved";
 
 /*
@@ -74,62 +92,64 @@ static const char *const requeue_sql =
  * (half of the wait is random), or to failed when the attempts are used
  * up.  sent_at is when the row became final (sent or failed), which is
  * what retention counts from.  "o.id = ANY ($1)" gives the planner the
- * primary-key path whatever the size of the table.  Rows no longer 'sending' (claimed by a later
- * worker) are left alone.
+ * primary-key path whatever the size of the table.  Rows no longer
+ * 'sending' (claimed by a later worker) are left alone.
  */
 static const char *const record_sql =
 "WITH r AS ("
-"   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::text[]),"
-"                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::text[]),"
-"                            pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::timestamptz[]),"
-"                            pg_catalog.unnest($7::int[]), pg_catalog.unnest($8::text[]))"
+"   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+"                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+"                            pg_catalog.unnest($5::pg_catalog.timestamptz[]),"
+"                            pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
+"                            pg_catalog.unnest($7::int[]), pg_catalog.unnest($8::pg_catalog.text[]))"
 "          AS r(id, outcome, code, detail, started_at, finished_at, attempt, transport)),"
 " u AS ("
 "   UPDATE crm.email_outbox o"
-"      SET status = CASE WHEN r.outcome = 'sent' THEN 'sent'"
-"                        WHEN r.outcome = 'retry' AND o.attempts < $9 THEN 'queued'"
+"      SET status = CASE WHEN r.outcome" EQ "'sent' THEN 'sent'"
+"                        WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9 THEN 'queued'"
 "                        ELSE 'failed' END,"
-"          sent_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9 THEN o.sent_at"
+"          sent_at = CASE WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9 THEN o.sent_at"
 "                         ELSE r.finished_at END,"
-"          next_attempt_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9"
-"              THEN pg_catalog.now() + pg_catalog.make_interval(secs =>"
-"                   LEAST($10 * pg_catalog.power(2::float8, LEAST(o.attempts, 31) - 1), $11)"
-"                   * (0.5 + 0.5 * pg_catalog.random()) / 1000.0)"
+"          next_attempt_at = CASE WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9"
+"              THEN pg_catalog.now()" PLUS "pg_catalog.make_interval(secs =>"
+"                   LEAST($10" TIMES "pg_catalog.power(2::pg_catalog.float8, LEAST(o.attempts, 31)" MINUS "1), $11)"
+"                  " TIMES "(0.5" PLUS "(0.5" TIMES "pg_catalog.random()))" DIVIDE "1000.0)"
 "              ELSE o.next_attempt_at END,"
 "          lease_until = NULL,"
-"          last_error = CASE WHEN r.outcome = 'sent' THEN NULL ELSE r.detail END"
+"          last_error = CASE WHEN r.outcome" EQ "'sent' THEN NULL ELSE r.detail END"
 "     FROM r"
-"    WHERE o.id = ANY ($1::bigint[]) AND o.id = r.id AND o.status = 'sending'"
+"    WHERE o.id" EQ "ANY ($1::bigint[]) AND o.id" EQ "r.id AND o.status" EQ "'sending'"
 "   RETURNING o.id, o.status)"
 " INSERT INTO crm.email_delivery_log"
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, response_code, detail)"
 " SELECT r.id, r.attempt, r.started_at, r.finished_at,"
-"        CASE u.status WHEN 'queued' THEN 'retry' ELSE u.status END,"
-"        r.transport, NULLIF(r.code, 0), r.detail"
-"   FROM r JOIN u ON u.id = r.id"
+"        CASE WHEN u.status" EQ "'queued' THEN 'retry' ELSE u.status END,"
+"        r.transport, CASE WHEN r.code" EQ "0 THEN NULL ELSE r.code END, r.detail"
+"   FROM r JOIN u ON u.id" EQ "r.id"
 " RETURNING outcome";
 
 static const char *const suppress_sql =
 "INSERT INTO crm.email_suppression (address, reason)"
-" SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: ' || d"
-"   FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS b(a, d)"
+" SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: '" CONCAT "d"
+"   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]))"
+"        AS b(a, d)"
 " ON CONFLICT (address) DO NOTHING";
 
 static const char *const next_due_sql =
-"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status = 'queued'";
+"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status" EQ "'queued'";
 
 #define BACKLOG_COUNT_LIMIT 1000000
 static const char *const backlog_sql =
 "SELECT pg_catalog.count(*) FROM (SELECT FROM crm.email_outbox"
-"  WHERE status = 'queued' AND next_attempt_at <= pg_catalog.now()"
+"  WHERE status" EQ "'queued' AND next_attempt_at" LE "pg_catalog.now()"
 "  LIMIT " CppAsString2(BACKLOG_COUNT_LIMIT) ") due";
 
 static const char *const purge_sql =
 "DELETE FROM crm.email_outbox"
-" WHERE id IN (SELECT id FROM crm.email_outbox"
-"               WHERE status IN ('sent', 'failed', 'cancelled')"
-"                 AND sent_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-"               LIMIT $2)";
+" WHERE id" EQ "ANY (ARRAY(SELECT id FROM crm.email_outbox"
+"               WHERE status" EQ "ANY ('{sent,failed,cancelled}'::pg_catalog.text[])"
+"                 AND sent_at" LT "(pg_catalog.now()" MINUS "pg_catalog.make_interval(secs => $1))"
+"               LIMIT $2))";
 
 static SPIPlanPtr claim_plan;
 static SPIPlanPtr requeue_plan;
