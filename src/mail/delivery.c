@@ -53,6 +53,17 @@ static void run_transaction(List *finished, int claim_n, bool housekeeping);
 static void start_job(CrmMailJob *job);
 
 /*
+ * crm_mail_delivery_init: define the settings of delivery and of every
+ * transport.  Called from _PG_init.
+ */
+void
+crm_mail_delivery_init(void)
+{
+	crm_mail_settings_init();
+	crm_transport_init();
+}
+
+/*
  * crm_mail_duty_start: once, when the worker starts.
  */
 void
@@ -338,8 +349,7 @@ start_job(CrmMailJob *job)
 		edata = CopyErrorData();
 		FlushErrorState();
 		job->started_at = GetCurrentTimestamp();
-		job->transport = crm_mail_transport == CRM_TRANSPORT_FILE ? "file" :
-			crm_mail_transport == CRM_TRANSPORT_SMTP ? "smtp" : "http";
+		job->transport = crm_transport_name();
 		crm_job_done(job, CRM_OUTCOME_FAILED, 0, "could not build the message: %s",
 					 edata->message);
 	}

@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mail/delivery.h"
+#include "mail/transport.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -208,11 +209,10 @@ crm_mail_requeue_leases(bool all)
 {
 	Oid			types[4] = {BOOLOID, INT4OID, TEXTOID, TEXTOID};
 	Datum		values[4];
-	static const char *const names[] = {"file", "smtp", "http"};
 
 	values[0] = BoolGetDatum(all);
 	values[1] = Int32GetDatum(crm_max_attempts);
-	values[2] = CStringGetTextDatum(names[crm_mail_transport]);
+	values[2] = CStringGetTextDatum(crm_transport_name());
 	values[3] = CStringGetTextDatum(all ?
 									"interrupted: the crm worker stopped during this delivery" :
 									"interrupted: the delivery's lease expired");
@@ -322,14 +322,13 @@ crm_mail_record(List *jobs)
 	foreach(lc, jobs)
 	{
 		CrmMailJob *job = lfirst(lc);
-		static const char *const outcome_names[] = {"pending", "sent", "retry", "failed"};
 
 		ids[i] = Int64GetDatum(job->id);
 		codes[i] = Int32GetDatum(job->response_code);
 		started[i] = TimestampTzGetDatum(job->started_at);
 		finished[i] = TimestampTzGetDatum(job->finished_at);
 		attempts[i] = Int32GetDatum(job->attempt);
-		outcomes = lappend(outcomes, (char *) outcome_names[job->outcome]);
+		outcomes = lappend(outcomes, (char *) crm_job_outcome_name(job->outcome));
 		details = lappend(details, job->detail);
 		transports = lappend(transports, (char *) job->transport);
 		if (job->outcome == CRM_OUTCOME_FAILED && job->hard_bounce)

@@ -55,9 +55,19 @@ crm_mail_worker_state(PG_FUNCTION_ARGS)
 	pid = crm_worker_shared->pid;
 	memcpy(worker_state, crm_worker_shared->state, sizeof(worker_state));
 	started_at = crm_worker_shared->started_at;
-	last_activity = crm_worker_shared->last_activity;
-	memcpy(&duty, &crm_worker_shared->duties[mail], sizeof(duty));
 	SpinLockRelease(&crm_worker_shared->mutex);
+	/* last_activity: the latest transaction of any duty */
+	last_activity = 0;
+	for (int i = 0; i < crm_duty_count; i++)
+	{
+		CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+		SpinLockAcquire(&slot->mutex);
+		if (i == mail)
+			memcpy(&duty, slot, sizeof(duty));
+		last_activity = Max(last_activity, slot->last_run_at);
+		SpinLockRelease(&slot->mutex);
+	}
 
 	memset(nulls, false, sizeof(nulls));
 	values[0] = Int32GetDatum(pid);

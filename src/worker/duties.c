@@ -24,3 +24,15 @@ const CrmDuty crm_duties[] = {
 };
 
 const int	crm_duty_count = lengthof(crm_duties);
+
+/*
+ * crm_duty_index: the index of the duty named name, or -1.
+ */
+int
+crm_duty_index(const char *name)
+{
+	for (int i = 0; i < crm_duty_count; i++)
+		if (strcmp(crm_duties[i].name, name) == 0)
+			return i;
+	return -1;
+}

@@ -1,49 +1,64 @@
 /*-------------------------------------------------------------------------
  * duty.c
  *	  The services the crm worker gives the duty it is running (duty.h):
- *	  its short transactions, with a time budget, and what it reports into
- *	  its shared-memory slot.
+ *	  its short transactions, with a time budget (crm.duty_timeout), and
+ *	  what it reports into its shared-memory slot; and the scheduling
+ *	  settings every duty is subject to (crm.poll_interval,
+ *	  crm.duty_timeout).
  *
- * The loop (worker_main.c) names the running duty with crm_duty_enter;
- * the services act on that duty's slot, so a duty's code never needs to
- * know where its slot is.  Outside the worker (no shared memory, or a
- * backend calling the duty's code) they only run the transaction.
+ * The loop (worker_main.c) enters the duty it runs with crm_duty_enter,
+ * giving its slot; the services act on that slot, so a duty's code never
+ * needs to know where its slot is.  This file uses nothing else of the
+ * worker, so the duties' code depends on it and not on the loop.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
 
+#include <limits.h>
+
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "pgstat.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "worker/duty.h"
 
-CrmWorkerShared *crm_worker_shared = NULL;
+int			crm_poll_interval_ms;
+int			crm_duty_timeout_ms;
+char	   *crm_worker_database;	/* the setting is defined at server start */
 
-static int	current = -1;		/* index of the running duty, or -1 */
-
-static CrmDutyShared *slot_locked(void);
+static const CrmDuty *current = NULL;	/* the running duty */
+static CrmDutyShared *current_slot = NULL;	/* and its slot, if any */
 
 /*
- * crm_duty_index: the index of the duty named name, or -1.
+ * crm_duty_define_settings: crm.poll_interval and crm.duty_timeout, in
+ * every process that loads crm (from crm_worker_init).
  */
-int
-crm_duty_index(const char *name)
+void
+crm_duty_define_settings(void)
 {
-	for (int i = 0; i < crm_duty_count; i++)
-		if (strcmp(crm_duties[i].name, name) == 0)
-			return i;
-	return -1;
+	DefineCustomIntVariable("crm.poll_interval",
+							"Longest time the crm worker waits before running each duty again.",
+							"Commits that queue mail wake it at once; the poll catches anything else, "
+							"such as prepared transactions, and paces the duties that have nothing to do.",
+							&crm_poll_interval_ms, 30000, 10, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("crm.duty_timeout",
+							"Time budget of one transaction of a crm worker duty; 0 means none.",
+							"A duty's transaction that takes longer is cancelled and retried later, "
+							"so one slow duty cannot hold up the others.",
+							&crm_duty_timeout_ms, 30000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
-/* crm_duty_enter: the loop is about to run duty index (-1: none). */
+/* crm_duty_enter: the loop is about to run duty, whose slot is slot (NULL: none). */
 void
-crm_duty_enter(int index)
+crm_duty_enter(const CrmDuty *duty, CrmDutyShared *slot)
 {
-	Assert(index >= -1 && index < crm_duty_count);
-	current = index;
+	current = duty;
+	current_slot = duty != NULL ? slot : NULL;
 }
 
 /*
@@ -53,8 +68,6 @@ crm_duty_enter(int index)
 void
 crm_duty_begin(void)
 {
-	CrmDutyShared *slot;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -62,14 +75,14 @@ crm_duty_begin(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (crm_duty_timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, crm_duty_timeout_ms);
-	if (current >= 0)
+	if (current != NULL)
 		crm_worker_report_activity(STATE_RUNNING,
-								   psprintf("%s: %s", CRM_WORKER_NAME, crm_duties[current].name));
-	if ((slot = slot_locked()) != NULL)
+								   psprintf("%s: %s", CRM_WORKER_NAME, current->name));
+	if (current_slot != NULL)
 	{
-		slot->last_run_at = GetCurrentTimestamp();
-		crm_worker_shared->last_activity = slot->last_run_at;
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		current_slot->last_run_at = GetCurrentTimestamp();
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
@@ -91,36 +104,33 @@ crm_duty_commit(void)
 void
 crm_duty_set_state(const char *state)
 {
-	CrmDutyShared *slot = slot_locked();
-
-	if (slot != NULL)
+	if (current_slot != NULL)
 	{
-		strlcpy(slot->state, state, sizeof(slot->state));
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		strlcpy(current_slot->state, state, sizeof(current_slot->state));
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
 void
 crm_duty_set_in_progress(int n)
 {
-	CrmDutyShared *slot = slot_locked();
-
-	if (slot != NULL)
+	if (current_slot != NULL)
 	{
-		slot->in_progress = n;
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		current_slot->in_progress = n;
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
 void
 crm_duty_set_backlog(int64 backlog)
 {
-	CrmDutyShared *slot = slot_locked();
-
-	if (slot != NULL)
+	if (current_slot != NULL)
 	{
-		slot->backlog = backlog;
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		current_slot->backlog = backlog;
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
@@ -128,14 +138,13 @@ crm_duty_set_backlog(int64 backlog)
 void
 crm_duty_tally(uint64 done, uint64 failed, uint64 retried)
 {
-	CrmDutyShared *slot = slot_locked();
-
-	if (slot != NULL)
+	if (current_slot != NULL)
 	{
-		slot->done += done;
-		slot->failed += failed;
-		slot->retried += retried;
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		current_slot->done += done;
+		current_slot->failed += failed;
+		current_slot->retried += retried;
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
@@ -143,13 +152,12 @@ crm_duty_tally(uint64 done, uint64 failed, uint64 retried)
 void
 crm_duty_note_error(const char *error)
 {
-	CrmDutyShared *slot = slot_locked();
-
-	if (slot != NULL)
+	if (current_slot != NULL)
 	{
-		strlcpy(slot->last_error, error, sizeof(slot->last_error));
-		slot->last_error_at = GetCurrentTimestamp();
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&current_slot->mutex);
+		strlcpy(current_slot->last_error, error, sizeof(current_slot->last_error));
+		current_slot->last_error_at = GetCurrentTimestamp();
+		SpinLockRelease(&current_slot->mutex);
 	}
 }
 
@@ -169,17 +177,4 @@ crm_worker_report_activity(BackendState state, const char *text)
 		shown_state = state;
 		strlcpy(shown, text, sizeof(shown));
 	}
-}
-
-/*
- * slot_locked: the running duty's slot with the mutex held, or NULL (and
- * no lock) when there is none.
- */
-static CrmDutyShared *
-slot_locked(void)
-{
-	if (crm_worker_shared == NULL || current < 0)
-		return NULL;
-	SpinLockAcquire(&crm_worker_shared->mutex);
-	return &crm_worker_shared->duties[current];
 }

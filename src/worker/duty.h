@@ -86,21 +86,25 @@ extern const CrmDuty crm_duties[];
 extern const int crm_duty_count;
 extern TimestampTz crm_sql_duty_run(const CrmDuty *duty, bool woken);
 
-/* Index of the duty called name in crm_duties, or -1. */
+/* Index of the duty called name in crm_duties, or -1 (duties.c). */
 extern int	crm_duty_index(const char *name);
 
-/* Settings (worker_init.c). */
-extern char *crm_worker_database;
+/* The scheduling settings every duty is subject to (duty.c). */
 extern int	crm_poll_interval_ms;
 extern int	crm_duty_timeout_ms;
+
+/* The database the worker serves, crm.database (defined by worker_init.c). */
+extern char *crm_worker_database;
 
 /*
  * Shared memory: the worker and each duty's slot.  Written by the worker,
  * read by crm.worker_status / crm.worker_duties; wake is set by any backend
- * (wake.c).  Every field is protected by mutex.
+ * (wake.c).  A slot's fields are protected by its mutex, the worker's by
+ * the worker's.
  */
 typedef struct CrmDutyShared
 {
+	slock_t		mutex;
 	char		state[48];		/* what the duty is doing or waiting for */
 	TimestampTz last_run_at;	/* when its latest transaction began */
 	TimestampTz next_run_at;	/* when the worker will run it next */
@@ -122,17 +126,16 @@ typedef struct CrmWorkerShared
 	Latch	   *latch;			/* its process latch, while running */
 	Oid			database_id;
 	TimestampTz started_at;
-	TimestampTz last_activity;	/* when a duty last ran a transaction */
 	char		state[48];		/* not started, starting, running, standby, stopped */
 	CrmDutyShared duties[FLEXIBLE_ARRAY_MEMBER];
 } CrmWorkerShared;
 
-/* NULL unless crm is in shared_preload_libraries. */
+/* NULL unless crm is in shared_preload_libraries (worker_init.c). */
 extern CrmWorkerShared *crm_worker_shared;
 
 /*
  * Services for the running duty (duty.c).  They act on the duty the loop
- * is running now, and do nothing without shared memory.
+ * entered, and report nothing when it gave no slot.
  */
 extern void crm_duty_begin(void);	/* transaction + snapshot + SPI + budget */
 extern void crm_duty_commit(void);
@@ -143,7 +146,8 @@ extern void crm_duty_tally(uint64 done, uint64 failed, uint64 retried);
 extern void crm_duty_note_error(const char *error);
 
 /* The loop's side of the services (duty.c). */
-extern void crm_duty_enter(int index);
+extern void crm_duty_define_settings(void);
+extern void crm_duty_enter(const CrmDuty *duty, CrmDutyShared *slot);
 extern void crm_worker_report_activity(BackendState state, const char *text);
 
 /* Wake-on-commit (wake.c). */

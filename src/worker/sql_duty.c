@@ -37,7 +37,6 @@ static Oid	find_function(const char *name, Oid *owner);
 TimestampTz
 crm_sql_duty_run(const CrmDuty *duty, bool woken)
 {
-	TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), crm_poll_interval_ms);
 	Oid			ext;
 	Oid			fn = InvalidOid;
 	Oid			owner = InvalidOid;
@@ -79,7 +78,8 @@ crm_sql_duty_run(const CrmDuty *duty, bool woken)
 	crm_duty_set_state(state);
 	if (done > 0)
 		crm_duty_tally((uint64) done, 0, 0);
-	return done >= duty->sql_max ? GetCurrentTimestamp() : later;
+	/* More pending: at the next round; otherwise after crm.poll_interval. */
+	return done >= duty->sql_max ? GetCurrentTimestamp() : DT_NOEND;
 }
 
 /*

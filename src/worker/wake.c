@@ -88,13 +88,18 @@ wake_xact_callback(XactEvent event, void *arg)
 
 				SpinLockAcquire(&crm_worker_shared->mutex);
 				if (crm_worker_shared->database_id == MyDatabaseId)
-				{
-					for (int i = 0; i < crm_duty_count; i++)
-						if (wake_at_commit & (UINT64CONST(1) << i))
-							crm_worker_shared->duties[i].wake = true;
 					latch = crm_worker_shared->latch;
-				}
 				SpinLockRelease(&crm_worker_shared->mutex);
+				for (int i = 0; latch != NULL && i < crm_duty_count; i++)
+				{
+					CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+					if ((wake_at_commit & (UINT64CONST(1) << i)) == 0)
+						continue;
+					SpinLockAcquire(&slot->mutex);
+					slot->wake = true;
+					SpinLockRelease(&slot->mutex);
+				}
 				if (latch != NULL)
 					SetLatch(latch);
 			}

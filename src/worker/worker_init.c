@@ -5,6 +5,7 @@
  *
  * The settings are defined in every process that loads crm, so SHOW works
  * everywhere (crm.database, fixed at server start, only when preloaded).
+ * (crm.poll_interval and crm.duty_timeout are defined by duty.c.)
  * Only when crm is in shared_preload_libraries does crm_worker_init also
  * request shared memory (PostgreSQL 15's shmem_request_hook) and register
  * the worker: one process, restarted CRM_RESTART_SECONDS after it exits,
@@ -13,8 +14,6 @@
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
-
-#include <limits.h>
 
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
@@ -26,9 +25,7 @@
 
 #define CRM_RESTART_SECONDS 5
 
-char	   *crm_worker_database;
-int			crm_poll_interval_ms;
-int			crm_duty_timeout_ms;
+CrmWorkerShared *crm_worker_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -45,18 +42,7 @@ crm_worker_init(void)
 {
 	BackgroundWorker worker;
 
-	DefineCustomIntVariable("crm.poll_interval",
-							"Longest time the crm worker waits before running each duty again.",
-							"Commits that queue mail wake it at once; the poll catches anything else, "
-							"such as prepared transactions, and paces the duties that have nothing to do.",
-							&crm_poll_interval_ms, 30000, 10, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("crm.duty_timeout",
-							"Time budget of one transaction of a crm worker duty; 0 means none.",
-							"A duty's transaction that takes longer is cancelled and retried later, "
-							"so one slow duty cannot hold up the others.",
-							&crm_duty_timeout_ms, 30000, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	crm_duty_define_settings();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -111,6 +97,8 @@ worker_shmem_startup(void)
 	{
 		memset(crm_worker_shared, 0, worker_shmem_size());
 		SpinLockInit(&crm_worker_shared->mutex);
+		for (int i = 0; i < crm_duty_count; i++)
+			SpinLockInit(&crm_worker_shared->duties[i].mutex);
 		strlcpy(crm_worker_shared->state, "not started", sizeof(crm_worker_shared->state));
 	}
 	LWLockRelease(AddinShmemInitLock);

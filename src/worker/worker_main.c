@@ -100,9 +100,9 @@ crm_worker_main(Datum main_arg)
 		}
 		if (crm_duties[i].start != NULL)
 		{
-			crm_duty_enter(i);
+			crm_duty_enter(&crm_duties[i], &crm_worker_shared->duties[i]);
 			crm_duties[i].start();
-			crm_duty_enter(-1);
+			crm_duty_enter(NULL, NULL);
 		}
 	}
 
@@ -125,9 +125,9 @@ crm_worker_main(Datum main_arg)
 			{
 				if (crm_duties[i].reload != NULL)
 				{
-					crm_duty_enter(i);
+					crm_duty_enter(&crm_duties[i], &crm_worker_shared->duties[i]);
 					crm_duties[i].reload();
-					crm_duty_enter(-1);
+					crm_duty_enter(NULL, NULL);
 				}
 				next_at[i] = 0;
 			}
@@ -143,13 +143,15 @@ crm_worker_main(Datum main_arg)
 		set_worker_state("running");
 
 		/* Wake-ups from commits. */
-		SpinLockAcquire(&crm_worker_shared->mutex);
 		for (int i = 0; i < crm_duty_count; i++)
 		{
-			woken[i] = crm_worker_shared->duties[i].wake;
-			crm_worker_shared->duties[i].wake = false;
+			CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+			SpinLockAcquire(&slot->mutex);
+			woken[i] = slot->wake;
+			slot->wake = false;
+			SpinLockRelease(&slot->mutex);
 		}
-		SpinLockRelease(&crm_worker_shared->mutex);
 
 		/* Each due duty once, round robin. */
 		now = GetCurrentTimestamp();
@@ -179,17 +181,19 @@ crm_worker_main(Datum main_arg)
 }
 
 /*
- * run_duty: run duty i once; returns when it is due next.  An error is
- * caught here: the duty's transaction is rolled back and the duty backs off.
+ * run_duty: run duty i once; returns when it is due next (at most
+ * crm.poll_interval from now).  An error is caught here: the duty's
+ * transaction is rolled back and the duty backs off.
  */
 static TimestampTz
 run_duty(int i, bool woken)
 {
 	const CrmDuty *duty = &crm_duties[i];
+	CrmDutyShared *slot = &crm_worker_shared->duties[i];
 	volatile TimestampTz next = 0;
 
 	pin_search_path();
-	crm_duty_enter(i);
+	crm_duty_enter(duty, slot);
 	PG_TRY();
 	{
 		next = duty->run(duty, woken);
@@ -217,16 +221,17 @@ run_duty(int i, bool woken)
 		backoff = Min((long) crm_poll_interval_ms,
 					  (long) ERROR_BACKOFF_MS << Min(error_streak[i] - 1, 20));
 		next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff);
-		SpinLockAcquire(&crm_worker_shared->mutex);
-		crm_worker_shared->duties[i].errors++;
-		SpinLockRelease(&crm_worker_shared->mutex);
+		SpinLockAcquire(&slot->mutex);
+		slot->errors++;
+		SpinLockRelease(&slot->mutex);
 	}
 	PG_END_TRY();
-	crm_duty_enter(-1);
+	crm_duty_enter(NULL, NULL);
 
-	SpinLockAcquire(&crm_worker_shared->mutex);
-	crm_worker_shared->duties[i].next_run_at = next;
-	SpinLockRelease(&crm_worker_shared->mutex);
+	next = Min(next, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), crm_poll_interval_ms));
+	SpinLockAcquire(&slot->mutex);
+	slot->next_run_at = next;
+	SpinLockRelease(&slot->mutex);
 	return next;
 }
 
@@ -252,9 +257,9 @@ wait_for(long timeout_ms)
 {
 	if (waiter >= 0)
 	{
-		crm_duty_enter(waiter);
+		crm_duty_enter(&crm_duties[waiter], &crm_worker_shared->duties[waiter]);
 		crm_duties[waiter].wait(timeout_ms);
-		crm_duty_enter(-1);
+		crm_duty_enter(NULL, NULL);
 		return;
 	}
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -276,18 +281,23 @@ announce_start(void)
 	crm_worker_shared->latch = MyLatch;
 	crm_worker_shared->database_id = MyDatabaseId;
 	crm_worker_shared->started_at = now;
-	crm_worker_shared->last_activity = now;
 	strlcpy(crm_worker_shared->state, "starting", sizeof(crm_worker_shared->state));
+	SpinLockRelease(&crm_worker_shared->mutex);
 	for (int i = 0; i < crm_duty_count; i++)
 	{
 		CrmDutyShared *slot = &crm_worker_shared->duties[i];
 
-		memset(slot, 0, sizeof(*slot));
+		SpinLockAcquire(&slot->mutex);
 		strlcpy(slot->state, "starting", sizeof(slot->state));
-		slot->backlog = -1;
+		slot->last_run_at = 0;
 		slot->next_run_at = now;
+		slot->backlog = -1;
+		slot->in_progress = 0;
+		slot->done = slot->failed = slot->retried = slot->errors = 0;
+		slot->last_error[0] = '\0';
+		slot->last_error_at = 0;
+		SpinLockRelease(&slot->mutex);
 	}
-	SpinLockRelease(&crm_worker_shared->mutex);
 	before_shmem_exit(announce_exit, 0);
 }
 
@@ -301,9 +311,15 @@ announce_exit(int code, Datum arg)
 	crm_worker_shared->pid = 0;
 	crm_worker_shared->latch = NULL;
 	strlcpy(crm_worker_shared->state, "stopped", sizeof(crm_worker_shared->state));
-	for (int i = 0; i < crm_duty_count; i++)
-		crm_worker_shared->duties[i].in_progress = 0;
 	SpinLockRelease(&crm_worker_shared->mutex);
+	for (int i = 0; i < crm_duty_count; i++)
+	{
+		CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+		SpinLockAcquire(&slot->mutex);
+		slot->in_progress = 0;
+		SpinLockRelease(&slot->mutex);
+	}
 }
 
 static void
@@ -325,10 +341,14 @@ report_idle(void)
 	StringInfoData buf;
 
 	states = palloc(crm_duty_count * sizeof(*states));
-	SpinLockAcquire(&crm_worker_shared->mutex);
 	for (int i = 0; i < crm_duty_count; i++)
-		memcpy(states[i], crm_worker_shared->duties[i].state, sizeof(states[i]));
-	SpinLockRelease(&crm_worker_shared->mutex);
+	{
+		CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+		SpinLockAcquire(&slot->mutex);
+		memcpy(states[i], slot->state, sizeof(states[i]));
+		SpinLockRelease(&slot->mutex);
+	}
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, CRM_WORKER_NAME ":");

@@ -42,11 +42,15 @@ crm_worker_duties(PG_FUNCTION_ARGS)
 		strlcpy(worker_state, "not loaded", sizeof(worker_state));
 		if (crm_worker_shared != NULL)
 		{
+			CrmDutyShared *shared = &crm_worker_shared->duties[i];
+
 			SpinLockAcquire(&crm_worker_shared->mutex);
 			pid = crm_worker_shared->pid;
 			memcpy(worker_state, crm_worker_shared->state, sizeof(worker_state));
-			memcpy(&slot, &crm_worker_shared->duties[i], sizeof(slot));
 			SpinLockRelease(&crm_worker_shared->mutex);
+			SpinLockAcquire(&shared->mutex);
+			memcpy(&slot, shared, sizeof(slot));
+			SpinLockRelease(&shared->mutex);
 		}
 
 		memset(nulls, true, sizeof(nulls));
