@@ -98,6 +98,8 @@ SELECT o.id, o.to_address, o.status, o.attempts, o.sent_at IS NOT NULL AS has_se
 SELECT pid IS NOT NULL AS running, state, database, queued, sending, sent, failed, sent_since_start, last_error
   FROM crm.worker_status;
 \x off
+\echo '=== crm.worker_duties: what else the same worker does (a SQL duty is absent until its feature is installed) ==='
+SELECT duty, state, coalesce(sql_function, '(C)') AS runs, backlog, done, errors FROM crm.worker_duties;
 
 \echo
 \echo '--- the first delivered .eml file (headers), next to its outbox row ---'

@@ -207,16 +207,23 @@ lock_table(const char *name, Oid nsp, Oid *relid)
 int
 crm_mail_requeue_leases(bool all)
 {
-	Oid			types[4] = {BOOLOID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[4];
+	/* requeue_sql's parameters, $1 to $4 */
+	enum
+	{
+		P_ALL, P_MAX_ATTEMPTS, P_TRANSPORT, P_DETAIL, P_COUNT
+	};
+	Oid			types[P_COUNT] = {
+		[P_ALL] = BOOLOID,[P_MAX_ATTEMPTS] = INT4OID,[P_TRANSPORT] = TEXTOID,[P_DETAIL] = TEXTOID
+	};
+	Datum		values[P_COUNT];
 
-	values[0] = BoolGetDatum(all);
-	values[1] = Int32GetDatum(crm_max_attempts);
-	values[2] = CStringGetTextDatum(crm_transport_name());
-	values[3] = CStringGetTextDatum(all ?
-									"interrupted: the crm worker stopped during this delivery" :
-									"interrupted: the delivery's lease expired");
-	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, 4, types),
+	values[P_ALL] = BoolGetDatum(all);
+	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[P_TRANSPORT] = CStringGetTextDatum(crm_transport_name());
+	values[P_DETAIL] = CStringGetTextDatum(all ?
+										   "interrupted: the crm worker stopped during this delivery" :
+										   "interrupted: the delivery's lease expired");
+	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, P_COUNT, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not re-queue interrupted deliveries");
 	return (int) SPI_processed;
@@ -306,10 +313,20 @@ crm_mail_record(List *jobs)
 	List	   *transports = NIL;
 	List	   *bounced = NIL;
 	List	   *bounce_details = NIL;
-	Oid			types[11] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT4OID, FLOAT8OID, FLOAT8OID};
-	Datum		values[11];
+	/* record_sql's parameters, $1 to $11 */
+	enum
+	{
+		P_IDS, P_OUTCOMES, P_CODES, P_DETAILS, P_STARTED, P_FINISHED, P_ATTEMPTS,
+		P_TRANSPORTS, P_MAX_ATTEMPTS, P_RETRY_DELAY, P_RETRY_MAX_DELAY, P_COUNT
+	};
+	Oid			types[P_COUNT] = {
+		[P_IDS] = INT8ARRAYOID,[P_OUTCOMES] = TEXTARRAYOID,[P_CODES] = INT4ARRAYOID,
+		[P_DETAILS] = TEXTARRAYOID,[P_STARTED] = TIMESTAMPTZARRAYOID,
+		[P_FINISHED] = TIMESTAMPTZARRAYOID,[P_ATTEMPTS] = INT4ARRAYOID,
+		[P_TRANSPORTS] = TEXTARRAYOID,[P_MAX_ATTEMPTS] = INT4OID,
+		[P_RETRY_DELAY] = FLOAT8OID,[P_RETRY_MAX_DELAY] = FLOAT8OID
+	};
+	Datum		values[P_COUNT];
 	ListCell   *lc;
 	int			i = 0;
 	uint64		sent = 0,
@@ -338,18 +355,20 @@ crm_mail_record(List *jobs)
 		}
 		i++;
 	}
-	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = text_array(outcomes);
-	values[2] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = text_array(details);
-	values[4] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[5] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[6] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[7] = text_array(transports);
-	values[8] = Int32GetDatum(crm_max_attempts);
-	values[9] = Float8GetDatum((double) crm_retry_delay_ms);
-	values[10] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
-	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, 11, types),
+	values[P_IDS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_OUTCOMES] = text_array(outcomes);
+	values[P_CODES] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[P_DETAILS] = text_array(details);
+	values[P_STARTED] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8,
+														 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_FINISHED] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8,
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_ATTEMPTS] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[P_TRANSPORTS] = text_array(transports);
+	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[P_RETRY_DELAY] = Float8GetDatum((double) crm_retry_delay_ms);
+	values[P_RETRY_MAX_DELAY] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
+	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, P_COUNT, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not record delivery outcomes");
 	for (row = 0; row < SPI_processed; row++)

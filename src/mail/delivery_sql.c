@@ -21,6 +21,9 @@
 PG_FUNCTION_INFO_V1(crm_mail_worker_state);
 PG_FUNCTION_INFO_V1(crm_claim_emails);
 
+/* Columns of the claim's RETURNING list and of crm._claim_emails. */
+#define CLAIM_COLUMNS 8
+
 /*
  * crm_mail_worker_state: one row (pid, state, started_at, in_flight, sent,
  * failed, retried, last_error, last_error_at, last_activity): the worker
@@ -41,8 +44,9 @@ crm_mail_worker_state(PG_FUNCTION_ARGS)
 	TimestampTz last_activity;
 	CrmDutyShared duty;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+		desc->natts != lengthof(values))
+		elog(ERROR, "return type must be a row type of %d columns", (int) lengthof(values));
 	memset(nulls, true, sizeof(nulls));
 	if (crm_worker_shared == NULL || mail < 0)
 	{
@@ -108,10 +112,14 @@ crm_claim_emails(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args(crm_mail_claim_sql, 2, types, values, NULL, false, 0)
 		!= SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim queued messages");
+	if (SPI_tuptable->tupdesc->natts != CLAIM_COLUMNS ||
+		rsinfo->setDesc->natts != CLAIM_COLUMNS)
+		elog(ERROR, "the claim returns %d columns, crm._claim_emails %d, not %d",
+			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts, CLAIM_COLUMNS);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		Datum		row[8];
-		bool		nulls[8];
+		Datum		row[CLAIM_COLUMNS];
+		bool		nulls[CLAIM_COLUMNS];
 
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);

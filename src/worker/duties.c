@@ -25,6 +25,9 @@ const CrmDuty crm_duties[] = {
 
 const int	crm_duty_count = lengthof(crm_duties);
 
+/* A transaction's wake-ups are a bit mask (wake.c). */
+StaticAssertDecl(lengthof(crm_duties) <= CRM_MAX_DUTIES, "too many duties");
+
 /*
  * crm_duty_index: the index of the duty named name, or -1.
  */

@@ -31,6 +31,7 @@ char	   *crm_worker_database;	/* the setting is defined at server start */
 
 static const CrmDuty *current = NULL;	/* the running duty */
 static CrmDutyShared *current_slot = NULL;	/* and its slot, if any */
+static bool states_changed = true;	/* a duty's state, since last asked */
 
 /*
  * crm_duty_define_settings: crm.poll_interval and crm.duty_timeout, in
@@ -76,8 +77,12 @@ crm_duty_begin(void)
 	if (crm_duty_timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, crm_duty_timeout_ms);
 	if (current != NULL)
-		crm_worker_report_activity(STATE_RUNNING,
-								   psprintf("%s: %s", CRM_WORKER_NAME, current->name));
+	{
+		char		activity[NAMEDATALEN + sizeof(CRM_WORKER_NAME) + 2];
+
+		snprintf(activity, sizeof(activity), "%s: %s", CRM_WORKER_NAME, current->name);
+		crm_worker_report_activity(STATE_RUNNING, activity);
+	}
 	if (current_slot != NULL)
 	{
 		SpinLockAcquire(&current_slot->mutex);
@@ -107,9 +112,23 @@ crm_duty_set_state(const char *state)
 	if (current_slot != NULL)
 	{
 		SpinLockAcquire(&current_slot->mutex);
-		strlcpy(current_slot->state, state, sizeof(current_slot->state));
+		if (strncmp(current_slot->state, state, sizeof(current_slot->state) - 1) != 0)
+		{
+			strlcpy(current_slot->state, state, sizeof(current_slot->state));
+			states_changed = true;
+		}
 		SpinLockRelease(&current_slot->mutex);
 	}
+}
+
+/* crm_duty_states_changed: whether a state changed since the last call. */
+bool
+crm_duty_states_changed(void)
+{
+	bool		changed = states_changed;
+
+	states_changed = false;
+	return changed;
 }
 
 void

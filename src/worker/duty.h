@@ -82,6 +82,7 @@ struct CrmDuty
 	{(name), crm_sql_duty_run, NULL, NULL, NULL, (function), (max)}
 
 /* The table of duties (duties.c) and the runner of SQL duties (sql_duty.c). */
+#define CRM_MAX_DUTIES 64
 extern const CrmDuty crm_duties[];
 extern const int crm_duty_count;
 extern TimestampTz crm_sql_duty_run(const CrmDuty *duty, bool woken);
@@ -148,6 +149,7 @@ extern void crm_duty_note_error(const char *error);
 /* The loop's side of the services (duty.c). */
 extern void crm_duty_define_settings(void);
 extern void crm_duty_enter(const CrmDuty *duty, CrmDutyShared *slot);
+extern bool crm_duty_states_changed(void);
 extern void crm_worker_report_activity(BackendState state, const char *text);
 
 /* Wake-on-commit (wake.c). */

@@ -39,8 +39,7 @@ static void wake_xact_callback(XactEvent event, void *arg);
 void
 crm_worker_wake_at_commit(int duty_index)
 {
-	StaticAssertStmt(sizeof(wake_at_commit) * 8 >= 32, "room for the duties");
-	Assert(crm_duty_count <= (int) sizeof(wake_at_commit) * 8);
+	StaticAssertStmt(sizeof(wake_at_commit) * 8 >= CRM_MAX_DUTIES, "a bit per duty");
 	if (crm_worker_shared == NULL || MyProcPid == crm_worker_shared->pid ||
 		duty_index < 0 || duty_index >= crm_duty_count)
 		return;

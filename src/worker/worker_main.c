@@ -322,12 +322,18 @@ announce_exit(int code, Datum arg)
 	}
 }
 
+/* set_worker_state: the worker's own state (a constant string), when it changes. */
 static void
 set_worker_state(const char *state)
 {
+	static const char *shown = NULL;
+
+	if (state == shown)
+		return;
 	SpinLockAcquire(&crm_worker_shared->mutex);
 	strlcpy(crm_worker_shared->state, state, sizeof(crm_worker_shared->state));
 	SpinLockRelease(&crm_worker_shared->mutex);
+	shown = state;
 }
 
 /*
@@ -337,8 +343,16 @@ set_worker_state(const char *state)
 static void
 report_idle(void)
 {
+	static char *shown = NULL;
 	char		(*states)[sizeof(((CrmDutyShared *) NULL)->state)];
 	StringInfoData buf;
+
+	/* No state changed: show the same text again (if a duty's transaction replaced it). */
+	if (!crm_duty_states_changed() && shown != NULL)
+	{
+		crm_worker_report_activity(STATE_IDLE, shown);
+		return;
+	}
 
 	states = palloc(crm_duty_count * sizeof(*states));
 	for (int i = 0; i < crm_duty_count; i++)
@@ -354,7 +368,10 @@ report_idle(void)
 	appendStringInfoString(&buf, CRM_WORKER_NAME ":");
 	for (int i = 0; i < crm_duty_count; i++)
 		appendStringInfo(&buf, "%s %s: %s", i > 0 ? ";" : "", crm_duties[i].name, states[i]);
-	crm_worker_report_activity(STATE_IDLE, buf.data);
+	if (shown != NULL)
+		pfree(shown);
+	shown = MemoryContextStrdup(TopMemoryContext, buf.data);
+	crm_worker_report_activity(STATE_IDLE, shown);
 }
 
 /* ms_until: milliseconds from now to t, at least 0, rounded up. */

@@ -30,6 +30,8 @@ crm_worker_duties(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != DUTY_COLUMNS)
+		elog(ERROR, "crm._worker_duties must return %d columns", DUTY_COLUMNS);
 	for (int i = 0; i < crm_duty_count; i++)
 	{
 		const CrmDuty *duty = &crm_duties[i];
