@@ -17,10 +17,11 @@
  *	- a SQL duty (CRM_SQL_DUTY): a function crm.<function>(max integer)
  *	  RETURNS integer that does at most max items of work and returns how
  *	  many it did.  The worker calls it schema-qualified in one short
- *	  transaction of its own, as the extension's owner, under the pinned
- *	  search_path pg_catalog, pg_temp.  A result equal to max means more
- *	  work is pending: it runs again at the next round (after the other due
- *	  duties); otherwise after crm.poll_interval.  While the function does
+ *	  transaction of its own, as the function's owner (the extension's),
+ *	  under search_path pg_catalog, pg_temp (a session setting, so the
+ *	  function's own SET search_path applies).  A result equal to max means
+ *	  more work is pending: it runs again at the next round (after the other
+ *	  due duties); otherwise after crm.poll_interval.  While the function does
  *	  not exist (crm not installed yet, an older version during an upgrade,
  *	  a feature not merged yet) or the extension is being dropped, the duty
  *	  is skipped quietly and shown as "absent".  Features written in SQL
@@ -29,11 +30,12 @@
  *	- a C duty: run(duty, woken) does one bounded batch -- its own short
  *	  transactions through crm_duty_begin()/crm_duty_commit() -- and returns
  *	  when it wants to run next (a time <= now: more work is pending,
- *	  DT_NOEND: only when woken).  Optional hooks: start() once when the
+ *	  DT_NOEND: nothing to do until woken).  Optional hooks: start() once when the
  *	  worker starts, reload() after SIGHUP.  At most one duty may own I/O
  *	  the worker must wait on between runs (the mail duty: libcurl's
  *	  sockets); it gives wait(timeout_ms), which must return when the
- *	  worker's latch is set, and is run after every wait.
+ *	  worker's latch is set, and is run after every wait.  Whatever a duty
+ *	  asks, it runs again after crm.poll_interval at the latest.
  *
  * Bounds.  Every duty transaction has a time budget, crm.duty_timeout
  * (statement timeout); an error or a timeout aborts that transaction only:
