@@ -48,7 +48,7 @@ char	   *crm_mail_from;
 char	   *crm_mail_from_name;
 char	   *crm_unsubscribe_url;
 static char *crm_message_id_domain;
-static int	crm_max_message_size;
+int			crm_max_message_size;
 
 /* The saved SPI plans (one set per backend). */
 static SPIPlanPtr plan_find_key;
@@ -289,7 +289,7 @@ check_size(const CrmOutboxRequest *req)
 			 errhint("Send a shorter message, or ask a superuser to raise crm.max_message_size.")));
 }
 
-/* Every check of product.md section 6: nothing is queued unless all pass. */
+/* Every check of a message: nothing is queued unless all pass. */
 static void
 validate_request(const CrmOutboxRequest *req)
 {
@@ -352,35 +352,83 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/*
+ * The parameters of the enqueue INSERT, in $n order: the arrays passed to
+ * SPI are sized by ENQUEUE_NARGS, and enqueue_sql below numbers them the
+ * same way.
+ */
+typedef enum EnqueueArg
+{
+	ARG_TO_ADDRESS,				/* $1 */
+	ARG_SUBJECT,				/* $2 */
+	ARG_BODY_TEXT,				/* $3 */
+	ARG_BODY_HTML,				/* $4 */
+	ARG_IDEMPOTENCY_KEY,		/* $5 */
+	ARG_TEMPLATE_KEY,			/* $6 */
+	ARG_CREATED_BY,				/* $7 */
+	ARG_RANDOM_HEX,				/* $8 */
+	ARG_ID_DOMAIN,				/* $9 */
+	ARG_LOWER_ADDRESS,			/* $10 */
+	ARG_CATEGORY,				/* $11 */
+	ENQUEUE_NARGS
+} EnqueueArg;
+
+static const Oid enqueue_types[ENQUEUE_NARGS] = {
+	[ARG_TO_ADDRESS] = TEXTOID,
+	[ARG_SUBJECT] = TEXTOID,
+	[ARG_BODY_TEXT] = TEXTOID,
+	[ARG_BODY_HTML] = TEXTOID,
+	[ARG_IDEMPOTENCY_KEY] = TEXTOID,
+	[ARG_TEMPLATE_KEY] = TEXTOID,
+	[ARG_CREATED_BY] = NAMEOID,
+	[ARG_RANDOM_HEX] = TEXTOID,
+	[ARG_ID_DOMAIN] = TEXTOID,
+	[ARG_LOWER_ADDRESS] = TEXTOID,
+	[ARG_CATEGORY] = TEXTOID,
+};
+
+/*
+ * Queues unless the lower-cased address ($10) is suppressed for the
+ * category ($11): 'unsubscribed' stops marketing email only, any other
+ * reason all email; marketing email also needs crm.marketing_allowed for
+ * the address's contact.
+ */
+static const char *const enqueue_sql =
+"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html,"
+" idempotency_key, template_key, created_by, message_id, category, contact_id) OVERRIDING SYSTEM VALUE"
+" SELECT n.id, $1, $2, $3, $4, $5, $6, $7,"
+" pg_catalog.format('<%s.%s@%s>', $8, n.id, $9), $11, r.contact_id"
+" FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n,"
+" (SELECT (SELECT c.id FROM crm.contact c"
+"          WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) $10"
+"          ORDER BY c.id LIMIT 1) AS contact_id) r"
+" WHERE NOT EXISTS (SELECT FROM crm.email_suppression s"
+"                    WHERE s.address OPERATOR(pg_catalog.=) $10"
+"                      AND ($11 OPERATOR(pg_catalog.=) 'marketing'"
+"                           OR s.reason OPERATOR(pg_catalog.<>) 'unsubscribed'))"
+" AND ($11 OPERATOR(pg_catalog.=) 'transactional' OR crm.marketing_allowed(r.contact_id))";
+
 static void
 prepare_enqueue_plans(void)
 {
 	Oid			one_text[1] = {TEXTOID};
-	Oid			insert_types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	NAMEOID, TEXTOID, TEXTOID, TEXTOID};
-
-	/* queues unless $10 (the lower-cased address) is suppressed */
-	const char *insert =
-		"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html, "
-		"idempotency_key, template_key, created_by, message_id) OVERRIDING SYSTEM VALUE "
-		"SELECT n.id, $1, $2, $3, $4, $5, $6, $7, "
-		"pg_catalog.format('<%s.%s@%s>', $8, n.id, $9) "
-		"FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n "
-		"WHERE NOT EXISTS (SELECT FROM crm.email_suppression s "
-		"WHERE s.address OPERATOR(pg_catalog.=) $10)";
+	Oid			two_text[2] = {TEXTOID, TEXTOID};
 
 	if (plan_insert != NULL)
 		return;
 	plan_find_key = prepare_kept(
 		"SELECT id FROM crm.email_outbox WHERE idempotency_key OPERATOR(pg_catalog.=) $1",
 		1, one_text);
+	/* same rule as enqueue_sql: $1 the lower-cased address, $2 the category */
 	plan_suppressed = prepare_kept(
-		"SELECT 1 FROM crm.email_suppression WHERE address OPERATOR(pg_catalog.=) $1",
-		1, one_text);
+		"SELECT 1 FROM crm.email_suppression s WHERE s.address OPERATOR(pg_catalog.=) $1"
+		" AND ($2 OPERATOR(pg_catalog.=) 'marketing' OR s.reason OPERATOR(pg_catalog.<>) 'unsubscribed')",
+		2, two_text);
 	plan_insert_keyed = prepare_kept(
-		psprintf("%s ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", insert),
-		10, insert_types);
-	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 10, insert_types);
+		psprintf("%s ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", enqueue_sql),
+		ENQUEUE_NARGS, (Oid *) enqueue_types);
+	plan_insert = prepare_kept(psprintf("%s RETURNING id", enqueue_sql),
+							   ENQUEUE_NARGS, (Oid *) enqueue_types);
 }
 
 /*
@@ -410,17 +458,32 @@ text_or_null(const char *s, char *null_flag)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+static const char *
+checked_category(const char *category)
+{
+	if (category == NULL)
+		return CRM_MAIL_TRANSACTIONAL;
+	if (strcmp(category, CRM_MAIL_TRANSACTIONAL) != 0 && strcmp(category, CRM_MAIL_MARKETING) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid email category \"%s\"", category),
+				 errhint("The categories are \"transactional\" and \"marketing\".")));
+	return category;
+}
+
 bool
 crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 {
-	Datum		values[10];
-	char		nulls[11] = "          ";
+	Datum		values[ENQUEUE_NARGS];
+	char		nulls[ENQUEUE_NARGS];
+	Datum		suppressed_args[2];
 	uint64		random_bits[2];
 	char		random_hex[25];
 	char	   *lower_to;
 	char	   *p;
 	int			attempt;
 	bool		queued = false;
+	const char *category = checked_category(req->category);
 
 	validate_request(req);
 
@@ -437,35 +500,42 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 		elog(ERROR, "SPI_connect failed");
 	prepare_enqueue_plans();
 
-	values[0] = CStringGetTextDatum(req->to_address);
-	values[1] = CStringGetTextDatum(req->subject);
-	values[2] = CStringGetTextDatum(req->body_text);
-	values[3] = text_or_null(req->body_html, &nulls[3]);
-	values[4] = text_or_null(req->idempotency_key, &nulls[4]);
-	values[5] = text_or_null(req->template_key, &nulls[5]);
-	values[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
-	values[7] = CStringGetTextDatum(random_hex);
-	values[8] = CStringGetTextDatum(message_id_domain());
-	values[9] = CStringGetTextDatum(lower_to);
+	memset(nulls, ' ', sizeof(nulls));
+	values[ARG_TO_ADDRESS] = CStringGetTextDatum(req->to_address);
+	values[ARG_SUBJECT] = CStringGetTextDatum(req->subject);
+	values[ARG_BODY_TEXT] = CStringGetTextDatum(req->body_text);
+	values[ARG_BODY_HTML] = text_or_null(req->body_html, &nulls[ARG_BODY_HTML]);
+	values[ARG_IDEMPOTENCY_KEY] = text_or_null(req->idempotency_key, &nulls[ARG_IDEMPOTENCY_KEY]);
+	values[ARG_TEMPLATE_KEY] = text_or_null(req->template_key, &nulls[ARG_TEMPLATE_KEY]);
+	values[ARG_CREATED_BY] = DirectFunctionCall1(namein,
+												 CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	values[ARG_RANDOM_HEX] = CStringGetTextDatum(random_hex);
+	values[ARG_ID_DOMAIN] = CStringGetTextDatum(message_id_domain());
+	values[ARG_LOWER_ADDRESS] = CStringGetTextDatum(lower_to);
+	values[ARG_CATEGORY] = CStringGetTextDatum(category);
+	suppressed_args[0] = values[ARG_LOWER_ADDRESS];
+	suppressed_args[1] = values[ARG_CATEGORY];
 
 	/* a key seen before answers with its message, whatever else has changed */
-	if (req->idempotency_key != NULL && run_for_id(plan_find_key, &values[4], NULL, id))
+	if (req->idempotency_key != NULL &&
+		run_for_id(plan_find_key, &values[ARG_IDEMPOTENCY_KEY], NULL, id))
 		queued = true;
 	else if (req->idempotency_key == NULL)
-		queued = run_for_id(plan_insert, values, nulls, id);	/* none: suppressed */
+		queued = run_for_id(plan_insert, values, nulls, id);	/* none: not allowed */
 	else
 	{
 		/*
-		 * Nothing inserted means suppressed, or a concurrent enqueue with the
-		 * same key: ON CONFLICT waited for it, and the row it committed is
-		 * visible to the next statement.  Retry in the unlikely case that row
-		 * is deleted in between.
+		 * Nothing inserted means not allowed (suppressed, no consent), or a
+		 * concurrent enqueue with the same key: ON CONFLICT waited for it,
+		 * and the row it committed is visible to the next statement.  Retry
+		 * in the unlikely case that row is deleted in between.
 		 */
 		for (attempt = 0; attempt < 3 && !queued; attempt++)
 		{
 			queued = run_for_id(plan_insert_keyed, values, nulls, id) ||
-				run_for_id(plan_find_key, &values[4], NULL, id);
-			if (!queued && run_for_id(plan_suppressed, &values[9], NULL, NULL))
+				run_for_id(plan_find_key, &values[ARG_IDEMPOTENCY_KEY], NULL, id);
+			if (!queued && (strcmp(category, CRM_MAIL_MARKETING) == 0 ||
+							run_for_id(plan_suppressed, suppressed_args, NULL, NULL)))
 				break;
 		}
 		if (!queued && attempt == 3)
@@ -503,6 +573,7 @@ crm_send_email(PG_FUNCTION_ARGS)
 	req.body_html = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	req.idempotency_key = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	req.template_key = NULL;
+	req.category = CRM_MAIL_TRANSACTIONAL;
 
 	if (!crm_outbox_enqueue(&req, &id))
 		PG_RETURN_NULL();

@@ -1,0 +1,118 @@
+-- src/marketing/10_events.sql: behaviour events (crm.event), crm.track, and
+-- the events crm writes itself.
+--
+-- crm.event is the table that grows fastest: apps write what people do
+-- (crm.track or plain INSERT), crm writes what happens to them (a deal
+-- moving, an email sent or bounced, an unsubscription, segment changes), in
+-- the same transaction as the fact and only when the fact has a contact.
+-- It is meant to be distributed by contact_id one day (Citus), so contact_id
+-- is part of its primary key and no foreign key points at it.  The two
+-- indexes serve "events of kind K for person P since T" (journeys, exits,
+-- profiles) and "people with kind K since T" (segments, triggers).
+
+CREATE TABLE crm.event (
+    id          bigint GENERATED ALWAYS AS IDENTITY,
+    contact_id  bigint NOT NULL REFERENCES crm.contact ON DELETE CASCADE,
+    kind        text NOT NULL
+                CONSTRAINT event_kind_printable
+                CHECK (btrim(kind) <> '' AND kind !~ '[[:cntrl:]]' AND octet_length(kind) <= 200),
+    occurred_at timestamptz NOT NULL DEFAULT now(),
+    properties  jsonb NOT NULL DEFAULT '{}'
+                CONSTRAINT event_properties_object CHECK (jsonb_typeof(properties) = 'object'),
+    source      text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT event_pkey PRIMARY KEY (id, contact_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.event', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.event_id_seq', '');
+CREATE INDEX event_contact_kind_idx ON crm.event (contact_id, kind, occurred_at);
+CREATE INDEX event_kind_occurred_idx ON crm.event (kind, occurred_at, contact_id);
+CREATE TRIGGER event_set_updated_at BEFORE UPDATE ON crm.event
+    FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+COMMENT ON TABLE crm.event IS
+    'What people did (written by apps with crm.track or INSERT) and what happened to them (written by crm: '
+    'deal_stage, email_sent, email_bounced, unsubscribed, segment_entered, segment_exited, and the sales events).';
+COMMENT ON COLUMN crm.event.id IS 'Event number (with contact_id, the primary key).';
+COMMENT ON COLUMN crm.event.contact_id IS 'The person.';
+COMMENT ON COLUMN crm.event.kind IS 'What happened, e.g. course_view, trial_signup, deal_stage, email_sent.';
+COMMENT ON COLUMN crm.event.occurred_at IS 'When it happened (now() unless the writer knows better).';
+COMMENT ON COLUMN crm.event.properties IS 'Details as a JSON object, e.g. {"sku": "PY-101"}.';
+COMMENT ON COLUMN crm.event.source IS
+    'Who wrote it: track (crm.track), pipeline, mail, consent, segment, sales, or the app''s own label.';
+COMMENT ON COLUMN crm.event.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.event.updated_at IS 'When the row last changed.';
+
+CREATE FUNCTION crm.track(email text, kind text, properties jsonb DEFAULT '{}',
+                          occurred_at timestamptz DEFAULT now())
+    RETURNS bigint
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'crm_track';
+COMMENT ON FUNCTION crm.track(text, text, jsonb, timestamptz) IS
+    'Records an event of the person with this email address (case-insensitive) and returns its id; an unknown '
+    'address creates the contact, named after the address; a malformed one raises 22023.';
+
+-- deal_stage {deal_id, from, to}: every stage a deal with a contact enters,
+-- from the engine's history rows (from is null for a new deal).
+CREATE FUNCTION crm.deal_stage_event() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
+    SELECT d.contact_id, 'deal_stage', h.changed_at,
+           jsonb_build_object('deal_id', h.deal_id, 'from', h.from_stage, 'to', h.to_stage), 'pipeline'
+      FROM moved h JOIN crm.deal d ON d.id OPERATOR(pg_catalog.=) h.deal_id
+     WHERE d.contact_id IS NOT NULL
+     ORDER BY h.id;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.deal_stage_event() FROM PUBLIC;
+COMMENT ON FUNCTION crm.deal_stage_event() IS
+    'AFTER INSERT statement trigger on crm.deal_stage_history: a deal_stage event per move of a deal with a contact.';
+CREATE TRIGGER deal_stage_event AFTER INSERT ON crm.deal_stage_history
+    REFERENCING NEW TABLE AS moved
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.deal_stage_event();
+
+-- email_sent {email_id, template_key} and email_bounced {email_id}: when the
+-- mail worker records the outcome of an email to a contact (a permanent
+-- failure counts as a bounce).
+CREATE FUNCTION crm.email_outcome_event() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
+    VALUES (NEW.contact_id,
+            CASE NEW.status WHEN 'sent' THEN 'email_sent' ELSE 'email_bounced' END,
+            coalesce(NEW.sent_at, now()),
+            CASE NEW.status WHEN 'sent'
+                 THEN jsonb_build_object('email_id', NEW.id, 'template_key', NEW.template_key)
+                 ELSE jsonb_build_object('email_id', NEW.id) END,
+            'mail');
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.email_outcome_event() FROM PUBLIC;
+COMMENT ON FUNCTION crm.email_outcome_event() IS
+    'AFTER UPDATE trigger on crm.email_outbox: an email_sent or email_bounced event when an email to a contact '
+    'becomes sent or failed.';
+CREATE TRIGGER email_outcome_event AFTER UPDATE OF status ON crm.email_outbox
+    FOR EACH ROW
+    WHEN (NEW.contact_id IS NOT NULL AND NEW.status IN ('sent', 'failed') AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION crm.email_outcome_event();
+
+REVOKE ALL ON crm.event FROM PUBLIC;
+GRANT SELECT ON crm.event TO crm_reader;
+GRANT INSERT ON crm.event TO crm_user;
+GRANT UPDATE, DELETE ON crm.event TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.track(text, text, jsonb, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.track(text, text, jsonb, timestamptz) TO crm_user;

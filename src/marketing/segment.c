@@ -1,0 +1,420 @@
+/*-------------------------------------------------------------------------
+ * segment.c
+ *	  crm.create_segment and crm.refresh_segment: audiences defined by one
+ *	  boolean SQL expression over crm.contact_profile, evaluated as their
+ *	  owner and kept by difference.
+ *
+ * Checking a definition.  It must be exactly one expression: it is parsed
+ * alone as "SELECT <definition>", and anything but one statement made of
+ * one unnamed target with no other clause is refused (42601) -- so a
+ * semicolon, a second statement, a FROM or a trailing comment that would
+ * swallow what follows cannot get through.  Then the query the segment will
+ * run, "SELECT c.id FROM crm.contact_profile AS c WHERE (<definition>)", is
+ * prepared as the owner, which checks names and that the expression is
+ * boolean (42804); volatile functions are refused (a membership rule must
+ * not change anything or depend on chance), and opening it as a read-only
+ * cursor checks the owner's privileges on every table it reads, subqueries
+ * included (42501).  A data-modifying WITH cannot appear below the top level
+ * of a query, and the read-only cursor refuses anything but a SELECT.
+ *
+ * Refreshing.  The segment row is locked FOR UPDATE, so refreshes of one
+ * segment run one at a time and each sees the membership the previous one
+ * committed.  The definition is evaluated as the owner
+ * (crm_run_as_owner), the matching ids are collected, and one statement,
+ * run as the extension, inserts the people who entered, deletes those who
+ * left, and writes a segment_entered or segment_exited event for each --
+ * rows of people who stay are not touched, so their entered_at and anything
+ * keyed on their membership survive.
+ *-------------------------------------------------------------------------
+ */
+#include "crm.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parser.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/plancache.h"
+
+#include "marketing/run_as_owner.h"
+
+PG_FUNCTION_INFO_V1(crm_create_segment);
+PG_FUNCTION_INFO_V1(crm_refresh_segment);
+
+/* The query a segment runs: the definition goes between these. */
+#define QUERY_PREFIX "SELECT c.id FROM crm.contact_profile AS c WHERE (\n"
+#define QUERY_SUFFIX "\n)"
+/* How the definition is parsed alone. */
+#define PARSE_PREFIX "SELECT "
+/* Rows fetched from the evaluation cursor at a time. */
+#define FETCH_ROWS 10000
+/* Longest segment key (bytes). */
+#define KEY_MAX 100
+
+/* A definition being checked or evaluated. */
+typedef struct Evaluation
+{
+	const char *key;
+	const char *definition;
+	bool		check_only;		/* create: check, fetch nothing */
+	int64	   *ids;			/* refresh: the matching contacts */
+	int			n_ids;
+	int			cap_ids;
+} Evaluation;
+
+/* Error context: where in the definition, and which segment. */
+typedef struct DefinitionContext
+{
+	const char *key;
+	const char *definition;
+	int			prefix_len;		/* bytes before the definition in the parsed text */
+} DefinitionContext;
+
+static void
+definition_error_callback(void *arg)
+{
+	DefinitionContext *dc = arg;
+	int			pos = geterrposition();
+
+	if (pos > dc->prefix_len)
+	{
+		errposition(0);
+		internalerrposition(pos - dc->prefix_len);
+		internalerrquery(dc->definition);
+	}
+	errcontext("definition of segment \"%s\"", dc->key);
+}
+
+static void
+push_context(ErrorContextCallback *cb, DefinitionContext *dc, const Evaluation *ev, int prefix_len)
+{
+	dc->key = ev->key;
+	dc->definition = ev->definition;
+	dc->prefix_len = prefix_len;
+	cb->callback = definition_error_callback;
+	cb->arg = dc;
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
+static void
+not_one_expression(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("a segment definition must be one boolean expression"),
+			 errdetail("%s", detail),
+			 errhint("Write a condition over crm.contact_profile such as: r_score >= 4 AND 'DA-201' <> ALL (skus_bought)")));
+}
+
+/* Parses the definition alone and refuses anything but one expression. */
+static void
+check_one_expression(const Evaluation *ev)
+{
+	ErrorContextCallback cb;
+	DefinitionContext dc;
+	List	   *stmts;
+	RawStmt    *raw;
+	SelectStmt *select;
+	ResTarget  *target;
+
+	push_context(&cb, &dc, ev, (int) strlen(PARSE_PREFIX));
+	stmts = raw_parser(psprintf(PARSE_PREFIX "%s", ev->definition), RAW_PARSE_DEFAULT);
+	error_context_stack = cb.previous;
+
+	if (list_length(stmts) != 1)
+		not_one_expression("It holds more than one statement.");
+	raw = linitial_node(RawStmt, stmts);
+	if (raw->stmt_len != 0)
+		not_one_expression("It contains a semicolon.");
+	if (!IsA(raw->stmt, SelectStmt))
+		not_one_expression("It is not an expression.");
+	select = (SelectStmt *) raw->stmt;
+	if (select->op != SETOP_NONE || select->valuesLists != NIL)
+		not_one_expression("It continues with UNION, INTERSECT, EXCEPT or VALUES.");
+	if (select->fromClause != NIL || select->whereClause != NULL || select->groupClause != NIL ||
+		select->havingClause != NULL || select->windowClause != NIL || select->withClause != NULL ||
+		select->distinctClause != NIL || select->intoClause != NULL || select->sortClause != NIL ||
+		select->limitOffset != NULL || select->limitCount != NULL || select->lockingClause != NIL)
+		not_one_expression("It continues with a clause of its own (FROM, WHERE, GROUP BY, ORDER BY, LIMIT, ...).");
+	if (list_length(select->targetList) != 1)
+		not_one_expression("It is a list of expressions.");
+	target = linitial_node(ResTarget, select->targetList);
+	if (target->name != NULL)
+		not_one_expression("It names its value with AS.");
+	if (IsA(target->val, ColumnRef) && IsA(llast(((ColumnRef *) target->val)->fields), A_Star))
+		not_one_expression("It is a * column list.");
+}
+
+static void
+refuse_volatile(SPIPlanPtr plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, source->query_list)
+			if (contain_volatile_functions((Node *) lfirst(lq)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a segment definition must not call volatile functions"),
+						 errdetail("Membership must depend only on the data: a volatile function could change "
+								   "something or give another answer each time it is evaluated."),
+						 errhint("Use stable functions such as now(); for a sample, use a hash of the id.")));
+	}
+}
+
+static void
+add_id(Evaluation *ev, int64 id)
+{
+	if (ev->n_ids == ev->cap_ids)
+	{
+		ev->cap_ids = ev->cap_ids ? ev->cap_ids * 2 : 1024;
+		if ((Size) ev->cap_ids * sizeof(int64) > MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("segment \"%s\" matches too many people", ev->key)));
+		ev->ids = ev->ids ? repalloc(ev->ids, ev->cap_ids * sizeof(int64))
+			: palloc(ev->cap_ids * sizeof(int64));
+	}
+	ev->ids[ev->n_ids++] = id;
+}
+
+/*
+ * Runs as the segment's owner (crm_run_as_owner): prepares the segment's
+ * query, refuses volatile functions, opens it read-only (the privilege
+ * check) and, unless only checking, collects the matching ids.
+ */
+static void
+evaluate(void *arg)
+{
+	Evaluation *ev = arg;
+	ErrorContextCallback cb;
+	DefinitionContext dc;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	push_context(&cb, &dc, ev, (int) strlen(QUERY_PREFIX));
+	plan = SPI_prepare(psprintf(QUERY_PREFIX "%s" QUERY_SUFFIX, ev->definition), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	refuse_volatile(plan);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	while (!ev->check_only)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			add_id(ev, DatumGetInt64(id));
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (SPI_processed < FETCH_ROWS)
+			break;
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	error_context_stack = cb.previous;
+}
+
+static char *
+required_text(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s cannot be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static void
+check_key(const char *key)
+{
+	const char *p;
+	bool		blank = true;
+
+	for (p = key; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment key contains a control character"),
+					 errhint("Use printable text such as \"python_buyers\".")));
+		if (*p != ' ')
+			blank = false;
+	}
+	if (blank || strlen(key) > KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment key must have 1 to %d bytes of printable text", KEY_MAX),
+				 errhint("Use printable text such as \"python_buyers\".")));
+}
+
+/*
+ * crm.create_segment(key, name, definition) returns the new segment's id; the
+ * calling role (the session's, not the function's definer) becomes its owner.
+ */
+Datum
+crm_create_segment(PG_FUNCTION_ARGS)
+{
+	Evaluation	ev;
+	char	   *name = required_text(fcinfo, 1, "name");
+	Oid			owner = GetOuterUserId();
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Datum		values[4];
+	bool		isnull;
+	int64		id;
+	const char *p;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.key = required_text(fcinfo, 0, "key");
+	ev.definition = required_text(fcinfo, 2, "definition");
+	ev.check_only = true;
+	check_key(ev.key);
+	for (p = name; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment name cannot be blank")));
+	check_one_expression(&ev);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	crm_run_as_owner(owner, evaluate, &ev);
+
+	values[0] = CStringGetTextDatum(ev.key);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = CStringGetTextDatum(ev.definition);
+	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(owner, false)));
+	if (SPI_execute_with_args("SELECT 1 FROM crm.segment WHERE key OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look segment \"%s\" up", ev.key);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("segment \"%s\" already exists", ev.key),
+				 errhint("Choose another key, or delete the old segment from crm.segment first.")));
+	if (SPI_execute_with_args("INSERT INTO crm.segment (key, name, definition, owner) VALUES ($1, $2, $3, $4) "
+							  "RETURNING id", 4, types, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not insert segment \"%s\"", ev.key);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * Changes the membership of segment segment_id to ids, by difference, with
+ * an event per change; returns the counts.  $1 segment id, $2 the ids, $3
+ * the key (for the events).
+ */
+static const char *const apply_sql =
+"WITH now_in AS ("
+"   SELECT DISTINCT u.id AS contact_id FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
+" ), entered AS ("
+"   INSERT INTO crm.segment_member (segment_id, contact_id)"
+"   SELECT $1, n.contact_id FROM now_in n"
+"    WHERE NOT EXISTS (SELECT FROM crm.segment_member m"
+"                       WHERE m.segment_id OPERATOR(pg_catalog.=) $1"
+"                         AND m.contact_id OPERATOR(pg_catalog.=) n.contact_id)"
+"   ON CONFLICT DO NOTHING"
+"   RETURNING contact_id"
+" ), exited AS ("
+"   DELETE FROM crm.segment_member m"
+"    WHERE m.segment_id OPERATOR(pg_catalog.=) $1"
+"      AND NOT EXISTS (SELECT FROM now_in n WHERE n.contact_id OPERATOR(pg_catalog.=) m.contact_id)"
+"   RETURNING m.contact_id"
+" ), events AS ("
+"   INSERT INTO crm.event (contact_id, kind, properties, source)"
+"   SELECT x.contact_id, x.kind, pg_catalog.jsonb_build_object('segment', $3::pg_catalog.text), 'segment'"
+"     FROM (SELECT e.contact_id, 'segment_entered' AS kind FROM entered e"
+"           UNION ALL SELECT x.contact_id, 'segment_exited' FROM exited x) x"
+"    ORDER BY x.kind, x.contact_id"
+" )"
+" SELECT (SELECT pg_catalog.count(*) FROM entered)::pg_catalog.int4,"
+"        (SELECT pg_catalog.count(*) FROM exited)::pg_catalog.int4";
+
+/*
+ * crm.refresh_segment(key, OUT entered, OUT exited): evaluates the segment
+ * as its owner and applies the difference (see the file comment).
+ */
+Datum
+crm_refresh_segment(PG_FUNCTION_ARGS)
+{
+	Evaluation	ev;
+	Oid			lock_types[1] = {TEXTOID};
+	Datum		lock_values[1];
+	Oid			apply_types[3] = {INT8OID, INT8ARRAYOID, TEXTOID};
+	Datum		apply_values[3];
+	Oid			done_types[1] = {INT8OID};
+	HeapTuple	row;
+	TupleDesc	desc;
+	TupleDesc	result_desc;
+	bool		isnull;
+	int64		segment_id;
+	char	   *owner_name;
+	Oid			owner;
+	Datum		result[2];
+	bool		result_nulls[2] = {false, false};
+	Datum	   *id_datums;
+	int			i;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.key = required_text(fcinfo, 0, "key");
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lock_values[0] = CStringGetTextDatum(ev.key);
+	if (SPI_execute_with_args("SELECT id, definition, owner FROM crm.segment "
+							  "WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							  1, lock_types, lock_values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock segment \"%s\"", ev.key);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment \"%s\" does not exist", ev.key),
+				 errhint("The segments are the rows of crm.segment.")));
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	segment_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+	ev.definition = SPI_getvalue(row, desc, 2);
+	owner_name = SPI_getvalue(row, desc, 3);
+
+	check_one_expression(&ev);
+	owner = crm_owner_role(owner_name, psprintf("segment \"%s\"", ev.key));
+	crm_run_as_owner(owner, evaluate, &ev);
+
+	id_datums = palloc(sizeof(Datum) * Max(ev.n_ids, 1));
+	for (i = 0; i < ev.n_ids; i++)
+		id_datums[i] = Int64GetDatum(ev.ids[i]);
+	apply_values[0] = Int64GetDatum(segment_id);
+	apply_values[1] = PointerGetDatum(construct_array(id_datums, ev.n_ids, INT8OID, sizeof(int64),
+													  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	apply_values[2] = CStringGetTextDatum(ev.key);
+	if (SPI_execute_with_args(apply_sql, 3, apply_types, apply_values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not apply the membership of segment \"%s\"", ev.key);
+	result[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+	if (SPI_execute_with_args("UPDATE crm.segment SET refreshed_at = pg_catalog.now() "
+							  "WHERE id OPERATOR(pg_catalog.=) $1",
+							  1, done_types, apply_values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark segment \"%s\" refreshed", ev.key);
+	SPI_finish();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc), result, result_nulls)));
+}
