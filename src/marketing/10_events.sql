@@ -53,8 +53,9 @@ COMMENT ON FUNCTION crm.track(text, text, jsonb, timestamptz) IS
     'Records an event of the person with this email address (case-insensitive) and returns its id; an unknown '
     'address creates the contact, named after the address; a malformed one raises 22023.';
 
--- deal_stage {deal_id, from, to}: every stage a deal with a contact enters,
--- from the engine's history rows (from is null for a new deal).
+-- deal_stage {deal_id, from, to}: every stage a deal with a contact enters
+-- (from is null for a new deal).  On crm.deal itself: the engine writes its
+-- history rows straight into the heap, where no trigger fires.
 CREATE FUNCTION crm.deal_stage_event() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -64,20 +65,25 @@ BEGIN
         RETURN NULL;
     END IF;
     INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
-    SELECT d.contact_id, 'deal_stage', h.changed_at,
-           jsonb_build_object('deal_id', h.deal_id, 'from', h.from_stage, 'to', h.to_stage), 'pipeline'
-      FROM moved h JOIN crm.deal d ON d.id OPERATOR(pg_catalog.=) h.deal_id
-     WHERE d.contact_id IS NOT NULL
-     ORDER BY h.id;
+    VALUES (NEW.contact_id, 'deal_stage', NEW.stage_entered_at,
+            jsonb_build_object('deal_id', NEW.id,
+                               'from', CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage END,
+                               'to', NEW.stage),
+            'pipeline');
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.deal_stage_event() FROM PUBLIC;
 COMMENT ON FUNCTION crm.deal_stage_event() IS
-    'AFTER INSERT statement trigger on crm.deal_stage_history: a deal_stage event per move of a deal with a contact.';
-CREATE TRIGGER deal_stage_event AFTER INSERT ON crm.deal_stage_history
-    REFERENCING NEW TABLE AS moved
-    FOR EACH STATEMENT EXECUTE FUNCTION crm.deal_stage_event();
+    'AFTER INSERT OR UPDATE trigger on crm.deal: a deal_stage event when a deal with a contact enters a stage.';
+CREATE TRIGGER deal_stage_event_insert AFTER INSERT ON crm.deal
+    FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
+    EXECUTE FUNCTION crm.deal_stage_event();
+CREATE TRIGGER deal_stage_event_update AFTER UPDATE ON crm.deal
+    FOR EACH ROW
+    WHEN (NEW.contact_id IS NOT NULL
+          AND (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.pipeline_id IS DISTINCT FROM NEW.pipeline_id))
+    EXECUTE FUNCTION crm.deal_stage_event();
 
 -- email_sent {email_id, template_key} and email_bounced {email_id}: when the
 -- mail worker records the outcome of an email to a contact (a permanent
