@@ -33,6 +33,14 @@ END;
 COMMENT ON FUNCTION crm.contact_time_zone(bigint) IS
     'The time zone a person''s times are shown and scheduled in: theirs, else their account''s, else the setting time_zone.';
 
+-- Who did it: the session's role, also inside SECURITY DEFINER functions.
+CREATE FUNCTION crm.acting_role() RETURNS name
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'crm_acting_role';
+COMMENT ON FUNCTION crm.acting_role() IS
+    'The role the session acts as (after SET ROLE), also inside SECURITY DEFINER functions where current_user is '
+    'the function''s owner: who crm records as having done something.';
+
 -- Settings.
 CREATE FUNCTION crm.valid_marketing_consent(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -117,7 +125,7 @@ CREATE TABLE crm.consent (
     status      text NOT NULL CONSTRAINT consent_status_valid CHECK (status IN ('granted', 'withdrawn')),
     source      text,
     recorded_at timestamptz NOT NULL DEFAULT now(),
-    recorded_by name NOT NULL DEFAULT session_user,
+    recorded_by name NOT NULL DEFAULT crm.acting_role(),
     proof       jsonb NOT NULL DEFAULT '{}'
                 CONSTRAINT consent_proof_object CHECK (jsonb_typeof(proof) = 'object'),
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -136,7 +144,7 @@ COMMENT ON COLUMN crm.consent.purpose IS 'What the consent is for: marketing, or
 COMMENT ON COLUMN crm.consent.status IS 'granted or withdrawn.';
 COMMENT ON COLUMN crm.consent.source IS 'Where it came from: a form, double_opt_in, unsubscribe, import, ...';
 COMMENT ON COLUMN crm.consent.recorded_at IS 'When the person gave or withdrew it.';
-COMMENT ON COLUMN crm.consent.recorded_by IS 'The session user who recorded it.';
+COMMENT ON COLUMN crm.consent.recorded_by IS 'The role that recorded it (crm.acting_role()).';
 COMMENT ON COLUMN crm.consent.proof IS 'Evidence as a JSON object: the confirmed opt-in token, a form''s IP, a document.';
 COMMENT ON COLUMN crm.consent.created_at IS 'When the row was written.';
 COMMENT ON COLUMN crm.consent.updated_at IS 'When the row last changed (only the extension''s owner may change it).';
@@ -254,8 +262,15 @@ DECLARE
     lowered text := pg_catalog.lower(unsubscribe.address);
     added boolean;
     person bigint;
+    problem text;
 BEGIN
-    PERFORM crm.check_email_address(unsubscribe.address);
+    BEGIN
+        PERFORM crm.check_email_address(unsubscribe.address);
+    EXCEPTION WHEN check_violation THEN
+        GET STACKED DIAGNOSTICS problem = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'invalid email address "%"', unsubscribe.address
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = problem;
+    END;
     INSERT INTO crm.email_suppression AS s (address, reason) VALUES (lowered, 'unsubscribed')
         ON CONFLICT ON CONSTRAINT email_suppression_pkey DO NOTHING;
     added := FOUND;
@@ -264,9 +279,12 @@ BEGIN
      WHERE o.status OPERATOR(pg_catalog.=) 'queued'
        AND o.category OPERATOR(pg_catalog.=) 'marketing'
        AND pg_catalog.lower(o.to_address) OPERATOR(pg_catalog.=) lowered;
+    -- the person's consent and event, once: unsubscribing again changes nothing
     FOR person IN SELECT c.id FROM crm.contact c WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) lowered LOOP
         IF crm.marketing_consent_status(person) OPERATOR(pg_catalog.<>) 'withdrawn' THEN
             PERFORM crm.record_consent(person, 'marketing', 'withdrawn', 'unsubscribe', '{}');
+        ELSIF NOT added THEN
+            CONTINUE;
         END IF;
         INSERT INTO crm.event (contact_id, kind, properties, source) VALUES (person, 'unsubscribed', '{}', 'consent');
     END LOOP;
@@ -416,12 +434,12 @@ REVOKE ALL ON crm.consent, crm.contact_consent, crm.signing_secret FROM PUBLIC;
 GRANT SELECT ON crm.consent, crm.contact_consent TO crm_reader;
 REVOKE EXECUTE ON FUNCTION crm.record_consent(bigint, text, text, text, jsonb),
     crm.grant_consent(bigint, text, text, jsonb), crm.withdraw_consent(bigint, text, text, jsonb),
-    crm.unsubscribe(text), crm._new_signing_secret(), crm.sign_token(text, text, timestamptz),
+    crm.unsubscribe(text), crm._new_signing_secret(), crm.sign_token(text, text, timestamptz), crm.acting_role(),
     crm.verify_token(text, text), crm.request_opt_in(bigint), crm.confirm_opt_in(text),
     crm.contact_time_zone(bigint), crm.marketing_consent_status(bigint), crm.marketing_allowed(bigint),
     crm.valid_marketing_consent(text), crm.valid_opt_in_url(text), crm.valid_opt_in_ttl(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.grant_consent(bigint, text, text, jsonb), crm.withdraw_consent(bigint, text, text, jsonb),
     crm.unsubscribe(text), crm.request_opt_in(bigint), crm.confirm_opt_in(text) TO crm_user;
-GRANT EXECUTE ON FUNCTION crm.contact_time_zone(bigint), crm.marketing_consent_status(bigint),
+GRANT EXECUTE ON FUNCTION crm.acting_role(), crm.contact_time_zone(bigint), crm.marketing_consent_status(bigint),
     crm.marketing_allowed(bigint), crm.valid_marketing_consent(text), crm.valid_opt_in_url(text),
     crm.valid_opt_in_ttl(text) TO crm_reader;

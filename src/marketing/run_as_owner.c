@@ -20,9 +20,12 @@
 
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "marketing/run_as_owner.h"
+
+PG_FUNCTION_INFO_V1(crm_acting_role);
 
 void
 crm_run_as_owner(Oid owner, CrmRunAsOwnerFn fn, void *arg)
@@ -56,4 +59,16 @@ crm_owner_role(const char *role_name, const char *what)
 				 errdetail("Its SQL runs with its owner's privileges, so it cannot run without that role."),
 				 errhint("Create it again as an existing role.")));
 	return role;
+}
+
+/*
+ * crm.acting_role(): the role the session acts as (SET ROLE's, or the login
+ * role), also inside SECURITY DEFINER functions, where current_user is the
+ * function's owner.  What crm records as "who did it".
+ */
+Datum
+crm_acting_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
 }

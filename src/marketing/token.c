@@ -187,6 +187,10 @@ crm_verify_token(const char *purpose, const char *token)
 	given_len = b64url_decode(dot2 + 1, (int) strlen(dot2 + 1), &given_mac);
 	if (subject_len < 0 || subject_len > SUBJECT_MAX || given_len != MAC_BYTES)
 		invalid_token("The token is not in the form crm writes.");
+	/* only the one encoding crm writes: no second spelling of the same bytes */
+	if (strcmp(b64url_encode(given_mac, MAC_BYTES), dot2 + 1) != 0 ||
+		strncmp(b64url_encode(subject, subject_len), token, dot1 - token) != 0)
+		invalid_token("The token is not in the form crm writes.");
 	subject[subject_len] = '\0';
 	if ((int) strlen(subject) != subject_len)
 		invalid_token("The token is not in the form crm writes.");
