@@ -142,6 +142,8 @@ check_one_expression(const Evaluation *ev)
 		select->distinctClause != NIL || select->intoClause != NULL || select->sortClause != NIL ||
 		select->limitOffset != NULL || select->limitCount != NULL || select->lockingClause != NIL)
 		not_one_expression("It continues with a clause of its own (FROM, WHERE, GROUP BY, ORDER BY, LIMIT, ...).");
+	if (select->targetList == NIL)
+		not_one_expression("It is empty.");
 	if (list_length(select->targetList) != 1)
 		not_one_expression("It is a list of expressions.");
 	target = linitial_node(ResTarget, select->targetList);
