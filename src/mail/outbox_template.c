@@ -22,7 +22,8 @@
  * A name is made of letters (any UTF-8 letter), digits, "_", "-" and ".";
  * "." alone is the innermost context (an element of a list of strings).  A
  * dotted name a.b.c finds "a" in the innermost context that has it, then
- * looks b and c up inside it.  A JSON string is inserted as its text, a
+ * looks b and c up inside it; a part written in digits picks an element of
+ * a list (courses.0.name).  A JSON string is inserted as its text, a
  * number or boolean as written, null as nothing, an object or array as its
  * JSON text.  A plain {{name}} whose name is missing is an error (a typo must
  * not send a blank), while a section on a missing name is simply false.  A
@@ -260,13 +261,33 @@ value_text(JsonbValue *v, int *len)
 	return s;
 }
 
-/* The member key of the object v, or NULL (also when v is not an object). */
+/*
+ * The member key of the object v, or the element of the array v at the
+ * position key spells in digits; NULL when there is none.
+ */
 static JsonbValue *
 object_member(JsonbValue *v, const char *key, int key_len)
 {
 	JsonbValue	k;
 
-	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+	if (v->type != jbvBinary)
+		return NULL;
+	if (JsonContainerIsArray(v->val.binary.data))
+	{
+		uint32		index = 0;
+		int			i;
+
+		if (key_len > 9)
+			return NULL;
+		for (i = 0; i < key_len; i++)
+		{
+			if (key[i] < '0' || key[i] > '9')
+				return NULL;
+			index = index * 10 + (key[i] - '0');
+		}
+		return getIthJsonbValueFromContainer(v->val.binary.data, index);
+	}
+	if (!JsonContainerIsObject(v->val.binary.data))
 		return NULL;
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
