@@ -12,14 +12,15 @@
  * run, "SELECT c.id FROM crm.contact_profile AS c WHERE (<definition>)", is
  * prepared as the owner, which checks names and that the expression is
  * boolean (42804); volatile functions are refused (a membership rule must
- * not change anything or depend on chance), and opening it as a read-only
- * cursor checks the owner's privileges on every table it reads, subqueries
+ * not change anything or depend on chance), and opening it as a cursor
+ * checks the owner's privileges on every table it reads, subqueries
  * included (42501).  A data-modifying WITH cannot appear below the top level
- * of a query, and the read-only cursor refuses anything but a SELECT.
+ * of a query, which here is always the SELECT above.
  *
  * Refreshing.  The segment row is locked FOR UPDATE, so refreshes of one
- * segment run one at a time and each sees the membership the previous one
- * committed.  The definition is evaluated as the owner
+ * segment run one at a time; the definition is then evaluated in a snapshot
+ * taken after the lock was granted, so each sees the membership and the
+ * data the previous one committed.  The definition is evaluated as the owner
  * (crm_run_as_owner), the matching ids are collected, and one statement,
  * run as the extension, inserts the people who entered, deletes those who
  * left, and writes a segment_entered or segment_exited event for each --
@@ -209,7 +210,12 @@ evaluate(void *arg)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	refuse_volatile(plan);
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	/*
+	 * Not read-only: that would evaluate in the snapshot of the statement
+	 * that called crm.refresh_segment, taken before the segment's lock was
+	 * granted, and miss what a refresh committed while this one waited.
+	 */
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 	while (!ev->check_only)
 	{
 		uint64		i;
