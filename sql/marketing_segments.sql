@@ -48,6 +48,13 @@ SELECT column_name, data_type FROM information_schema.columns
 SELECT id, name, account_name, time_zone, marketing_consent, orders, revenue, last_order_at IS NOT NULL AS bought,
        r_score, f_score, m_score, rfm_segment, skus_bought, last_seen_at IS NOT NULL AS seen, events_30d
   FROM crm.contact_profile ORDER BY id;
+-- what crm writes about a person (segment changes, email delivery, deal moves) is not them being seen
+INSERT INTO crm.event (contact_id, kind, source) VALUES (4, 'segment_entered', 'segment'), (4, 'email_sent', 'mail'),
+    (4, 'deal_stage', 'pipeline');
+SELECT last_seen_at IS NULL AS not_seen, events_30d FROM crm.contact_profile WHERE id = 4;
+INSERT INTO crm.event (contact_id, kind, source) VALUES (4, 'unsubscribed', 'consent');
+SELECT last_seen_at IS NOT NULL AS seen FROM crm.contact_profile WHERE id = 4;
+DELETE FROM crm.event WHERE contact_id = 4;
 -- parts a query does not read are not computed (their joins are removed)
 EXPLAIN (COSTS OFF) SELECT id FROM crm.contact_profile c WHERE c.attributes ? 'vip';
 

@@ -5,6 +5,10 @@
 -- person, so the planner drops every part a query does not use: a segment
 -- on attributes never computes RFM scores.
 --
+-- last_seen_at counts only what the person did: if crm's own events
+-- (segment_entered, email_sent, deal_stage) counted, a segment on recent
+-- activity would keep everyone it ever held.
+--
 -- A segment is one boolean SQL expression over the profile (as c, or with
 -- bare column names), stored by crm.create_segment after checking it
 -- (segment.c) and evaluated with the privileges of its owner, the role that
@@ -44,7 +48,9 @@ SELECT c.id, c.account_id, c.name, c.email, c.phone, c.title, c.owner, c.attribu
               WHERE so.status <> 'cancelled'
               GROUP BY so.contact_id) b ON b.contact_id = c.id
   LEFT JOIN (SELECT ev.contact_id, max(ev.occurred_at) AS last_seen_at
-               FROM crm.event ev GROUP BY ev.contact_id) e ON e.contact_id = c.id
+               FROM crm.event ev
+              WHERE ev.source IS NULL OR ev.source NOT IN ('segment', 'mail', 'pipeline')
+              GROUP BY ev.contact_id) e ON e.contact_id = c.id
   LEFT JOIN (SELECT n.contact_id, jsonb_object_agg(n.kind, n.events) AS counts
                FROM (SELECT ev.contact_id, ev.kind, count(*) AS events
                        FROM crm.event ev WHERE ev.occurred_at >= now() - interval '30 days'
@@ -74,7 +80,9 @@ COMMENT ON COLUMN crm.contact_profile.f_score IS 'Frequency score 1..5 in their 
 COMMENT ON COLUMN crm.contact_profile.m_score IS 'Monetary score 1..5 in their highest-revenue currency.';
 COMMENT ON COLUMN crm.contact_profile.rfm_segment IS 'RFM segment in their highest-revenue currency.';
 COMMENT ON COLUMN crm.contact_profile.skus_bought IS 'SKUs of the products on their orders that are not cancelled, sorted.';
-COMMENT ON COLUMN crm.contact_profile.last_seen_at IS 'When their latest event happened.';
+COMMENT ON COLUMN crm.contact_profile.last_seen_at IS
+    'When their latest event happened, among those they caused: crm''s own records of segment changes, email delivery '
+    'and deal moves (sources segment, mail, pipeline) do not count, so entering a segment never makes anyone "active".';
 COMMENT ON COLUMN crm.contact_profile.events_30d IS 'Their events of the last 30 days: kind → count.';
 
 CREATE TABLE crm.segment (

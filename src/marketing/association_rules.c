@@ -456,6 +456,10 @@ count_pairs(RulesState *st, double min_support, double min_confidence, int64 *n_
 					  min_support, min_confidence, &rules, n_rules, &cap_rules);
 	}
 	qsort_arg(rules, *n_rules, sizeof(Rule), compare_rules, st->item_names);
+	elog(DEBUG1, "crm.association_rules: " INT64_FORMAT " baskets, %d items, %d frequent, pairs counted in %s, "
+		 "%zu kB of working memory",
+		 st->n_baskets, st->n_items, n_frequent, dense ? "a dense triangle" : "a hash table",
+		 MemoryContextMemAllocated(st->cxt, true) / 1024);
 	return rules;
 }
 

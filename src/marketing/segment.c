@@ -21,11 +21,14 @@
  * segment run one at a time; the definition is then evaluated in a snapshot
  * taken after the lock was granted, so each sees the membership and the
  * data the previous one committed.  The definition is evaluated as the owner
- * (crm_run_as_owner), the matching ids are collected, and one statement,
- * run as the extension, inserts the people who entered, deletes those who
- * left, and writes a segment_entered or segment_exited event for each --
- * rows of people who stay are not touched, so their entered_at and anything
- * keyed on their membership survive.
+ * (crm_run_as_owner), the matching ids are collected and sorted, and merged
+ * with the current members (read in contact_id order from the unique
+ * index): only the difference is written, by one statement run as the
+ * extension that inserts the people who entered, deletes those who left, and
+ * writes a segment_entered or segment_exited event for each.  Rows of people
+ * who stay are not touched, so their entered_at and anything keyed on their
+ * membership survive, and a refresh that changes 1% of a large segment
+ * writes 1% of it.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -324,29 +327,24 @@ crm_create_segment(PG_FUNCTION_ARGS)
 }
 
 /*
- * Changes the membership of segment segment_id to ids, by difference, with
- * an event per change; returns the counts.  $1 segment id, $2 the ids, $3
- * the key (for the events).
+ * Applies a difference: inserts the entered people, deletes the exited
+ * ones, and writes an event for each; returns the counts.  $1 segment id,
+ * $2 entered ids, $3 exited ids, $4 the key (for the events).
  */
 static const char *const apply_sql =
-"WITH now_in AS ("
-"   SELECT DISTINCT u.id AS contact_id FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
-" ), entered AS ("
+"WITH entered AS ("
 "   INSERT INTO crm.segment_member (segment_id, contact_id)"
-"   SELECT $1, n.contact_id FROM now_in n"
-"    WHERE NOT EXISTS (SELECT FROM crm.segment_member m"
-"                       WHERE m.segment_id OPERATOR(pg_catalog.=) $1"
-"                         AND m.contact_id OPERATOR(pg_catalog.=) n.contact_id)"
+"   SELECT $1, u.id FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
 "   ON CONFLICT DO NOTHING"
 "   RETURNING contact_id"
 " ), exited AS ("
 "   DELETE FROM crm.segment_member m"
 "    WHERE m.segment_id OPERATOR(pg_catalog.=) $1"
-"      AND NOT EXISTS (SELECT FROM now_in n WHERE n.contact_id OPERATOR(pg_catalog.=) m.contact_id)"
+"      AND m.contact_id OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.int8[])"
 "   RETURNING m.contact_id"
 " ), events AS ("
 "   INSERT INTO crm.event (contact_id, kind, properties, source)"
-"   SELECT x.contact_id, x.kind, pg_catalog.jsonb_build_object('segment', $3::pg_catalog.text), 'segment'"
+"   SELECT x.contact_id, x.kind, pg_catalog.jsonb_build_object('segment', $4::pg_catalog.text), 'segment'"
 "     FROM (SELECT e.contact_id, 'segment_entered' AS kind FROM entered e"
 "           UNION ALL SELECT x.contact_id, 'segment_exited' FROM exited x) x"
 "    ORDER BY x.kind, x.contact_id"
@@ -354,18 +352,89 @@ static const char *const apply_sql =
 " SELECT (SELECT pg_catalog.count(*) FROM entered)::pg_catalog.int4,"
 "        (SELECT pg_catalog.count(*) FROM exited)::pg_catalog.int4";
 
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts ids and drops repeats; returns the new count. */
+static int
+sort_unique(int64 *ids, int n)
+{
+	int			kept = 0;
+	int			i;
+
+	if (n == 0)
+		return 0;
+	qsort(ids, n, sizeof(int64), compare_int64);
+	for (i = 0; i < n; i++)
+		if (kept == 0 || ids[kept - 1] != ids[i])
+			ids[kept++] = ids[i];
+	return kept;
+}
+
+/* The current members of the segment, in contact_id order (they are unique). */
+static void
+read_members(int64 segment_id, Evaluation *members)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(segment_id)};
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	plan = SPI_prepare("SELECT contact_id FROM crm.segment_member WHERE segment_id OPERATOR(pg_catalog.=) $1 "
+					   "ORDER BY contact_id", 1, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			add_id(members, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (SPI_processed < FETCH_ROWS)
+			break;
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+static Datum
+int8_array(const int64 *ids, int n)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		datums[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(datums, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /*
  * crm.refresh_segment(key, OUT entered, OUT exited): evaluates the segment
- * as its owner and applies the difference (see the file comment).
+ * as its owner, merges the sorted result with the sorted current members,
+ * and applies only the difference (see the file comment).
  */
 Datum
 crm_refresh_segment(PG_FUNCTION_ARGS)
 {
 	Evaluation	ev;
+	Evaluation	members;
 	Oid			lock_types[1] = {TEXTOID};
 	Datum		lock_values[1];
-	Oid			apply_types[3] = {INT8OID, INT8ARRAYOID, TEXTOID};
-	Datum		apply_values[3];
+	Oid			apply_types[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
+	Datum		apply_values[4];
 	Oid			done_types[1] = {INT8OID};
 	HeapTuple	row;
 	TupleDesc	desc;
@@ -374,13 +443,19 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 	int64		segment_id;
 	char	   *owner_name;
 	Oid			owner;
-	Datum		result[2];
+	Datum		result[2] = {Int32GetDatum(0), Int32GetDatum(0)};
 	bool		result_nulls[2] = {false, false};
-	Datum	   *id_datums;
-	int			i;
+	int64	   *entered;
+	int64	   *exited;
+	int			n_entered = 0;
+	int			n_exited = 0;
+	int			i = 0;
+	int			j = 0;
 
 	memset(&ev, 0, sizeof(ev));
+	memset(&members, 0, sizeof(members));
 	ev.key = required_text(fcinfo, 0, "key");
+	members.key = ev.key;
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
@@ -405,20 +480,36 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 	check_one_expression(&ev);
 	owner = crm_owner_role(owner_name, psprintf("segment \"%s\"", ev.key));
 	crm_run_as_owner(owner, evaluate, &ev);
+	ev.n_ids = sort_unique(ev.ids, ev.n_ids);
+	read_members(segment_id, &members);
 
-	id_datums = palloc(sizeof(Datum) * Max(ev.n_ids, 1));
-	for (i = 0; i < ev.n_ids; i++)
-		id_datums[i] = Int64GetDatum(ev.ids[i]);
+	/* merge the two sorted lists */
+	entered = palloc(sizeof(int64) * Max(ev.n_ids, 1));
+	exited = palloc(sizeof(int64) * Max(members.n_ids, 1));
+	while (i < ev.n_ids || j < members.n_ids)
+	{
+		if (j == members.n_ids || (i < ev.n_ids && ev.ids[i] < members.ids[j]))
+			entered[n_entered++] = ev.ids[i++];
+		else if (i == ev.n_ids || members.ids[j] < ev.ids[i])
+			exited[n_exited++] = members.ids[j++];
+		else
+			i++, j++;
+	}
+
+	if (n_entered > 0 || n_exited > 0)
+	{
+		apply_values[0] = Int64GetDatum(segment_id);
+		apply_values[1] = int8_array(entered, n_entered);
+		apply_values[2] = int8_array(exited, n_exited);
+		apply_values[3] = CStringGetTextDatum(ev.key);
+		if (SPI_execute_with_args(apply_sql, 4, apply_types, apply_values, NULL, false, 0) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not apply the membership of segment \"%s\"", ev.key);
+		result[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		result[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	}
+
 	apply_values[0] = Int64GetDatum(segment_id);
-	apply_values[1] = PointerGetDatum(construct_array(id_datums, ev.n_ids, INT8OID, sizeof(int64),
-													  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	apply_values[2] = CStringGetTextDatum(ev.key);
-	if (SPI_execute_with_args(apply_sql, 3, apply_types, apply_values, NULL, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not apply the membership of segment \"%s\"", ev.key);
-	result[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	result[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-
 	if (SPI_execute_with_args("UPDATE crm.segment SET refreshed_at = pg_catalog.now() "
 							  "WHERE id OPERATOR(pg_catalog.=) $1",
 							  1, done_types, apply_values, NULL, false, 0) != SPI_OK_UPDATE)
