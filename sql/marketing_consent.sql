@@ -1,28 +1,8 @@
 -- marketing_consent: time zones of people and accounts, the consent ledger,
 -- the marketing settings, double opt-in with signed tokens (forged and
 -- expired ones refused), unsubscription, privileges, restore mode.
-\set regress_db :DBNAME
-CREATE DATABASE crm_regress_marketing_consent TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
-\c crm_regress_marketing_consent
-CREATE EXTENSION crm;
-SET client_min_messages = warning;
-\set SHOW_CONTEXT never
-
--- an error's SQLSTATE, message, detail (but not a failing row or a date) and hint
-CREATE FUNCTION pg_temp.try(sql text) RETURNS TABLE (field text, value text) LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE sql;
-    RETURN QUERY SELECT 'ok', NULL::text;
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
-                            hnt = PG_EXCEPTION_HINT;
-    RETURN QUERY SELECT f, regexp_replace(v, '\d{4}-\d\d-\d\d [0-9:+-]+', '<date>', 'g')
-                   FROM (VALUES (1, 'sqlstate', state), (2, 'message', msg),
-                                (3, 'detail', CASE WHEN det NOT LIKE 'Failing row contains%' THEN nullif(det, '') END),
-                                (4, 'hint', nullif(hnt, ''))) AS e(n, f, v)
-                  WHERE v IS NOT NULL ORDER BY n;
-END $$;
+\set test_db crm_regress_marketing_consent
+\i sql/marketing_setup.inc
 
 -- time zones: IANA names on people and accounts, resolved person, account, company
 INSERT INTO crm.account (name, time_zone) VALUES ('华夏教育', 'Asia/Shanghai'), ('Berlin GmbH', NULL);
@@ -183,4 +163,4 @@ SELECT count(*) AS secrets, encode(secret, 'hex') = repeat('ab', 32) AS restored
 SELECT * FROM pg_temp.try(format($$SELECT crm.confirm_opt_in(%L)$$, :'old_token'));
 
 \c :regress_db
-DROP DATABASE crm_regress_marketing_consent;
+DROP DATABASE :test_db;

@@ -1,28 +1,8 @@
 -- marketing_events: crm.event, crm.track and the events crm writes itself
 -- (deal_stage, email_sent, email_bounced), every bad input, privileges,
 -- restore mode.  In a database of its own, so ids are fixed.
-\set regress_db :DBNAME
-CREATE DATABASE crm_regress_marketing_events TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
-\c crm_regress_marketing_events
-CREATE EXTENSION crm;
-SET client_min_messages = warning;
-\set SHOW_CONTEXT never
-
--- an error's SQLSTATE, message, detail (but not a failing row, which holds
--- times) and hint
-CREATE FUNCTION pg_temp.try(sql text) RETURNS TABLE (field text, value text) LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE sql;
-    RETURN QUERY SELECT 'ok', NULL::text;
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
-                            hnt = PG_EXCEPTION_HINT;
-    RETURN QUERY SELECT f, v FROM (VALUES (1, 'sqlstate', state), (2, 'message', msg),
-                                          (3, 'detail', CASE WHEN det NOT LIKE 'Failing row contains%' THEN nullif(det, '') END),
-                                          (4, 'hint', nullif(hnt, ''))) AS e(n, f, v)
-                  WHERE v IS NOT NULL ORDER BY n;
-END $$;
+\set test_db crm_regress_marketing_events
+\i sql/marketing_setup.inc
 
 -- the table: contact_id in the primary key, no foreign key points at it,
 -- the two indexes for "kind K of person P since T" and "people with K since T"
@@ -126,4 +106,4 @@ SELECT count(*) AS new_learner_events FROM crm.event e JOIN crm.contact c ON c.i
 DROP ROLE regress_mkt_rep, regress_mkt_bi, regress_mkt_nobody;
 
 \c :regress_db
-DROP DATABASE crm_regress_marketing_events;
+DROP DATABASE :test_db;

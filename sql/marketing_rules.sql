@@ -2,26 +2,8 @@
 -- crm.association_rules (definitions, NULLs, repeated items, every bad
 -- argument, the memory limit, the caller's privileges), product rules and
 -- crm.recommend_products.
-\set regress_db :DBNAME
-CREATE DATABASE crm_regress_marketing_rules TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
-\c crm_regress_marketing_rules
-CREATE EXTENSION crm;
-SET client_min_messages = warning;
-\set SHOW_CONTEXT never
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS TABLE (field text, value text) LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE sql;
-    RETURN QUERY SELECT 'ok', NULL::text;
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
-                            hnt = PG_EXCEPTION_HINT;
-    RETURN QUERY SELECT f, v FROM (VALUES (1, 'sqlstate', state), (2, 'message', msg),
-                                          (3, 'detail', CASE WHEN det NOT LIKE 'Failing row contains%' THEN nullif(det, '') END),
-                                          (4, 'hint', nullif(hnt, ''))) AS e(n, f, v)
-                  WHERE v IS NOT NULL ORDER BY n;
-END $$;
+\set test_db crm_regress_marketing_rules
+\i sql/marketing_setup.inc
 
 -- the seeded segment map covers every (R, FM) cell exactly once
 SELECT r, string_agg(fm || ':' || (SELECT string_agg(m.segment, '+' ORDER BY m.id) FROM crm.rfm_segment_map m
@@ -131,4 +113,4 @@ SELECT * FROM pg_temp.try($$SELECT * FROM crm.recommend_products(1, -1)$$);
 SELECT * FROM pg_temp.try($$SELECT * FROM crm.recommend_products(NULL)$$);
 
 \c :regress_db
-DROP DATABASE crm_regress_marketing_rules;
+DROP DATABASE :test_db;

@@ -1,26 +1,8 @@
 -- marketing_segments: crm.contact_profile, crm.create_segment (every way a
 -- definition is refused), evaluation with the owner's privileges,
 -- crm.refresh_segment by difference with its events, refresh_due_segments.
-\set regress_db :DBNAME
-CREATE DATABASE crm_regress_marketing_segments TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
-\c crm_regress_marketing_segments
-CREATE EXTENSION crm;
-SET client_min_messages = warning;
-\set SHOW_CONTEXT never
-
--- an error's SQLSTATE, message, detail and hint
-CREATE FUNCTION pg_temp.try(sql text) RETURNS TABLE (field text, value text) LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE sql;
-    RETURN QUERY SELECT 'ok', NULL::text;
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
-                            hnt = PG_EXCEPTION_HINT;
-    RETURN QUERY SELECT f, v FROM (VALUES (1, 'sqlstate', state), (2, 'message', msg),
-                                          (3, 'detail', nullif(det, '')), (4, 'hint', nullif(hnt, ''))) AS e(n, f, v)
-                  WHERE v IS NOT NULL ORDER BY n;
-END $$;
+\set test_db crm_regress_marketing_segments
+\i sql/marketing_setup.inc
 
 -- 智学在线's learners: purchases, events, consent
 INSERT INTO crm.account (name, time_zone) VALUES ('华夏教育', 'Asia/Shanghai');
@@ -167,4 +149,4 @@ DROP OWNED BY regress_seg_rep;
 DROP ROLE regress_seg_rep;
 
 \c :regress_db
-DROP DATABASE crm_regress_marketing_segments;
+DROP DATABASE :test_db;

@@ -1,25 +1,8 @@
 -- marketing_templates: Mustache in email templates (dotted names, sections,
 -- inverted sections, escaping, standalone lines), every error, categories,
 -- crm.render_template.
-\set regress_db :DBNAME
-CREATE DATABASE crm_regress_marketing_templates TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
-\c crm_regress_marketing_templates
-CREATE EXTENSION crm;
-SET client_min_messages = warning;
-\set SHOW_CONTEXT never
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS TABLE (field text, value text) LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; det text; hnt text; ctx text;
-BEGIN
-    EXECUTE sql;
-    RETURN QUERY SELECT 'ok', NULL::text;
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
-                            hnt = PG_EXCEPTION_HINT;
-    RETURN QUERY SELECT f, v FROM (VALUES (1, 'sqlstate', state), (2, 'message', msg),
-                                          (3, 'detail', nullif(det, '')), (4, 'hint', nullif(hnt, ''))) AS e(n, f, v)
-                  WHERE v IS NOT NULL ORDER BY n;
-END $$;
+\set test_db crm_regress_marketing_templates
+\i sql/marketing_setup.inc
 
 -- one template per case; body_text shows the text rendering, body_html the HTML one
 INSERT INTO crm.email_template (key, subject, body_text, body_html, category) VALUES
@@ -99,4 +82,4 @@ SELECT body_html FROM crm.render_template('opt_in_confirm',
        '{"name": "A&B", "link": "https://x.example/c?a=1&token=t", "expires_at": "2024-01-01 10:00"}');
 
 \c :regress_db
-DROP DATABASE crm_regress_marketing_templates;
+DROP DATABASE :test_db;

@@ -13,29 +13,16 @@ pct=True)) within the currency, and the segment from the seeded map.
 """
 import io
 import math
-import subprocess
-import sys
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
+from checks import note, ok, psql
+
 SEED = 20240301
 PEOPLE = 1000
 ORDERS = 3500
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"], input="SET TimeZone = 'UTC';\n" + sql,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit("psql failed")
-    return out.stdout
-
-
-def ok(cond, text):
-    print(("ok " if cond else "not ok ") + text)
 
 
 def segment(r, f, m):
@@ -118,7 +105,7 @@ for line in rows:
     got[(int(c), cur)] = (int(n), Decimal(rev), round(float(last_ago)), round(float(first_ago)), int(rec),
                           int(r), int(f), int(m), seg, float(since_midnight))
 
-print("NOTE\t%d orders, %d people with orders, %d in customer_value, %d distinct (R,F,M)"
+note("%d orders, %d people with orders, %d in customer_value, %d distinct (R,F,M)"
       % (ORDERS, len(ref), len(got), len(set(v[5:8] for v in got.values()))))
 ok(set(got) == set(ref.index), "one row per person and currency with an order that is not cancelled")
 ties = int((ref.groupby("currency")["revenue"].transform("count") > 0).sum() - ref.revenue.nunique())

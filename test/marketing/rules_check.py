@@ -15,26 +15,15 @@ the brute force's, with equal basket counts and support, confidence and
 lift equal to the last bit or so (same formulas, same doubles).
 """
 import itertools
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
 
+from checks import check, ok, psql
+
 SEED = 7
 
 
-def psql(sql):
-    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"], input=sql,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit("psql failed")
-    return out.stdout
-
-
-def ok(cond, text):
-    print(("ok " if cond else "not ok ") + text)
 
 
 def brute_force(rows, min_support, min_confidence):
@@ -83,7 +72,7 @@ def compare(name, table, rows, min_support, min_confidence, settings=""):
         for k in range(3):
             worst = max(worst, abs(g[k] - w[k]) / abs(w[k]))
     ok(counts_equal, "%s: basket counts equal" % label)
-    print("CHECK\t%s: support, confidence, lift relative error\t%.3g\t%.3g" % (label, worst, 1e-12))
+    check("%s: support, confidence, lift relative error" % label, worst, 1e-12)
     return len(want)
 
 
