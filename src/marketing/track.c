@@ -79,7 +79,6 @@ prepare_plans(void)
 		"INSERT INTO crm.event (contact_id, kind, properties, occurred_at, source)"
 		" SELECT c.id, $2, $3, $4, 'track' FROM crm.contact c"
 		" WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) $1"
-		" ORDER BY c.id LIMIT 1"
 		" RETURNING id",
 		TRACK_NARGS, track_types);
 	plan_contact = keep_plan(
@@ -179,17 +178,22 @@ crm_track(PG_FUNCTION_ARGS)
 	args[TRACK_PROPERTIES] = JsonbPGetDatum(properties);
 	args[TRACK_OCCURRED_AT] = PG_ARGISNULL(3) ? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
 		: PG_GETARG_DATUM(3);
-	contact_args[CONTACT_EMAIL] = CStringGetTextDatum(email);
-	contact_args[CONTACT_OWNER] = DirectFunctionCall1(namein,
-													  CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	prepare_plans();
-	/* known address; else create the contact (or see the one a concurrent session made) and retry */
+	/*
+	 * A known address (contact_email_key makes it at most one contact); else
+	 * create the contact, or see the one a concurrent session made, and retry.
+	 */
 	id = run_plan(plan_event, args);
 	for (attempt = 0; id < 0 && attempt < 3; attempt++)
 	{
+		if (attempt == 0)
+		{
+			contact_args[CONTACT_EMAIL] = CStringGetTextDatum(email);
+			contact_args[CONTACT_OWNER] =
+				DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+		}
 		run_plan(plan_contact, contact_args);
 		id = run_plan(plan_event, args);
 	}
