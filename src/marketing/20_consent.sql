@@ -318,24 +318,12 @@ COMMENT ON COLUMN crm.signing_secret.created_at IS 'When it was generated.';
 COMMENT ON COLUMN crm.signing_secret.updated_at IS 'When the row last changed.';
 
 -- A restore loads the saved secret after CREATE EXTENSION made a fresh one:
--- the saved one replaces it, so links sent before the backup stay valid.
-CREATE FUNCTION crm.signing_secret_restore() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF crm.restoring() THEN
-        DELETE FROM crm.signing_secret s WHERE s.id OPERATOR(pg_catalog.=) NEW.id OR s.created_at > NEW.created_at;
-    END IF;
-    RETURN NEW;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION crm.signing_secret_restore() FROM PUBLIC;
-COMMENT ON FUNCTION crm.signing_secret_restore() IS
-    'BEFORE INSERT trigger on crm.signing_secret: while a dump is restored, the saved secret replaces the one '
-    'CREATE EXTENSION generated; otherwise rows pass unchanged.';
-CREATE TRIGGER signing_secret_restore BEFORE INSERT ON crm.signing_secret
-    FOR EACH ROW EXECUTE FUNCTION crm.signing_secret_restore();
+-- the saved one replaces it, so links sent before the backup stay valid
+-- (src/core/restore.sql).
+CREATE TRIGGER signing_secret_restore_seed BEFORE INSERT ON crm.signing_secret
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER signing_secret_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.signing_secret
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('id');
 
 INSERT INTO crm.signing_secret (secret) VALUES (crm._new_signing_secret());
 

@@ -25,6 +25,11 @@ SELECT pg_catalog.pg_extension_config_dump('crm.rfm_segment_map', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.rfm_segment_map_id_seq', '');
 CREATE TRIGGER rfm_segment_map_set_updated_at BEFORE UPDATE ON crm.rfm_segment_map
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
+-- seeded below: a restore puts the saved rows in place of the seeds (src/core/restore.sql)
+CREATE TRIGGER rfm_segment_map_restore_seed BEFORE INSERT ON crm.rfm_segment_map
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER rfm_segment_map_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.rfm_segment_map
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('id');
 COMMENT ON TABLE crm.rfm_segment_map IS
     'Named RFM segments by ranges of R score and FM = floor((F + M + 1) / 2); edit freely. Where rows overlap the lowest id wins.';
 COMMENT ON COLUMN crm.rfm_segment_map.id IS 'Row number; decides between overlapping rows (lowest first).';

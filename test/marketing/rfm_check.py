@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test/marketing/rfm_check.py: crm.customer_value against pandas, run by
-test/t/300_marketing_rfm.pl (harness: test/forecast/PythonChecks.pm).
+test/t/310_marketing_rfm.pl (harness: test/forecast/PythonChecks.pm).
 
 Generates a few thousand orders for a thousand learners in two currencies,
 with many ties on purpose (order days from a short range at one time of

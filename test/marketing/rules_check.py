@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test/marketing/rules_check.py: crm.association_rules against a brute-force
-count in Python, run by test/t/301_marketing_rules.pl (harness:
+count in Python, run by test/t/311_marketing_rules.pl (harness:
 test/forecast/PythonChecks.pm).
 
 Data sets, generated with fixed seeds:

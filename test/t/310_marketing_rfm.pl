@@ -1,4 +1,4 @@
-# 300_marketing_rfm.pl: crm.customer_value (RFM scores with ties, segments)
+# 310_marketing_rfm.pl: crm.customer_value (RFM scores with ties, segments)
 # against pandas on a few thousand generated orders.  The checks live in
 # test/marketing/rfm_check.py; the harness is test/forecast/PythonChecks.pm.
 use strict;

@@ -1,4 +1,4 @@
-# 301_marketing_rules.pl: crm.association_rules against a brute-force count
+# 311_marketing_rules.pl: crm.association_rules against a brute-force count
 # in Python (support, confidence, lift, counts; repeated items; NULLs; both
 # pair-counting paths).  The checks live in test/marketing/rules_check.py;
 # the harness is test/forecast/PythonChecks.pm.
