@@ -3,8 +3,9 @@
 --
 -- crm.event is the table that grows fastest: apps write what people do
 -- (crm.track or plain INSERT), crm writes what happens to them (a deal
--- moving, an email sent or bounced, an unsubscription, segment changes), in
--- the same transaction as the fact and only when the fact has a contact.
+-- moving, an order, a paid invoice, a ticket, an email sent or bounced, an
+-- unsubscription, segment changes), in the same transaction as the fact and
+-- only when the fact has a contact.
 -- It is meant to be distributed by contact_id one day (Citus), so contact_id
 -- is part of its primary key and no foreign key points at it.  The two
 -- indexes serve "events of kind K for person P since T" (journeys, exits,
@@ -32,7 +33,8 @@ CREATE TRIGGER event_set_updated_at BEFORE UPDATE ON crm.event
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.event IS
     'What people did (written by apps with crm.track or INSERT) and what happened to them (written by crm: '
-    'deal_stage, email_sent, email_bounced, unsubscribed, segment_entered, segment_exited, and the sales events).';
+    'deal_stage, order_confirmed, invoice_paid, ticket_opened, email_sent, email_bounced, unsubscribed, '
+    'segment_entered, segment_exited).';
 COMMENT ON COLUMN crm.event.id IS 'Event number (with contact_id, the primary key).';
 COMMENT ON COLUMN crm.event.contact_id IS 'The person.';
 COMMENT ON COLUMN crm.event.kind IS 'What happened, e.g. course_view, trial_signup, deal_stage, email_sent.';
@@ -115,6 +117,58 @@ CREATE TRIGGER email_outcome_event AFTER UPDATE OF status ON crm.email_outbox
     FOR EACH ROW
     WHEN (NEW.contact_id IS NOT NULL AND NEW.status IN ('sent', 'failed') AND OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION crm.email_outcome_event();
+
+-- The sales facts, each when it has a contact:
+-- order_confirmed {order_id, gross_total, currency, skus} when the order's
+-- transaction commits (its lines are added after the order row, so the
+-- totals and SKUs are known only then: a deferred constraint trigger);
+-- invoice_paid {invoice_id, amount, currency} when an invoice becomes paid;
+-- ticket_opened {ticket_id, priority} when a ticket is opened.
+CREATE FUNCTION crm.sales_event() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'sales_order' THEN
+        INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
+        SELECT o.contact_id, 'order_confirmed', o.created_at,
+               jsonb_build_object('order_id', o.id, 'gross_total', o.gross_total, 'currency', o.currency,
+                                  'skus', coalesce((SELECT jsonb_agg(p.sku ORDER BY i.id)
+                                                      FROM crm.sales_order_item i
+                                                      JOIN crm.product p ON p.id = i.product_id
+                                                     WHERE i.sales_order_id = o.id), '[]')),
+               'sales'
+          FROM crm.sales_order o
+         WHERE o.id = NEW.id AND o.contact_id IS NOT NULL;
+    ELSIF TG_TABLE_NAME = 'invoice' THEN
+        INSERT INTO crm.event (contact_id, kind, properties, source)
+        VALUES (NEW.contact_id, 'invoice_paid',
+                jsonb_build_object('invoice_id', NEW.id, 'amount', NEW.gross_total, 'currency', NEW.currency), 'sales');
+    ELSE
+        INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
+        VALUES (NEW.contact_id, 'ticket_opened', NEW.created_at,
+                jsonb_build_object('ticket_id', NEW.id, 'priority', NEW.priority), 'sales');
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.sales_event() FROM PUBLIC;
+COMMENT ON FUNCTION crm.sales_event() IS
+    'AFTER trigger on crm.sales_order (deferred to commit), crm.invoice and crm.ticket: the order_confirmed, '
+    'invoice_paid and ticket_opened events of a contact.';
+CREATE CONSTRAINT TRIGGER order_confirmed_event AFTER INSERT ON crm.sales_order
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
+    EXECUTE FUNCTION crm.sales_event();
+CREATE TRIGGER invoice_paid_event AFTER UPDATE OF status ON crm.invoice
+    FOR EACH ROW WHEN (NEW.status = 'paid' AND OLD.status IS DISTINCT FROM 'paid' AND NEW.contact_id IS NOT NULL)
+    EXECUTE FUNCTION crm.sales_event();
+CREATE TRIGGER ticket_opened_event AFTER INSERT ON crm.ticket
+    FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
+    EXECUTE FUNCTION crm.sales_event();
 
 REVOKE ALL ON crm.event FROM PUBLIC;
 GRANT SELECT ON crm.event TO crm_reader;
