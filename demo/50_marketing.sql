@@ -16,11 +16,11 @@ INSERT INTO crm.product (sku, name, unit_price, currency) VALUES
     ('VIS-210', '数据可视化', 1599, 'CNY');
 UPDATE crm.product SET name = 'Python 入门' WHERE sku = 'PY-101';
 
--- forty learners buying for themselves (the 个人学员 account), a few abroad
+-- forty learners buying for themselves: people with no account (a customer
+-- is an account or a person), a few abroad
 SELECT setseed(0.1011) AS seeded \gset
-INSERT INTO crm.contact (account_id, name, email, time_zone, attributes)
-SELECT (SELECT id FROM crm.account WHERE name = '个人学员'),
-       s.surname || g.given, 'learner' || n || '@mail.example.cn',
+INSERT INTO crm.contact (name, email, time_zone, attributes)
+SELECT s.surname || g.given, 'learner' || n || '@mail.example.cn',
        CASE WHEN n % 13 = 0 THEN 'Europe/Berlin' WHEN n % 17 = 0 THEN 'America/Los_Angeles' END,
        jsonb_build_object('city', (ARRAY['北京', '上海', '杭州', '深圳', '成都'])[1 + n % 5])
   FROM generate_series(1, 40) n,
@@ -52,8 +52,8 @@ DO $$
 DECLARE p record; new_id bigint;
 BEGIN
     FOR p IN SELECT * FROM purchase ORDER BY bought_at LOOP
-        INSERT INTO crm.sales_order (account_id, contact_id, currency, created_at)
-        VALUES ((SELECT account_id FROM crm.contact WHERE id = p.id), p.id, 'CNY', p.bought_at)
+        INSERT INTO crm.sales_order (contact_id, currency, created_at)
+        VALUES (p.id, 'CNY', p.bought_at)
         RETURNING id INTO new_id;
         INSERT INTO crm.sales_order_item (sales_order_id, product_id, quantity)
         SELECT new_id, pr.id, 1 FROM crm.product pr WHERE pr.sku = p.sku;
@@ -101,13 +101,26 @@ SELECT p.name, p.skus_bought, now()::date - p.last_seen_at::date AS days_since_s
 \echo '(a learner buys 数据分析实战: the next refresh moves them out, with a segment_exited event)'
 SELECT m.contact_id AS buyer FROM crm.segment_member m JOIN crm.segment s ON s.id = m.segment_id
  WHERE s.key = 'python_not_da' ORDER BY m.contact_id LIMIT 1 \gset
-INSERT INTO crm.sales_order (account_id, contact_id, currency)
-SELECT account_id, id, 'CNY' FROM crm.contact WHERE id = :buyer RETURNING id AS da_order \gset
-INSERT INTO crm.sales_order_item (sales_order_id, product_id, quantity)
-SELECT :da_order, id, 1 FROM crm.product WHERE sku = 'DA-201';
+\echo '(the whole sales process, for a person with no account: deal, quote, order, invoice, payment)'
+INSERT INTO crm.deal (name, contact_id, currency, owner)
+SELECT name || ' · 数据分析实战', id, 'CNY', '李娜' FROM crm.contact WHERE id = :buyer RETURNING id AS da_deal \gset
+INSERT INTO crm.deal_item (deal_id, product_id, quantity) SELECT :da_deal, id, 1 FROM crm.product WHERE sku = 'DA-201';
+UPDATE crm.deal SET stage = '潜在客户' WHERE id = :da_deal;
+UPDATE crm.deal SET stage = '谈判中', expected_close_date = current_date + 3 WHERE id = :da_deal;
+SELECT crm.create_quote(:da_deal) AS da_quote \gset
+SELECT crm.send_quote(:da_quote) IS NOT NULL AS quote_sent;
+SELECT crm.accept_quote(:da_quote) AS da_order \gset
+SELECT crm.issue_invoice(:da_order) AS da_invoice \gset
+SELECT crm.record_payment(:da_invoice, gross_total, now(), '支付宝') > 0 AS paid FROM crm.invoice WHERE id = :da_invoice;
+SELECT i.number, i.account_id, c.name AS billed_to, i.status, i.gross_total
+  FROM crm.invoice i JOIN crm.contact c ON c.id = i.contact_id WHERE i.id = :da_invoice;
+SELECT template_key, category, to_address FROM crm.email_outbox
+ WHERE template_key IN ('invoice_issued', 'payment_received') AND contact_id = :buyer ORDER BY id;
 SELECT * FROM crm.refresh_segment('python_not_da');
-SELECT c.name, e.kind, e.properties FROM crm.event e JOIN crm.contact c ON c.id = e.contact_id
- WHERE e.kind LIKE 'segment_%' AND e.contact_id = :buyer ORDER BY e.id;
+SELECT e.kind, e.properties - 'deal_id' - 'order_id' - 'invoice_id' AS properties FROM crm.event e
+ WHERE e.contact_id = :buyer AND (e.kind LIKE 'segment_%' OR e.kind IN ('deal_stage', 'order_confirmed', 'invoice_paid'))
+   AND e.occurred_at > now() - interval '1 hour'
+ ORDER BY e.id;
 
 \echo
 \echo '--- Association rules between courses: each learner''s purchases are one basket ---'
