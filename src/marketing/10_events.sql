@@ -55,120 +55,100 @@ COMMENT ON FUNCTION crm.track(text, text, jsonb, timestamptz) IS
     'Records an event of the person with this email address (case-insensitive) and returns its id; an unknown '
     'address creates the contact, named after the address; a malformed one raises 22023.';
 
--- deal_stage {deal_id, from, to}: every stage a deal with a contact enters
--- (from is null for a new deal).  On crm.deal itself: the engine writes its
--- history rows straight into the heap, where no trigger fires.
-CREATE FUNCTION crm.deal_stage_event() RETURNS trigger
+-- The facts crm records as events of their contact, all through one trigger
+-- function:
+--   deal_stage {deal_id, from, to}: every stage a deal enters (from is null
+--     for a new deal); on crm.deal itself, since the engine writes its
+--     history rows straight into the heap, where no trigger fires;
+--   email_sent {email_id, template_key} / email_bounced {email_id}: the mail
+--     worker records an email as sent or failed (a permanent failure counts
+--     as a bounce);
+--   order_confirmed {order_id, gross_total, currency, skus}: when the order's
+--     transaction commits, since its lines are added after the order row (a
+--     deferred constraint trigger reads the order as committed);
+--   invoice_paid {invoice_id, amount, currency}: an invoice becomes paid;
+--   ticket_opened {ticket_id, priority}: a ticket is opened.
+-- Each trigger's WHEN clause lets only facts with a contact through.
+CREATE FUNCTION crm.fact_event() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    person bigint := NEW.contact_id;
+    event_kind text;
+    event_at timestamptz := now();
+    event_properties jsonb;
+    event_source text := 'sales';
 BEGIN
     IF crm.restoring() THEN
         RETURN NULL;
     END IF;
-    INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
-    VALUES (NEW.contact_id, 'deal_stage', NEW.stage_entered_at,
-            jsonb_build_object('deal_id', NEW.id,
-                               'from', CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage END,
-                               'to', NEW.stage),
-            'pipeline');
-    RETURN NULL;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION crm.deal_stage_event() FROM PUBLIC;
-COMMENT ON FUNCTION crm.deal_stage_event() IS
-    'AFTER INSERT OR UPDATE trigger on crm.deal: a deal_stage event when a deal with a contact enters a stage.';
-CREATE TRIGGER deal_stage_event_insert AFTER INSERT ON crm.deal
-    FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
-    EXECUTE FUNCTION crm.deal_stage_event();
-CREATE TRIGGER deal_stage_event_update AFTER UPDATE ON crm.deal
-    FOR EACH ROW
-    WHEN (NEW.contact_id IS NOT NULL
-          AND (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.pipeline_id IS DISTINCT FROM NEW.pipeline_id))
-    EXECUTE FUNCTION crm.deal_stage_event();
-
--- email_sent {email_id, template_key} and email_bounced {email_id}: when the
--- mail worker records the outcome of an email to a contact (a permanent
--- failure counts as a bounce).
-CREATE FUNCTION crm.email_outcome_event() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF crm.restoring() THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
-    VALUES (NEW.contact_id,
-            CASE NEW.status WHEN 'sent' THEN 'email_sent' ELSE 'email_bounced' END,
-            coalesce(NEW.sent_at, now()),
-            CASE NEW.status WHEN 'sent'
-                 THEN jsonb_build_object('email_id', NEW.id, 'template_key', NEW.template_key)
-                 ELSE jsonb_build_object('email_id', NEW.id) END,
-            'mail');
-    RETURN NULL;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION crm.email_outcome_event() FROM PUBLIC;
-COMMENT ON FUNCTION crm.email_outcome_event() IS
-    'AFTER UPDATE trigger on crm.email_outbox: an email_sent or email_bounced event when an email to a contact '
-    'becomes sent or failed.';
-CREATE TRIGGER email_outcome_event AFTER UPDATE OF status ON crm.email_outbox
-    FOR EACH ROW
-    WHEN (NEW.contact_id IS NOT NULL AND NEW.status IN ('sent', 'failed') AND OLD.status IS DISTINCT FROM NEW.status)
-    EXECUTE FUNCTION crm.email_outcome_event();
-
--- The sales facts, each when it has a contact:
--- order_confirmed {order_id, gross_total, currency, skus} when the order's
--- transaction commits (its lines are added after the order row, so the
--- totals and SKUs are known only then: a deferred constraint trigger);
--- invoice_paid {invoice_id, amount, currency} when an invoice becomes paid;
--- ticket_opened {ticket_id, priority} when a ticket is opened.
-CREATE FUNCTION crm.sales_event() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF crm.restoring() THEN
-        RETURN NULL;
-    END IF;
-    IF TG_TABLE_NAME = 'sales_order' THEN
-        INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
-        SELECT o.contact_id, 'order_confirmed', o.created_at,
+    CASE TG_TABLE_NAME
+    WHEN 'deal' THEN
+        event_kind := 'deal_stage';
+        event_at := NEW.stage_entered_at;
+        event_properties := jsonb_build_object('deal_id', NEW.id, 'from', CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage END,
+                                               'to', NEW.stage);
+        event_source := 'pipeline';
+    WHEN 'email_outbox' THEN
+        event_kind := CASE NEW.status WHEN 'sent' THEN 'email_sent' ELSE 'email_bounced' END;
+        event_at := coalesce(NEW.sent_at, now());
+        event_properties := CASE NEW.status WHEN 'sent'
+                                 THEN jsonb_build_object('email_id', NEW.id, 'template_key', NEW.template_key)
+                                 ELSE jsonb_build_object('email_id', NEW.id) END;
+        event_source := 'mail';
+    WHEN 'sales_order' THEN
+        SELECT o.contact_id, o.created_at,
                jsonb_build_object('order_id', o.id, 'gross_total', o.gross_total, 'currency', o.currency,
                                   'skus', coalesce((SELECT jsonb_agg(p.sku ORDER BY i.id)
                                                       FROM crm.sales_order_item i
                                                       JOIN crm.product p ON p.id = i.product_id
-                                                     WHERE i.sales_order_id = o.id), '[]')),
-               'sales'
-          FROM crm.sales_order o
-         WHERE o.id = NEW.id AND o.contact_id IS NOT NULL;
-    ELSIF TG_TABLE_NAME = 'invoice' THEN
-        INSERT INTO crm.event (contact_id, kind, properties, source)
-        VALUES (NEW.contact_id, 'invoice_paid',
-                jsonb_build_object('invoice_id', NEW.id, 'amount', NEW.gross_total, 'currency', NEW.currency), 'sales');
-    ELSE
-        INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
-        VALUES (NEW.contact_id, 'ticket_opened', NEW.created_at,
-                jsonb_build_object('ticket_id', NEW.id, 'priority', NEW.priority), 'sales');
-    END IF;
+                                                     WHERE i.sales_order_id = o.id), '[]'))
+          INTO person, event_at, event_properties
+          FROM crm.sales_order o WHERE o.id = NEW.id;
+        IF person IS NULL THEN
+            RETURN NULL;        -- deleted again, or its contact removed, before the commit
+        END IF;
+        event_kind := 'order_confirmed';
+    WHEN 'invoice' THEN
+        event_kind := 'invoice_paid';
+        event_properties := jsonb_build_object('invoice_id', NEW.id, 'amount', NEW.gross_total, 'currency', NEW.currency);
+    WHEN 'ticket' THEN
+        event_kind := 'ticket_opened';
+        event_at := NEW.created_at;
+        event_properties := jsonb_build_object('ticket_id', NEW.id, 'priority', NEW.priority);
+    END CASE;
+    INSERT INTO crm.event (contact_id, kind, occurred_at, properties, source)
+    VALUES (person, event_kind, event_at, event_properties, event_source);
     RETURN NULL;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION crm.sales_event() FROM PUBLIC;
-COMMENT ON FUNCTION crm.sales_event() IS
-    'AFTER trigger on crm.sales_order (deferred to commit), crm.invoice and crm.ticket: the order_confirmed, '
-    'invoice_paid and ticket_opened events of a contact.';
+REVOKE EXECUTE ON FUNCTION crm.fact_event() FROM PUBLIC;
+COMMENT ON FUNCTION crm.fact_event() IS
+    'AFTER trigger on crm.deal, crm.email_outbox, crm.sales_order (deferred to commit), crm.invoice and crm.ticket: '
+    'the deal_stage, email_sent / email_bounced, order_confirmed, invoice_paid and ticket_opened events of a contact.';
+CREATE TRIGGER deal_stage_event_insert AFTER INSERT ON crm.deal
+    FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
+    EXECUTE FUNCTION crm.fact_event();
+CREATE TRIGGER deal_stage_event_update AFTER UPDATE ON crm.deal
+    FOR EACH ROW
+    WHEN (NEW.contact_id IS NOT NULL
+          AND (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.pipeline_id IS DISTINCT FROM NEW.pipeline_id))
+    EXECUTE FUNCTION crm.fact_event();
+CREATE TRIGGER email_outcome_event AFTER UPDATE OF status ON crm.email_outbox
+    FOR EACH ROW
+    WHEN (NEW.contact_id IS NOT NULL AND NEW.status IN ('sent', 'failed') AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION crm.fact_event();
 CREATE CONSTRAINT TRIGGER order_confirmed_event AFTER INSERT ON crm.sales_order
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
-    EXECUTE FUNCTION crm.sales_event();
+    EXECUTE FUNCTION crm.fact_event();
 CREATE TRIGGER invoice_paid_event AFTER UPDATE OF status ON crm.invoice
     FOR EACH ROW WHEN (NEW.status = 'paid' AND OLD.status IS DISTINCT FROM 'paid' AND NEW.contact_id IS NOT NULL)
-    EXECUTE FUNCTION crm.sales_event();
+    EXECUTE FUNCTION crm.fact_event();
 CREATE TRIGGER ticket_opened_event AFTER INSERT ON crm.ticket
     FOR EACH ROW WHEN (NEW.contact_id IS NOT NULL)
-    EXECUTE FUNCTION crm.sales_event();
+    EXECUTE FUNCTION crm.fact_event();
 
 REVOKE ALL ON crm.event FROM PUBLIC;
 GRANT SELECT ON crm.event TO crm_reader;
