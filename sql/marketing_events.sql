@@ -33,6 +33,7 @@ SELECT * FROM pg_temp.try($$SELECT crm.track(NULL, 'x')$$);
 SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', NULL)$$);
 SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', '  ')$$);
 SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', E'view\ncourse')$$);
+SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', E'view\u0085course')$$);
 SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', repeat('k', 201))$$);
 SELECT * FROM pg_temp.try($$SELECT crm.track('a@example.com', 'x', '[1, 2]')$$);
 SELECT * FROM pg_temp.try($$INSERT INTO crm.event (contact_id, kind, properties) VALUES (1, 'x', '"s"')$$);

@@ -49,6 +49,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "spi_util.h"
 #include "mail/outbox.h"
 
 PG_FUNCTION_INFO_V1(crm_send_template);
@@ -539,41 +540,33 @@ typedef struct TemplateRow
 	char	   *category;
 } TemplateRow;
 
+/* $1 a template key */
+static const Oid template_types[1] = {TEXTOID};
+static CrmSpiQuery template_query = {
+	"SELECT subject, body_text, body_html, category FROM crm.email_template WHERE key OPERATOR(pg_catalog.=) $1",
+	1, template_types};
+
 static void
 fetch_template(const char *key, TemplateRow *row)
 {
-	static SPIPlanPtr plan_template = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Datum		values[1] = {CStringGetTextDatum(key)};
 	MemoryContext caller = CurrentMemoryContext;
 	HeapTuple	tuple;
 	TupleDesc	desc;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan_template == NULL)
-	{
-		plan_template = SPI_prepare("SELECT subject, body_text, body_html, category FROM crm.email_template "
-									"WHERE key OPERATOR(pg_catalog.=) $1", 1, argtypes);
-		if (plan_template == NULL || SPI_keepplan(plan_template) != 0)
-			elog(ERROR, "could not prepare the email template query");
-	}
-	values[0] = CStringGetTextDatum(key);
-	if (SPI_execute_plan(plan_template, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed");
-	if (SPI_processed == 0)
+	crm_spi_connect();
+	if (crm_spi_execute(&template_query, values, NULL, true, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("email template \"%s\" does not exist", key),
 				 errhint("The templates are the rows of crm.email_template.")));
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	/* copy out: the enqueue that follows runs its own SPI statements */
-	MemoryContextSwitchTo(caller);
-	row->subject = SPI_getvalue(tuple, desc, 1);
-	row->body_text = SPI_getvalue(tuple, desc, 2);
-	row->body_html = SPI_getvalue(tuple, desc, 3);
-	row->category = SPI_getvalue(tuple, desc, 4);
+	/* copied out: the enqueue that follows runs its own SPI statements */
+	row->subject = crm_spi_text(tuple, desc, 1, caller);
+	row->body_text = crm_spi_text(tuple, desc, 2, caller);
+	row->body_html = crm_spi_text(tuple, desc, 3, caller);
+	row->category = crm_spi_text(tuple, desc, 4, caller);
 	SPI_finish();
 }
 

@@ -16,7 +16,7 @@ CREATE TABLE crm.event (
     contact_id  bigint NOT NULL REFERENCES crm.contact ON DELETE CASCADE,
     kind        text NOT NULL
                 CONSTRAINT event_kind_printable
-                CHECK (btrim(kind) <> '' AND kind !~ '[[:cntrl:]]' AND octet_length(kind) <= 200),
+                CHECK (btrim(kind) <> '' AND crm.is_printable(kind) AND octet_length(kind) <= 200),
     occurred_at timestamptz NOT NULL DEFAULT now(),
     properties  jsonb NOT NULL DEFAULT '{}'
                 CONSTRAINT event_properties_object CHECK (jsonb_typeof(properties) = 'object'),

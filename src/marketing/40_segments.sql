@@ -89,7 +89,7 @@ CREATE TABLE crm.segment (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     key              text NOT NULL CONSTRAINT segment_key_key UNIQUE
                      CONSTRAINT segment_key_printable
-                     CHECK (btrim(key) <> '' AND key !~ '[[:cntrl:]]' AND octet_length(key) <= 100),
+                     CHECK (btrim(key) <> '' AND crm.is_printable(key) AND octet_length(key) <= 100),
     name             text NOT NULL CONSTRAINT segment_name_not_blank CHECK (btrim(name) <> ''),
     definition       text NOT NULL,
     owner            name NOT NULL,

@@ -47,6 +47,8 @@
 #include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
+#include "spi_util.h"
+
 PG_FUNCTION_INFO_V1(crm_association_rules);
 
 /* The dictionary of item texts. */
@@ -506,8 +508,7 @@ crm_association_rules(PG_FUNCTION_ARGS)
 	initStringInfo(&st.item_text);
 	st.baskets_file = BufFileCreateTemp(false);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	sql = wrapped_query(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)

@@ -45,6 +45,8 @@
 #include "utils/builtins.h"
 #include "utils/plancache.h"
 
+#include "spi_util.h"
+#include "marketing/printable.h"
 #include "marketing/run_as_owner.h"
 
 PG_FUNCTION_INFO_V1(crm_create_segment);
@@ -59,6 +61,26 @@ PG_FUNCTION_INFO_V1(crm_refresh_segment);
 #define FETCH_ROWS 10000
 /* Longest segment key (bytes). */
 #define KEY_MAX 100
+
+/* $1 a segment key */
+static const Oid key_types[1] = {TEXTOID};
+static CrmSpiQuery exists_query = {
+	"SELECT 1 FROM crm.segment WHERE key OPERATOR(pg_catalog.=) $1", 1, key_types};
+static CrmSpiQuery lock_query = {
+	"SELECT id, definition, owner FROM crm.segment WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, key_types};
+
+/* $1 key, $2 name, $3 definition, $4 owner */
+static const Oid insert_types[4] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+static CrmSpiQuery insert_query = {
+	"INSERT INTO crm.segment (key, name, definition, owner) VALUES ($1, $2, $3, $4) RETURNING id", 4, insert_types};
+
+/* $1 a segment id */
+static const Oid id_types[1] = {INT8OID};
+static CrmSpiQuery members_query = {
+	"SELECT contact_id FROM crm.segment_member WHERE segment_id OPERATOR(pg_catalog.=) $1 ORDER BY contact_id",
+	1, id_types};
+static CrmSpiQuery refreshed_query = {
+	"UPDATE crm.segment SET refreshed_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1", 1, id_types};
 
 /* A definition being checked or evaluated. */
 typedef struct Evaluation
@@ -250,29 +272,6 @@ required_text(FunctionCallInfo fcinfo, int argno, const char *name)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
-static void
-check_key(const char *key)
-{
-	const char *p;
-	bool		blank = true;
-
-	for (p = key; *p; p++)
-	{
-		if ((unsigned char) *p < 0x20 || *p == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("segment key contains a control character"),
-					 errhint("Use printable text such as \"python_buyers\".")));
-		if (*p != ' ')
-			blank = false;
-	}
-	if (blank || strlen(key) > KEY_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment key must have 1 to %d bytes of printable text", KEY_MAX),
-				 errhint("Use printable text such as \"python_buyers\".")));
-}
-
 /*
  * crm.create_segment(key, name, definition) returns the new segment's id; the
  * calling role (the session's, not the function's definer) becomes its owner.
@@ -283,7 +282,6 @@ crm_create_segment(PG_FUNCTION_ARGS)
 	Evaluation	ev;
 	char	   *name = required_text(fcinfo, 1, "name");
 	Oid			owner = GetOuterUserId();
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID};
 	Datum		values[4];
 	bool		isnull;
 	int64		id;
@@ -293,7 +291,7 @@ crm_create_segment(PG_FUNCTION_ARGS)
 	ev.key = required_text(fcinfo, 0, "key");
 	ev.definition = required_text(fcinfo, 2, "definition");
 	ev.check_only = true;
-	check_key(ev.key);
+	crm_check_printable_name(ev.key, "segment key", KEY_MAX, "python_buyers");
 	for (p = name; *p == ' ' || *p == '\t'; p++)
 		;
 	if (*p == '\0')
@@ -302,25 +300,19 @@ crm_create_segment(PG_FUNCTION_ARGS)
 				 errmsg("segment name cannot be blank")));
 	check_one_expression(&ev);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	crm_run_as_owner(owner, evaluate, &ev);
 
 	values[0] = CStringGetTextDatum(ev.key);
 	values[1] = CStringGetTextDatum(name);
 	values[2] = CStringGetTextDatum(ev.definition);
 	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(owner, false)));
-	if (SPI_execute_with_args("SELECT 1 FROM crm.segment WHERE key OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look segment \"%s\" up", ev.key);
-	if (SPI_processed > 0)
+	if (crm_spi_execute(&exists_query, values, NULL, false, 1) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("segment \"%s\" already exists", ev.key),
 				 errhint("Choose another key, or delete the old segment from crm.segment first.")));
-	if (SPI_execute_with_args("INSERT INTO crm.segment (key, name, definition, owner) VALUES ($1, $2, $3, $4) "
-							  "RETURNING id", 4, types, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert segment \"%s\"", ev.key);
+	crm_spi_execute(&insert_query, values, NULL, false, 0);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(id);
@@ -328,10 +320,25 @@ crm_create_segment(PG_FUNCTION_ARGS)
 
 /*
  * Applies a difference: inserts the entered people, deletes the exited
- * ones, and writes an event for each; returns the counts.  $1 segment id,
- * $2 entered ids, $3 exited ids, $4 the key (for the events).
+ * ones, and writes an event for each; returns the counts.
  */
-static const char *const apply_sql =
+typedef enum ApplyArg
+{
+	APPLY_SEGMENT,				/* $1 the segment's id */
+	APPLY_ENTERED,				/* $2 ids of the people who entered */
+	APPLY_EXITED,				/* $3 ids of those who left */
+	APPLY_KEY,					/* $4 the segment's key, for the events */
+	APPLY_NARGS
+} ApplyArg;
+
+static const Oid apply_types[APPLY_NARGS] = {
+	[APPLY_SEGMENT] = INT8OID,
+	[APPLY_ENTERED] = INT8ARRAYOID,
+	[APPLY_EXITED] = INT8ARRAYOID,
+	[APPLY_KEY] = TEXTOID,
+};
+
+static CrmSpiQuery apply_query = {
 "WITH entered AS ("
 "   INSERT INTO crm.segment_member (segment_id, contact_id)"
 "   SELECT $1, u.id FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
@@ -350,7 +357,8 @@ static const char *const apply_sql =
 "    ORDER BY x.kind, x.contact_id"
 " )"
 " SELECT (SELECT pg_catalog.count(*) FROM entered)::pg_catalog.int4,"
-"        (SELECT pg_catalog.count(*) FROM exited)::pg_catalog.int4";
+"        (SELECT pg_catalog.count(*) FROM exited)::pg_catalog.int4",
+	APPLY_NARGS, apply_types};
 
 static int
 compare_int64(const void *a, const void *b)
@@ -381,16 +389,9 @@ sort_unique(int64 *ids, int n)
 static void
 read_members(int64 segment_id, Evaluation *members)
 {
-	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(segment_id)};
-	SPIPlanPtr	plan;
-	Portal		portal;
+	Portal		portal = SPI_cursor_open(NULL, crm_spi_plan(&members_query), values, NULL, false);
 
-	plan = SPI_prepare("SELECT contact_id FROM crm.segment_member WHERE segment_id OPERATOR(pg_catalog.=) $1 "
-					   "ORDER BY contact_id", 1, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
 	for (;;)
 	{
 		uint64		i;
@@ -407,7 +408,6 @@ read_members(int64 segment_id, Evaluation *members)
 			break;
 	}
 	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
 }
 
 static Datum
@@ -431,11 +431,8 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 {
 	Evaluation	ev;
 	Evaluation	members;
-	Oid			lock_types[1] = {TEXTOID};
 	Datum		lock_values[1];
-	Oid			apply_types[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
-	Datum		apply_values[4];
-	Oid			done_types[1] = {INT8OID};
+	Datum		apply_values[APPLY_NARGS];
 	HeapTuple	row;
 	TupleDesc	desc;
 	TupleDesc	result_desc;
@@ -459,14 +456,9 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	lock_values[0] = CStringGetTextDatum(ev.key);
-	if (SPI_execute_with_args("SELECT id, definition, owner FROM crm.segment "
-							  "WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-							  1, lock_types, lock_values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock segment \"%s\"", ev.key);
-	if (SPI_processed == 0)
+	if (crm_spi_execute(&lock_query, lock_values, NULL, false, 0) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("segment \"%s\" does not exist", ev.key),
@@ -474,7 +466,7 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	segment_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-	ev.definition = SPI_getvalue(row, desc, 2);
+	ev.definition = crm_spi_text(row, desc, 2, CurrentMemoryContext);
 	owner_name = SPI_getvalue(row, desc, 3);
 
 	check_one_expression(&ev);
@@ -498,22 +490,18 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 
 	if (n_entered > 0 || n_exited > 0)
 	{
-		apply_values[0] = Int64GetDatum(segment_id);
-		apply_values[1] = int8_array(entered, n_entered);
-		apply_values[2] = int8_array(exited, n_exited);
-		apply_values[3] = CStringGetTextDatum(ev.key);
-		if (SPI_execute_with_args(apply_sql, 4, apply_types, apply_values, NULL, false, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		apply_values[APPLY_SEGMENT] = Int64GetDatum(segment_id);
+		apply_values[APPLY_ENTERED] = int8_array(entered, n_entered);
+		apply_values[APPLY_EXITED] = int8_array(exited, n_exited);
+		apply_values[APPLY_KEY] = CStringGetTextDatum(ev.key);
+		if (crm_spi_execute(&apply_query, apply_values, NULL, false, 0) != 1)
 			elog(ERROR, "could not apply the membership of segment \"%s\"", ev.key);
 		result[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		result[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	}
 
-	apply_values[0] = Int64GetDatum(segment_id);
-	if (SPI_execute_with_args("UPDATE crm.segment SET refreshed_at = pg_catalog.now() "
-							  "WHERE id OPERATOR(pg_catalog.=) $1",
-							  1, done_types, apply_values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not mark segment \"%s\" refreshed", ev.key);
+	apply_values[APPLY_SEGMENT] = Int64GetDatum(segment_id);
+	crm_spi_execute(&refreshed_query, &apply_values[APPLY_SEGMENT], NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc), result, result_nulls)));
 }

@@ -29,6 +29,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "spi_util.h"
 #include "marketing/token.h"
 
 PG_FUNCTION_INFO_V1(crm_new_signing_secret);
@@ -40,6 +41,8 @@ PG_FUNCTION_INFO_V1(crm_verify_token_sql);
 /* Longest subject a token carries (bytes). */
 #define SUBJECT_MAX 2048
 
+static CrmSpiQuery secret_query = {"SELECT secret FROM crm.signing_secret ORDER BY id LIMIT 1", 0, NULL};
+
 /* The current secret (the oldest row of crm.signing_secret), into secret. */
 static void
 read_secret(uint8 *secret)
@@ -47,11 +50,8 @@ read_secret(uint8 *secret)
 	bool		isnull;
 	bytea	   *value;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT secret FROM crm.signing_secret ORDER BY id LIMIT 1", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read crm.signing_secret");
-	if (SPI_processed == 0)
+	crm_spi_connect();
+	if (crm_spi_execute(&secret_query, NULL, NULL, true, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("crm has no signing secret"),

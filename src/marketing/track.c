@@ -23,6 +23,9 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "spi_util.h"
+#include "marketing/printable.h"
+
 PG_FUNCTION_INFO_V1(crm_track);
 
 /* Parameters of the event insert, in $n order. */
@@ -42,6 +45,14 @@ static const Oid track_types[TRACK_NARGS] = {
 	[TRACK_OCCURRED_AT] = TIMESTAMPTZOID,
 };
 
+/* The event of the person with this address (contact_email_key: at most one). */
+static CrmSpiQuery event_query = {
+	"INSERT INTO crm.event (contact_id, kind, properties, occurred_at, source)"
+	" SELECT c.id, $2, $3, $4, 'track' FROM crm.contact c"
+	" WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) $1"
+	" RETURNING id",
+	TRACK_NARGS, track_types};
+
 /* Parameters of the contact insert. */
 typedef enum ContactArg
 {
@@ -55,73 +66,20 @@ static const Oid contact_types[CONTACT_NARGS] = {
 	[CONTACT_OWNER] = NAMEOID,
 };
 
-static SPIPlanPtr plan_event;
-static SPIPlanPtr plan_contact;
+static CrmSpiQuery contact_query = {
+	"INSERT INTO crm.contact (name, email, owner) VALUES ($1, $1, $2)"
+	" ON CONFLICT ((pg_catalog.lower(email))) DO NOTHING",
+	CONTACT_NARGS, contact_types};
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, const Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
-static void
-prepare_plans(void)
-{
-	if (plan_event != NULL)
-		return;
-	plan_event = keep_plan(
-		"INSERT INTO crm.event (contact_id, kind, properties, occurred_at, source)"
-		" SELECT c.id, $2, $3, $4, 'track' FROM crm.contact c"
-		" WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) $1"
-		" RETURNING id",
-		TRACK_NARGS, track_types);
-	plan_contact = keep_plan(
-		"INSERT INTO crm.contact (name, email, owner) VALUES ($1, $1, $2)"
-		" ON CONFLICT ((pg_catalog.lower(email))) DO NOTHING",
-		CONTACT_NARGS, contact_types);
-}
-
-/* Runs a kept plan; the int8 first column of its first row, or -1 for no row. */
+/* Runs the query; the int8 first column of its first row, or -1 for no row. */
 static int64
-run_plan(SPIPlanPtr plan, Datum *values)
+run_query(CrmSpiQuery *query, const Datum *values)
 {
-	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	bool		isnull;
 
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0 || SPI_tuptable == NULL)
+	if (crm_spi_execute(query, values, NULL, false, 0) == 0 || SPI_tuptable == NULL)
 		return -1;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-static void
-check_kind(const char *kind)
-{
-	const char *p;
-	bool		blank = true;
-
-	for (p = kind; *p; p++)
-	{
-		if ((unsigned char) *p < 0x20 || *p == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("event kind contains a control character"),
-					 errhint("Name events with printable text such as \"course_view\".")));
-		if (*p != ' ')
-			blank = false;
-	}
-	if (blank || strlen(kind) > 200)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event kind must have 1 to 200 bytes of printable text"),
-				 errhint("Name events with printable text such as \"course_view\".")));
 }
 
 /*
@@ -156,7 +114,7 @@ crm_track(PG_FUNCTION_ARGS)
 				 errdetail("%s", problem),
 				 errhint("Track people by a well-formed address such as \"wang.fang@example.com\".")));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	check_kind(kind);
+	crm_check_printable_name(kind, "event kind", 200, "course_view");
 	if (PG_ARGISNULL(2))
 		properties = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	else
@@ -178,14 +136,12 @@ crm_track(PG_FUNCTION_ARGS)
 	args[TRACK_PROPERTIES] = JsonbPGetDatum(properties);
 	args[TRACK_OCCURRED_AT] = PG_ARGISNULL(3) ? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
 		: PG_GETARG_DATUM(3);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	prepare_plans();
+	crm_spi_connect();
 	/*
 	 * A known address (contact_email_key makes it at most one contact); else
 	 * create the contact, or see the one a concurrent session made, and retry.
 	 */
-	id = run_plan(plan_event, args);
+	id = run_query(&event_query, args);
 	for (attempt = 0; id < 0 && attempt < 3; attempt++)
 	{
 		if (attempt == 0)
@@ -194,8 +150,8 @@ crm_track(PG_FUNCTION_ARGS)
 			contact_args[CONTACT_OWNER] =
 				DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
 		}
-		run_plan(plan_contact, contact_args);
-		id = run_plan(plan_event, args);
+		run_query(&contact_query, contact_args);
+		id = run_query(&event_query, args);
 	}
 	if (id < 0)
 		elog(ERROR, "contact for \"%s\" vanished while its event was recorded", email);
