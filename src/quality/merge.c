@@ -596,7 +596,7 @@ crm_merge_moves(PG_FUNCTION_ARGS)
  */
 typedef struct MergedKey
 {
-	uint32		lock_space;
+	int64		lock_space;		/* int64: no padding bytes for HASH_BLOBS to hash */
 	int64		merged;
 } MergedKey;
 
@@ -648,7 +648,7 @@ load_merged_ids(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		execute_latest("SELECT kind, COALESCE(contact_id, account_id), merged_id FROM crm.merge_log "
-					   "WHERE merged_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) '1 day'::pg_catalog.interval "
+					   "WHERE merged_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 day'::pg_catalog.interval) "
 					   "AND COALESCE(contact_id, account_id) IS NOT NULL",
 					   0, NULL, NULL, SPI_OK_SELECT);
 		for (uint64 i = 0; i < SPI_processed; i++)

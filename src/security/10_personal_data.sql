@@ -27,7 +27,7 @@
 --              contact row itself stays, anonymised); legal records such as
 --              invoices keep their numbers and amounts.
 
-CREATE VIEW crm.personal_data AS
+CREATE VIEW crm.personal_data WITH (security_invoker = true) AS
 SELECT v.table_name::regclass AS table_name,
        v.contact_column::name AS contact_column,
        v.account_column::name AS account_column,
