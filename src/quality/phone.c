@@ -359,11 +359,17 @@ crm_phone_e164(const char *phone, int len, const char *region)
 	return complete_number(plan, digits, 0, group_end, ngroups, false);
 }
 
-/* The region argument, checked: an unknown one is a bad argument. */
+/* The region argument, trimmed and checked: an unknown one is a bad argument. */
 static char *
 checked_region(text *region_text)
 {
 	char	   *region = text_to_cstring(region_text);
+	char	   *end;
+
+	while (*region == ' ')
+		region++;
+	for (end = region + strlen(region); end > region && end[-1] == ' '; end--)
+		end[-1] = '\0';
 
 	if (!crm_phone_region_is_known(region))
 		ereport(ERROR,
@@ -387,7 +393,7 @@ crm_normalize_phone(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(e164));
 }
 
-/* crm.check_phone_region(region text) RETURNS text: the region upper-cased, or 22023. */
+/* crm.check_phone_region(region text) RETURNS text: the region trimmed and upper-cased, or 22023. */
 Datum
 crm_check_phone_region(PG_FUNCTION_ARGS)
 {
