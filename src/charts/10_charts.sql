@@ -99,7 +99,7 @@ CREATE AGGREGATE crm.line_chart(x anyelement, y float8, series text, options jso
 COMMENT ON AGGREGATE crm.line_chart(anyelement, float8) IS
     'Line chart as SVG: x a date, timestamp or number (date axes ticked on days, weeks, months or years), y on a nice axis.';
 COMMENT ON AGGREGATE crm.line_chart(anyelement, float8, text) IS
-    'Line chart as SVG with one line per series and a legend.';
+    'Line chart as SVG with one line per series (in the order of their names) and a legend.';
 COMMENT ON AGGREGATE crm.line_chart(anyelement, float8, jsonb) IS
     'Line chart as SVG, with options {title, width, height, colors}.';
 COMMENT ON AGGREGATE crm.line_chart(anyelement, float8, text, jsonb) IS

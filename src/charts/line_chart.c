@@ -6,9 +6,10 @@
  * x is a date, a timestamp (with or without time zone; shown in the
  * session's time zone) or a number.  The points are sorted by x here, so
  * the result does not depend on the input order; that lets the aggregate
- * run in parallel (combine, serialize and deserialize below).  Series are
- * drawn in the order they first appear, in the palette's colours, with a
- * legend whenever the series argument is given.  Rows with a NULL x or y
+ * run in parallel (combine, serialize and deserialize below).  For the
+ * same reason series are drawn in the order of their names (byte order),
+ * in the palette's colours, with a legend whenever the series argument is
+ * given.  Rows with a NULL x or y
  * are left out.
  *
  * The y axis is a nice scale, starting at 0 when every value is positive
@@ -330,6 +331,32 @@ crm_line_chart_deserialize(PG_FUNCTION_ARGS)
 }
 
 static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Renumbers the series in the order of their names. */
+static void
+sort_series(LineState *state)
+{
+	char	   *sorted[LINE_MAX_SERIES];
+	int			rank[LINE_MAX_SERIES];
+
+	if (state->nseries == 0)
+		return;					/* no series argument: every point is in series 0 */
+	memcpy(sorted, state->series, sizeof(char *) * state->nseries);
+	qsort(sorted, state->nseries, sizeof(char *), compare_names);
+	for (int i = 0; i < state->nseries; i++)
+		for (int j = 0; j < state->nseries; j++)
+			if (sorted[j] == state->series[i])
+				rank[i] = j;
+	for (int i = 0; i < state->n; i++)
+		state->points[i].series = rank[state->points[i].series];
+	memcpy(state->series, sorted, sizeof(char *) * state->nseries);
+}
+
+static int
 compare_points(const void *a, const void *b)
 {
 	const LinePoint *p = a;
@@ -367,6 +394,7 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 	double		x_lo,
 				x_hi;
 
+	sort_series(state);
 	qsort(state->points, state->n, sizeof(LinePoint), compare_points);
 	for (int i = 0; i < state->n; i++)
 	{
