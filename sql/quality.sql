@@ -224,6 +224,18 @@ SELECT * FROM public.membership ORDER BY club;
 SELECT moved FROM crm.merge_log WHERE merged_id = 12;
 ROLLBACK;
 
+-- users' own tables: a foreign key from outside schema crm is moved too, as
+-- the caller (so a caller who may not update the table cannot merge)
+CREATE TABLE public.loyalty (contact_id bigint REFERENCES crm.contact ON DELETE CASCADE, points int);
+INSERT INTO crm.contact (name) VALUES ('丙'), ('丁');  -- 13, 14
+INSERT INTO public.loyalty VALUES (13, 10), (14, 20);
+SET ROLE crm_regress_quality_user;
+SELECT * FROM pg_temp.try($$SELECT crm.merge_contacts(13, 14)$$);
+RESET ROLE;
+SELECT crm.merge_contacts(13, 14) > 0 AS merged;
+SELECT * FROM public.loyalty ORDER BY points;
+SELECT moved FROM crm.merge_log WHERE merged_id = 14;
+
 \c :regress_db
 DROP DATABASE crm_regress_quality;
 DROP ROLE crm_regress_quality_reader;

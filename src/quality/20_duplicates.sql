@@ -22,7 +22,15 @@
 -- within a company.  Two people sharing a switchboard at one company score
 -- 0.7 too: the list is for a person to review before crm.merge_contacts.
 
-CREATE VIEW crm.duplicate_contacts WITH (security_invoker = true) AS
+-- The query is a function so that it can turn JIT off: the planner cannot
+-- know how few pairs the blocking keys yield (it expects billions), and
+-- would spend seconds compiling for them.
+CREATE FUNCTION crm.duplicate_contact_pairs()
+RETURNS TABLE (contact_id_a bigint, contact_id_b bigint, score numeric, reasons text[])
+LANGUAGE sql STABLE PARALLEL SAFE
+SET jit = off
+SET search_path = pg_catalog, pg_temp
+AS $$
 WITH settings AS (
     SELECT crm.setting_value('phone_region') AS phone_region
 ), keyed AS MATERIALIZED (
@@ -76,7 +84,12 @@ SELECT s.id_a AS contact_id_a,
            CASE WHEN s.same_account THEN 'same account' WHEN s.same_company THEN 'same company' END
        ], NULL) AS reasons
   FROM scored s
- WHERE s.score >= 0.6;
+ WHERE s.score >= 0.6
+$$;
+COMMENT ON FUNCTION crm.duplicate_contact_pairs() IS 'The rows of crm.duplicate_contacts.';
+
+CREATE VIEW crm.duplicate_contacts WITH (security_invoker = true) AS
+SELECT p.contact_id_a, p.contact_id_b, p.score, p.reasons FROM crm.duplicate_contact_pairs() AS p;
 
 COMMENT ON VIEW crm.duplicate_contacts IS
     'Pairs of contacts that are probably one person (score 0.6 or more): same email, same phone, similar names, '
@@ -88,7 +101,12 @@ COMMENT ON COLUMN crm.duplicate_contacts.score IS
 COMMENT ON COLUMN crm.duplicate_contacts.reasons IS
     'What matched: same email, same phone, same name or similar name (similarity), same account or same company.';
 
-CREATE VIEW crm.duplicate_accounts WITH (security_invoker = true) AS
+CREATE FUNCTION crm.duplicate_account_pairs()
+RETURNS TABLE (account_id_a bigint, account_id_b bigint, score numeric, reasons text[])
+LANGUAGE sql STABLE PARALLEL SAFE
+SET jit = off
+SET search_path = pg_catalog, pg_temp
+AS $$
 WITH settings AS (
     SELECT crm.setting_value('phone_region') AS phone_region
 ), keyed AS MATERIALIZED (
@@ -141,7 +159,12 @@ SELECT s.id_a AS account_id_a,
            CASE WHEN s.same_domain THEN 'same domain' END
        ], NULL) AS reasons
   FROM scored s
- WHERE s.score >= 0.6;
+ WHERE s.score >= 0.6
+$$;
+COMMENT ON FUNCTION crm.duplicate_account_pairs() IS 'The rows of crm.duplicate_accounts.';
+
+CREATE VIEW crm.duplicate_accounts WITH (security_invoker = true) AS
+SELECT p.account_id_a, p.account_id_b, p.score, p.reasons FROM crm.duplicate_account_pairs() AS p;
 
 COMMENT ON VIEW crm.duplicate_accounts IS
     'Pairs of accounts that are probably one company (score 0.6 or more): same company key (北京星辰科技有限公司 = '
@@ -155,3 +178,4 @@ COMMENT ON COLUMN crm.duplicate_accounts.reasons IS
     'What matched: same company name (key) or similar name (similarity), same phone, same domain.';
 
 GRANT SELECT ON crm.duplicate_contacts, crm.duplicate_accounts TO crm_reader;
+GRANT EXECUTE ON FUNCTION crm.duplicate_contact_pairs(), crm.duplicate_account_pairs() TO crm_reader;

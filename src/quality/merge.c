@@ -12,7 +12,9 @@
  *   2. as the extension's owner (tables such as the consent ledger are not
  *      writable by crm_user), with search_path pinned, moves every
  *      reference listed in crm.personal_data from the merged row to the
- *      kept one, deletes the merged row, fills the kept row's empty columns
+ *      kept one (and, as the caller, the references in users' own tables:
+ *      single-column foreign keys from outside schema crm), deletes the
+ *      merged row, fills the kept row's empty columns
  *      from it (NULL or blank; jsonb objects are merged, the kept keys
  *      winning), and records both in crm.merge_log;
  *   3. returns the crm.merge_log id.
@@ -89,6 +91,14 @@ static const MergeKind merge_kinds[] = {
 	{"contact", "contact", "contact_column", "contact_id", 1},
 	{"account", "account", "account_column", "account_id", 2},
 };
+
+/* Who called the merge, to switch back to for users' own tables. */
+typedef struct MergeCaller
+{
+	Oid			user;
+	int			sec_context;
+	Oid			owner;			/* the extension's owner, who runs the rest */
+} MergeCaller;
 
 /* The merge this backend is running, for crm_merge_moves(). */
 static struct
@@ -387,6 +397,63 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
 }
 
 /*
+ * Step 2a, continued: users' own tables.  Every single-column foreign key
+ * to the merged row's table from outside schema crm (and not in the list)
+ * is moved too, as the caller, with the caller's privileges: left alone,
+ * ON DELETE CASCADE would silently delete the user's rows.
+ */
+static void
+move_user_references(const MergeKind *kind, int64 keep, int64 merge, const MergeCaller *caller,
+					 StringInfo moved)
+{
+	Oid			subject = crm_relation(kind->table);
+	Oid			list_types[1] = {OIDOID};
+	Datum		list_values[1] = {ObjectIdGetDatum(subject)};
+	SPITupleTable *targets;
+	uint64		ntargets;
+
+	if (SPI_execute_with_args("SELECT n.nspname, r.relname, a.attname "
+							  "FROM pg_catalog.pg_constraint c "
+							  "JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid "
+							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace "
+							  "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid "
+							  " AND a.attnum OPERATOR(pg_catalog.=) c.conkey[1] "
+							  "WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) $1 "
+							  "AND pg_catalog.cardinality(c.conkey) OPERATOR(pg_catalog.=) 1 "
+							  "AND n.nspname OPERATOR(pg_catalog.<>) 'crm' "
+							  "AND NOT EXISTS (SELECT FROM crm.personal_data p "
+							  " WHERE p.table_name OPERATOR(pg_catalog.=) c.conrelid) "
+							  "ORDER BY 1, 2, 3",
+							  1, list_types, list_values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed listing foreign keys");
+	targets = SPI_tuptable;
+	ntargets = SPI_processed;
+	for (uint64 i = 0; i < ntargets; i++)
+	{
+		char	   *table = quote_qualified_identifier(SPI_getvalue(targets->vals[i], targets->tupdesc, 1),
+													   SPI_getvalue(targets->vals[i], targets->tupdesc, 2));
+		const char *column = quote_identifier(SPI_getvalue(targets->vals[i], targets->tupdesc, 3));
+		Oid			types[2] = {INT8OID, INT8OID};
+		Datum		values[2] = {Int64GetDatum(keep), Int64GetDatum(merge)};
+		uint64		count;
+
+		SetUserIdAndSecContext(caller->user, caller->sec_context);
+		count = execute_latest(psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) $2",
+										table, column, column),
+							   2, types, values, SPI_OK_UPDATE);
+		SetUserIdAndSecContext(caller->owner,
+							   caller->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		if (count > 0)
+		{
+			if (moved->len > 1)
+				appendStringInfoString(moved, ", ");
+			escape_json(moved, table);
+			appendStringInfo(moved, ": " UINT64_FORMAT, count);
+		}
+	}
+}
+
+/*
  * Step 2b: the kept row's empty columns filled from the merged row (as
  * jsonb, taken before it was deleted).  Returns the columns filled.
  */
@@ -451,7 +518,7 @@ fill_kept_row(const MergeKind *kind, int64 keep, Datum merged_row)
 
 /* Steps 2 and 3 as the extension's owner; returns the crm.merge_log id. */
 static int64
-merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, Oid caller)
+merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, const MergeCaller *caller)
 {
 	Oid			types[6] = {INT8OID, INT8OID, TEXTOID, JSONBOID, TEXTARRAYOID, TEXTOID};
 	Datum		values[6];
@@ -471,6 +538,7 @@ merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, Oid caller)
 	initStringInfo(&moved);
 	appendStringInfoChar(&moved, '{');
 	move_references(kind, keep, merge, &moved);
+	move_user_references(kind, keep, merge, caller, &moved);
 	appendStringInfoChar(&moved, '}');
 
 	execute_latest(psprintf("DELETE FROM crm.%s WHERE id OPERATOR(pg_catalog.=) $1", kind->table),
@@ -485,7 +553,7 @@ merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, Oid caller)
 	values[5] = CStringGetTextDatum(moved.data);
 	execute_latest(psprintf("INSERT INTO crm.merge_log (kind, %s, merged_id, merged_row, filled, moved, merged_by) "
 							"VALUES ($3, $1, $2, $4, $5, $6::pg_catalog.jsonb, %s) RETURNING id",
-							kind->log_column, quote_literal_cstr(GetUserNameFromId(caller, false))),
+							kind->log_column, quote_literal_cstr(GetUserNameFromId(caller->user, false))),
 				   6, types, values, SPI_OK_INSERT_RETURNING);
 	CacheInvalidateRelcacheByRelid(crm_relation("merge_log"));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -496,8 +564,7 @@ merge_rows(FunctionCallInfo fcinfo, const MergeKind *kind)
 {
 	int64		keep = PG_GETARG_INT64(0);
 	int64		merge = PG_GETARG_INT64(1);
-	Oid			caller;
-	int			sec_context;
+	MergeCaller caller;
 	int			nestlevel;
 	int64		log_id;
 
@@ -523,9 +590,9 @@ merge_rows(FunctionCallInfo fcinfo, const MergeKind *kind)
 		elog(ERROR, "SPI_connect failed");
 	lock_rows_as_caller(kind, keep, merge);
 
-	GetUserIdAndSecContext(&caller, &sec_context);
-	SetUserIdAndSecContext(relation_owner(crm_relation("merge_log")),
-						   sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	GetUserIdAndSecContext(&caller.user, &caller.sec_context);
+	caller.owner = relation_owner(crm_relation("merge_log"));
+	SetUserIdAndSecContext(caller.owner, caller.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -534,7 +601,7 @@ merge_rows(FunctionCallInfo fcinfo, const MergeKind *kind)
 	current_merge.to = keep;
 	PG_TRY();
 	{
-		log_id = merge_as_owner(kind, keep, merge, caller);
+		log_id = merge_as_owner(kind, keep, merge, &caller);
 	}
 	PG_FINALLY();
 	{
@@ -543,7 +610,7 @@ merge_rows(FunctionCallInfo fcinfo, const MergeKind *kind)
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(true, nestlevel);
-	SetUserIdAndSecContext(caller, sec_context);
+	SetUserIdAndSecContext(caller.user, caller.sec_context);
 	SPI_finish();
 	PG_RETURN_INT64(log_id);
 }
