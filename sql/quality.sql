@@ -203,22 +203,23 @@ CREATE TABLE public.membership (club text, contact_id bigint REFERENCES crm.cont
                                 UNIQUE (club, contact_id));
 INSERT INTO crm.contact (name) VALUES ('甲'), ('乙');  -- 11, 12
 INSERT INTO public.membership VALUES ('python', 11, '2024-01-01'), ('python', 12, '2024-02-01'), ('web', 12, '2024-03-01');
+-- the list with public.membership added under a policy, for one transaction
+CREATE FUNCTION pg_temp.list_membership(policy text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TABLE public.saved_list AS SELECT * FROM crm.personal_data;
+    EXECUTE format($v$
+        CREATE OR REPLACE VIEW crm.personal_data WITH (security_invoker = true) AS
+        SELECT table_name, contact_column COLLATE "default", account_column COLLATE "default",
+               email_column COLLATE "default", personal_columns COLLATE "default", on_merge, erasure, note
+          FROM public.saved_list
+        UNION ALL SELECT 'public.membership'::regclass, 'contact_id', NULL, NULL, '{}', %L, 'delete', 'test'$v$, policy);
+END $$;
 BEGIN;
-CREATE TABLE public.saved_list AS SELECT * FROM crm.personal_data;
-CREATE OR REPLACE VIEW crm.personal_data WITH (security_invoker = true) AS
-SELECT table_name, contact_column COLLATE "default", account_column COLLATE "default",
-       email_column COLLATE "default", personal_columns COLLATE "default", on_merge, erasure, note
-  FROM public.saved_list
-UNION ALL SELECT 'public.membership'::regclass, 'contact_id', NULL, NULL, '{}', 'move', 'delete', 'test';
+SELECT pg_temp.list_membership('move');
 SELECT * FROM pg_temp.try($$SELECT crm.merge_contacts(11, 12)$$);
 ROLLBACK;
 BEGIN;
-CREATE TABLE public.saved_list AS SELECT * FROM crm.personal_data;
-CREATE OR REPLACE VIEW crm.personal_data WITH (security_invoker = true) AS
-SELECT table_name, contact_column COLLATE "default", account_column COLLATE "default",
-       email_column COLLATE "default", personal_columns COLLATE "default", on_merge, erasure, note
-  FROM public.saved_list
-UNION ALL SELECT 'public.membership'::regclass, 'contact_id', NULL, NULL, '{}', 'move_or_delete', 'delete', 'test';
+SELECT pg_temp.list_membership('move_or_delete');
 SELECT crm.merge_contacts(11, 12) > 0 AS merged;
 SELECT * FROM public.membership ORDER BY club;
 SELECT moved FROM crm.merge_log WHERE merged_id = 12;

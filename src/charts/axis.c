@@ -100,7 +100,7 @@ format_value(double v)
 }
 
 static void
-add_tick(TimeTicks *t, int *size, double at, char *label)
+add_tick(AxisTicks *t, int *size, double at, char *label)
 {
 	if (t->n == *size)
 	{
@@ -113,18 +113,32 @@ add_tick(TimeTicks *t, int *size, double at, char *label)
 	t->n++;
 }
 
+AxisTicks
+scale_ticks(const NiceScale *scale)
+{
+	AxisTicks	t;
+	int			size = 16;
+
+	t.n = 0;
+	t.at = palloc(sizeof(double) * size);
+	t.labels = palloc(sizeof(char *) * size);
+	for (double v = scale->lo; v <= scale->hi + scale->step / 2; v += scale->step)
+		add_tick(&t, &size, v, format_number(v, scale->decimals));
+	return t;
+}
+
 static int
 date_to_day(int year, int month, int day)
 {
 	return date2j(year, month, day) - POSTGRES_EPOCH_JDATE;
 }
 
-TimeTicks
+AxisTicks
 date_ticks(double first_day, double last_day, int max_ticks)
 {
 	static const int month_steps[] = {1, 2, 3, 6, 12};
 	static const int year_steps[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
-	TimeTicks	t;
+	AxisTicks	t;
 	int			size = 16;
 	int			first = (int) ceil(first_day - 1e-9);
 	int			last = (int) floor(last_day + 1e-9);
@@ -218,11 +232,11 @@ date_ticks(double first_day, double last_day, int max_ticks)
 	return t;
 }
 
-TimeTicks
+AxisTicks
 timestamp_ticks(double first_second, double last_second, int max_ticks)
 {
 	static const int hour_steps[] = {1, 2, 3, 6, 12, 24};
-	TimeTicks	t;
+	AxisTicks	t;
 	int			size = 16;
 	double		span = last_second - first_second;
 

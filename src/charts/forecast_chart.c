@@ -102,16 +102,11 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 	double	   *x = palloc(sizeof(double) * total);
 	double		ymin = INFINITY,
 				ymax = -INFINITY;
-	double		label_room = 0;
 	const char *colors[3] = {chart_color(o, 0), chart_color(o, 1), o->ncolors >= 3 ? o->colors[2] : BAND_COLOR};
 	const char *names[3];
 	LegendSwatch swatches[3] = {SWATCH_LINE, SWATCH_DASHED_LINE, SWATCH_BOX};
-	PlotArea	p;
-	NiceScale	ys;
-	NiceScale	xs = {0};
-	TimeTicks	ticks = {0};
-	double		x_lo,
-				x_hi;
+	XYPlot		plot;
+	const PlotArea *p = &plot.area;
 
 	for (int i = 0; i < total; i++)
 		x[i] = o->has_start ? period_date(o, i) : i + 1;
@@ -131,36 +126,10 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 				ymax = Max(ymax, v[c]);
 			}
 	}
-	if (ymin > 0 && ymin < ymax * 0.5)
-		ymin = 0;
-	ys = nice_scale(ymin, ymax, Max(3, (o->height - 100) / 50));
-	for (double v = ys.lo; v <= ys.hi + ys.step / 2; v += ys.step)
-		label_room = Max(label_room, svg_text_width(format_number(v, ys.decimals), 11));
-	p.left = 14 + label_room + 6;
-	p.right = o->width - 20;
-	p.top = (o->title ? 44 : 16) + 22;
-	p.bottom = o->height - 32;
-	if (o->has_start)
-	{
-		x_lo = x[0];
-		x_hi = Max(x[total - 1], x[0] + 1);
-		ticks = date_ticks(x_lo, x_hi, Max(2, (int) ((p.right - p.left) / 75)));
-	}
-	else
-	{
-		xs = nice_scale(1, total, Max(2, (int) ((p.right - p.left) / 80)));
-		x_lo = xs.lo;
-		x_hi = xs.hi;
-	}
-#define PX(v) (p.left + ((v) - x_lo) / (x_hi - x_lo) * (p.right - p.left))
-#define PY(v) (p.bottom - ((Max(Min((v), ys.hi), ys.lo)) - ys.lo) / (ys.hi - ys.lo) * (p.bottom - p.top))
-
-	for (double v = ys.lo; v <= ys.hi + ys.step / 2; v += ys.step)
-	{
-		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\"/>\n",
-						 p.left, PY(v), p.right, PY(v), fabs(v) < ys.step / 2 ? "#888888" : "#e3e3e3");
-		svg_text(buf, p.left - 6, PY(v) + 4, "end", 11, "#555555", format_number(v, ys.decimals));
-	}
+	xy_plot_layout(&plot, o, true, ymin, ymax, o->has_start ? X_DATE : X_NUMBER, x[0], x[total - 1]);
+	xy_plot_axes(buf, &plot);
+#define PX(v) xy_px(&plot, (v))
+#define PY(v) xy_py(&plot, (v))
 
 	/* the interval band: from the last observation along hi, back along lo */
 	appendStringInfo(buf, "<polygon fill=\"%s\" stroke=\"none\" points=\"%.1f,%.1f", colors[2], PX(x[n - 1]), PY(y[n - 1]));
@@ -172,25 +141,7 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 			appendStringInfo(buf, " %.1f,%.1f", PX(x[n + i]), PY(f->lo[i]));
 	appendStringInfoString(buf, "\"/>\n");
 	appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#aaaaaa\" stroke-dasharray=\"2 3\"/>\n",
-					 PX(x[n - 1]), p.top, PX(x[n - 1]), p.bottom);
-
-	/* axes */
-	appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\" stroke-width=\"1\"/>\n",
-					 p.left, p.bottom, p.right, p.bottom);
-	if (o->has_start)
-		for (int i = 0; i < ticks.n; i++)
-		{
-			appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\"/>\n",
-							 PX(ticks.at[i]), p.bottom, PX(ticks.at[i]), p.bottom + 4);
-			svg_text(buf, PX(ticks.at[i]), p.bottom + 17, "middle", 11, "#555555", ticks.labels[i]);
-		}
-	else
-		for (double v = xs.lo; v <= xs.hi + xs.step / 2; v += xs.step)
-		{
-			appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\"/>\n",
-							 PX(v), p.bottom, PX(v), p.bottom + 4);
-			svg_text(buf, PX(v), p.bottom + 17, "middle", 11, "#555555", format_number(v, xs.decimals));
-		}
+					 PX(x[n - 1]), p->top, PX(x[n - 1]), p->bottom);
 
 	/* history, then the forecast from the last observation */
 	appendStringInfo(buf, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"",

@@ -12,11 +12,9 @@
  * given.  Rows with a NULL x or y
  * are left out.
  *
- * The y axis is a nice scale, starting at 0 when every value is positive
- * and the smallest is under half the largest (so a small change does not
- * look like a collapse); the x axis has nice numbers, or date ticks on
- * days, weeks, months or years (axis.c).  Series of at most 60 points get
- * a dot per point, with the value as a tooltip.
+ * The axes are xy_plot.c's: nice numbers, or date ticks on days, weeks,
+ * months or years.  Series of at most 60 points get a dot per point, with
+ * the value as a tooltip.
  *-------------------------------------------------------------------------
  */
 #include "charts/svg.h"
@@ -38,14 +36,6 @@ PG_FUNCTION_INFO_V1(crm_line_chart_final);
 #define LINE_MAX_POINTS 100000
 #define LINE_MAX_SERIES 50
 #define LINE_DOTS_UP_TO 60
-
-typedef enum XKind
-{
-	X_UNSET = 0,
-	X_NUMBER,
-	X_DATE,
-	X_TIMESTAMP					/* seconds since 2000-01-01, local time */
-} XKind;
 
 typedef struct LinePoint
 {
@@ -386,13 +376,7 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 				xmax = -INFINITY,
 				ymin = INFINITY,
 				ymax = -INFINITY;
-	double		label_room = 0;
-	PlotArea	p;
-	NiceScale	ys;
-	NiceScale	xs = {0};
-	TimeTicks	ticks = {0};
-	double		x_lo,
-				x_hi;
+	XYPlot		plot;
 
 	sort_series(state);
 	qsort(state->points, state->n, sizeof(LinePoint), compare_points);
@@ -403,60 +387,10 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 		ymin = Min(ymin, state->points[i].y);
 		ymax = Max(ymax, state->points[i].y);
 	}
-	if (ymin > 0 && ymin < ymax * 0.5)
-		ymin = 0;
-	if (ymax < 0 && ymax > ymin * 0.5)
-		ymax = 0;
-	ys = nice_scale(ymin, ymax, Max(3, (o->height - 100) / 50));
-	for (double v = ys.lo; v <= ys.hi + ys.step / 2; v += ys.step)
-		label_room = Max(label_room, svg_text_width(format_number(v, ys.decimals), 11));
-
-	p.left = 14 + label_room + 6;
-	p.right = o->width - 20;
-	p.top = (o->title ? 44 : 16) + (state->with_series ? 22 : 0);
-	p.bottom = o->height - 32;
-
-	if (state->x_kind == X_NUMBER)
-	{
-		xs = nice_scale(xmin, xmax, Max(2, (int) ((p.right - p.left) / 80)));
-		x_lo = xs.lo;
-		x_hi = xs.hi;
-	}
-	else
-	{
-		double		pad = state->x_kind == X_DATE ? 1 : SECS_PER_HOUR;
-
-		x_lo = xmin < xmax ? xmin : xmin - pad;
-		x_hi = xmin < xmax ? xmax : xmax + pad;
-		ticks = state->x_kind == X_DATE
-			? date_ticks(x_lo, x_hi, Max(2, (int) ((p.right - p.left) / 75)))
-			: timestamp_ticks(x_lo, x_hi, Max(2, (int) ((p.right - p.left) / 90)));
-	}
-#define PX(v) (p.left + ((v) - x_lo) / (x_hi - x_lo) * (p.right - p.left))
-#define PY(v) (p.bottom - ((v) - ys.lo) / (ys.hi - ys.lo) * (p.bottom - p.top))
-
-	for (double v = ys.lo; v <= ys.hi + ys.step / 2; v += ys.step)
-	{
-		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\"/>\n",
-						 p.left, PY(v), p.right, PY(v), fabs(v) < ys.step / 2 ? "#888888" : "#e3e3e3");
-		svg_text(buf, p.left - 6, PY(v) + 4, "end", 11, "#555555", format_number(v, ys.decimals));
-	}
-	appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\" stroke-width=\"1\"/>\n",
-					 p.left, p.bottom, p.right, p.bottom);
-	if (state->x_kind == X_NUMBER)
-		for (double v = xs.lo; v <= xs.hi + xs.step / 2; v += xs.step)
-		{
-			appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\"/>\n",
-							 PX(v), p.bottom, PX(v), p.bottom + 4);
-			svg_text(buf, PX(v), p.bottom + 17, "middle", 11, "#555555", format_number(v, xs.decimals));
-		}
-	else
-		for (int i = 0; i < ticks.n; i++)
-		{
-			appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\"/>\n",
-							 PX(ticks.at[i]), p.bottom, PX(ticks.at[i]), p.bottom + 4);
-			svg_text(buf, PX(ticks.at[i]), p.bottom + 17, "middle", 11, "#555555", ticks.labels[i]);
-		}
+	xy_plot_layout(&plot, o, state->with_series, ymin, ymax, state->x_kind, xmin, xmax);
+	xy_plot_axes(buf, &plot);
+#define PX(v) xy_px(&plot, (v))
+#define PY(v) xy_py(&plot, (v))
 
 	for (int s = 0, i = 0; s < Max(state->nseries, 1); s++)
 	{

@@ -96,16 +96,45 @@ extern char *format_number(double v, int decimals);
 /* v for a data label: separators, at most two decimals, no trailing zeros. */
 extern char *format_value(double v);
 
-/* Tick positions and labels of a date or time axis (x in days or seconds). */
-typedef struct TimeTicks
+/* Tick positions (in data units) and labels of an axis. */
+typedef struct AxisTicks
 {
 	int			n;
 	double	   *at;
 	char	  **labels;
-} TimeTicks;
+} AxisTicks;
 
-extern TimeTicks date_ticks(double first_day, double last_day, int max_ticks);
-extern TimeTicks timestamp_ticks(double first_second, double last_second, int max_ticks);
+extern AxisTicks scale_ticks(const NiceScale *scale);
+extern AxisTicks date_ticks(double first_day, double last_day, int max_ticks);
+extern AxisTicks timestamp_ticks(double first_second, double last_second, int max_ticks);
+
+/*
+ * An x-y plot (xy_plot.c): the line and forecast charts.  The y axis is a
+ * nice scale with horizontal grid lines; the x axis holds numbers, dates
+ * (days since 2000-01-01) or times (seconds since 2000-01-01, local).
+ */
+typedef enum XKind
+{
+	X_UNSET = 0,
+	X_NUMBER,
+	X_DATE,
+	X_TIMESTAMP
+} XKind;
+
+typedef struct XYPlot
+{
+	PlotArea	area;
+	NiceScale	y;
+	double		x_lo;
+	double		x_hi;
+	AxisTicks	x_ticks;
+} XYPlot;
+
+extern void xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, double ymax,
+						   XKind x_kind, double xmin, double xmax);
+extern double xy_px(const XYPlot *plot, double x);
+extern double xy_py(const XYPlot *plot, double y);
+extern void xy_plot_axes(StringInfo buf, const XYPlot *plot);
 
 /* Checks a data value: NaN and infinities are refused with 22023. */
 extern void chart_check_finite(double v, const char *what);

@@ -240,6 +240,30 @@ lock_rows_as_caller(const MergeKind *kind, int64 keep, int64 merge)
 						   kind->name, kind->table)));
 }
 
+/*
+ * In a PG_CATCH block: the error, if it is a unique violation (the caller
+ * goes on); any other error is thrown again.
+ */
+static ErrorData *
+caught_unique_violation(MemoryContext context)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(context);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+		PG_RE_THROW();
+	FlushErrorState();
+	return edata;
+}
+
+/* The statement moving column of table from $2 to $1 (both quoted already). */
+static char *
+move_statement(const char *table, const char *column)
+{
+	return psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) $2", table, column, column);
+}
+
 /* A unique violation while moving: which table, and what to do. */
 static void
 report_duplicate(const MergeKind *kind, const char *table, int64 keep, int64 merge, ErrorData *edata)
@@ -295,13 +319,7 @@ move_rows_one_by_one(const char *table, const char *column, int64 keep, int64 me
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(context);
-			edata = CopyErrorData();
-			if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-				PG_RE_THROW();
-			FlushErrorState();
+			(void) caught_unique_violation(context);
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(context);
 			CurrentResourceOwner = owner;
@@ -311,6 +329,16 @@ move_rows_one_by_one(const char *table, const char *column, int64 keep, int64 me
 		PG_END_TRY();
 	}
 	return moved;
+}
+
+/* Adds "table": count to the inside of the JSON object being built in moved. */
+static void
+note_moved(StringInfo moved, const char *table, uint64 count)
+{
+	if (moved->len > 1)
+		appendStringInfoString(moved, ", ");
+	escape_json(moved, table);
+	appendStringInfo(moved, ": " UINT64_FORMAT, count);
 }
 
 /*
@@ -356,24 +384,16 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
 		{
 			Oid			types[2] = {INT8OID, INT8OID};
 			Datum		values[2] = {Int64GetDatum(keep), Int64GetDatum(merge)};
-			char	   *sql = psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) $2", table,
-									   quote_identifier(column), quote_identifier(column));
 			MemoryContext context = CurrentMemoryContext;
 
 			PG_TRY();
 			{
-				count = execute_latest(sql, 2, types, values, SPI_OK_UPDATE);
+				count = execute_latest(move_statement(table, quote_identifier(column)), 2, types, values,
+									   SPI_OK_UPDATE);
 			}
 			PG_CATCH();
 			{
-				ErrorData  *edata;
-
-				MemoryContextSwitchTo(context);
-				edata = CopyErrorData();
-				if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-					PG_RE_THROW();
-				FlushErrorState();
-				report_duplicate(kind, table, keep, merge, edata);
+				report_duplicate(kind, table, keep, merge, caught_unique_violation(context));
 			}
 			PG_END_TRY();
 		}
@@ -381,18 +401,9 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
 			elog(ERROR, "crm.personal_data lists %s with unknown on_merge \"%s\"", table, on_merge);
 		current_merge.column = NULL;
 		if (count > 0 || deleted > 0)
-		{
-			if (moved->len > 1)
-				appendStringInfoString(moved, ", ");
-			escape_json(moved, table);
-			appendStringInfo(moved, ": " UINT64_FORMAT, count);
-		}
+			note_moved(moved, table, count);
 		if (deleted > 0)
-		{
-			appendStringInfoString(moved, ", ");
-			escape_json(moved, psprintf("%s (duplicates deleted)", table));
-			appendStringInfo(moved, ": " UINT64_FORMAT, deleted);
-		}
+			note_moved(moved, psprintf("%s (duplicates deleted)", table), deleted);
 	}
 }
 
@@ -438,18 +449,11 @@ move_user_references(const MergeKind *kind, int64 keep, int64 merge, const Merge
 		uint64		count;
 
 		SetUserIdAndSecContext(caller->user, caller->sec_context);
-		count = execute_latest(psprintf("UPDATE %s SET %s = $1 WHERE %s OPERATOR(pg_catalog.=) $2",
-										table, column, column),
-							   2, types, values, SPI_OK_UPDATE);
+		count = execute_latest(move_statement(table, column), 2, types, values, SPI_OK_UPDATE);
 		SetUserIdAndSecContext(caller->owner,
 							   caller->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 		if (count > 0)
-		{
-			if (moved->len > 1)
-				appendStringInfoString(moved, ", ");
-			escape_json(moved, table);
-			appendStringInfo(moved, ": " UINT64_FORMAT, count);
-		}
+			note_moved(moved, table, count);
 	}
 }
 
