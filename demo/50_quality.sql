@@ -48,7 +48,7 @@ SELECT c.name, c.email, c.phone, c.title, a.name AS account, a.domain,
  WHERE c.email = 'chen.jing@xingchen.example.cn';
 
 \echo
-\echo '--- cleaning: phones stored as E.164, names in their normal form ---'
+\echo '--- cleaning: phones stored as E.164 ---'
 UPDATE crm.contact SET phone = crm.normalize_phone(phone)
  WHERE crm.normalize_phone(phone) IS DISTINCT FROM phone AND crm.normalize_phone(phone) IS NOT NULL;
 UPDATE crm.account SET phone = crm.normalize_phone(phone)

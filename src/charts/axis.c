@@ -179,7 +179,7 @@ date_ticks(double first_day, double last_day, int max_ticks)
 		int			step = month_steps[i];
 		int			months = span / 30;
 
-		if (months / step >= max_ticks)
+		if (months / step > max_ticks)
 			continue;
 		/* the first month start at or after first whose month fits the step */
 		if (d > 1)

@@ -14,9 +14,9 @@
  *      reference listed in crm.personal_data from the merged row to the
  *      kept one (and, as the caller, the references in users' own tables:
  *      single-column foreign keys from outside schema crm), deletes the
- *      merged row, fills the kept row's empty columns
- *      from it (NULL or blank; jsonb objects are merged, the kept keys
- *      winning), and records both in crm.merge_log;
+ *      merged row, fills the kept row's empty columns from it (NULL or
+ *      blank; jsonb objects are merged, the kept keys winning), and records
+ *      both in crm.merge_log;
  *   3. returns the crm.merge_log id.
  * Moves and the delete read the newest committed rows with the
  * transaction's snapshot as a cross-check, as foreign keys do: under
@@ -46,14 +46,14 @@
 #include "quality.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/trigger.h"
-#include "access/table.h"
 #include "executor/spi.h"
-#include "parser/parse_coerce.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
