@@ -26,7 +26,7 @@
 #include "utils/datetime.h"
 
 NiceScale
-nice_scale(double min, double max, int target_ticks)
+crm_nice_scale(double min, double max, int target_ticks)
 {
 	NiceScale	s;
 	double		raw;
@@ -58,7 +58,7 @@ nice_scale(double min, double max, int target_ticks)
 }
 
 char *
-format_number(double v, int decimals)
+crm_format_number(double v, int decimals)
 {
 	char		digits[400];
 	StringInfoData out;
@@ -85,9 +85,9 @@ format_number(double v, int decimals)
 }
 
 char *
-format_value(double v)
+crm_format_value(double v)
 {
-	char	   *s = format_number(v, 2);
+	char	   *s = crm_format_number(v, 2);
 	char	   *end = s + strlen(s);
 
 	while (end > s && end[-1] == '0')
@@ -114,7 +114,7 @@ add_tick(AxisTicks *t, int *size, double at, char *label)
 }
 
 AxisTicks
-scale_ticks(const NiceScale *scale)
+crm_scale_ticks(const NiceScale *scale)
 {
 	AxisTicks	t;
 	int			size = 16;
@@ -123,7 +123,7 @@ scale_ticks(const NiceScale *scale)
 	t.at = palloc(sizeof(double) * size);
 	t.labels = palloc(sizeof(char *) * size);
 	for (double v = scale->lo; v <= scale->hi + scale->step / 2; v += scale->step)
-		add_tick(&t, &size, v, format_number(v, scale->decimals));
+		add_tick(&t, &size, v, crm_format_number(v, scale->decimals));
 	return t;
 }
 
@@ -134,7 +134,7 @@ date_to_day(int year, int month, int day)
 }
 
 AxisTicks
-date_ticks(double first_day, double last_day, int max_ticks)
+crm_date_ticks(double first_day, double last_day, int max_ticks)
 {
 	static const int month_steps[] = {1, 2, 3, 6, 12};
 	static const int year_steps[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
@@ -233,7 +233,7 @@ date_ticks(double first_day, double last_day, int max_ticks)
 }
 
 AxisTicks
-timestamp_ticks(double first_second, double last_second, int max_ticks)
+crm_timestamp_ticks(double first_second, double last_second, int max_ticks)
 {
 	static const int hour_steps[] = {1, 2, 3, 6, 12, 24};
 	AxisTicks	t;
@@ -242,7 +242,7 @@ timestamp_ticks(double first_second, double last_second, int max_ticks)
 
 	if (span > 3 * SECS_PER_DAY)
 	{
-		t = date_ticks(first_second / SECS_PER_DAY, last_second / SECS_PER_DAY, max_ticks);
+		t = crm_date_ticks(first_second / SECS_PER_DAY, last_second / SECS_PER_DAY, max_ticks);
 		for (int i = 0; i < t.n; i++)
 			t.at[i] *= SECS_PER_DAY;
 		return t;

@@ -35,10 +35,10 @@ draw_bars(StringInfo buf, const ChartOptions *o, const ChartItems *items)
 	{
 		min = Min(min, items->values[i]);
 		max = Max(max, items->values[i]);
-		label_room = Max(label_room, svg_text_width(items->labels[i], size));
-		value_room = Max(value_room, svg_text_width(format_value(items->values[i]), size - 1));
+		label_room = Max(label_room, crm_svg_text_width(items->labels[i], size));
+		value_room = Max(value_room, crm_svg_text_width(crm_format_value(items->values[i]), size - 1));
 	}
-	s = nice_scale(min, max, Max(2, (o->width - 200) / 90));
+	s = crm_nice_scale(min, max, Max(2, (o->width - 200) / 90));
 	p.left = 12 + Min(label_room, o->width * 0.4) + 8;
 	p.right = o->width - 16 - value_room - 6;
 	p.top = o->title ? 44 : 16;
@@ -54,7 +54,7 @@ draw_bars(StringInfo buf, const ChartOptions *o, const ChartItems *items)
 
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\"/>\n",
 						 x, p.top, x, p.bottom, fabs(v) < s.step / 2 ? "#888888" : "#e3e3e3");
-		svg_text(buf, x, p.bottom + 16, "middle", 11, "#555555", format_number(v, s.decimals));
+		crm_svg_text(buf, x, p.bottom + 16, "middle", 11, "#555555", crm_format_number(v, s.decimals));
 	}
 
 	for (int i = 0; i < items->n; i++)
@@ -64,19 +64,19 @@ draw_bars(StringInfo buf, const ChartOptions *o, const ChartItems *items)
 		double		y = p.top + band * i;
 		double		h = Max(1.0, band * 0.7);
 		double		mid = y + band / 2;
-		char	   *value = format_value(items->values[i]);
+		char	   *value = crm_format_value(items->values[i]);
 
 		appendStringInfo(buf, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
-						 Min(zero, end), mid - h / 2, Max(fabs(end - zero), 0.5), h, chart_color(o, 0));
-		svg_escape(buf, items->labels[i]);
+						 Min(zero, end), mid - h / 2, Max(fabs(end - zero), 0.5), h, crm_chart_color(o, 0));
+		crm_svg_escape(buf, items->labels[i]);
 		appendStringInfoString(buf, ": ");
-		svg_escape(buf, value);
+		crm_svg_escape(buf, value);
 		appendStringInfoString(buf, "</title></rect>\n");
 		if (band >= 9)
 		{
-			svg_text(buf, p.left - 8, mid + 4, "end", size, "#333333",
-					 svg_fit_text(items->labels[i], size, p.left - 20));
-			svg_text(buf, items->values[i] >= 0 ? Max(end, zero) + 4 : Min(end, zero) - 4, mid + 4,
+			crm_svg_text(buf, p.left - 8, mid + 4, "end", size, "#333333",
+					 crm_svg_fit_text(items->labels[i], size, p.left - 20));
+			crm_svg_text(buf, items->values[i] >= 0 ? Max(end, zero) + 4 : Min(end, zero) - 4, mid + 4,
 					 items->values[i] >= 0 ? "start" : "end", size - 1, "#333333", value);
 		}
 	}
@@ -92,10 +92,10 @@ crm_bar_chart_final(PG_FUNCTION_ARGS)
 
 	if (items == NULL || items->n == 0)
 		PG_RETURN_NULL();
-	chart_options_parse(items->options, CHART_BAR, &o);
+	crm_chart_options_parse(items->options, CHART_BAR, &o);
 	initStringInfo(&buf);
-	svg_begin(&buf, &o, "Bar chart");
+	crm_svg_begin(&buf, &o, "Bar chart");
 	draw_bars(&buf, &o, items);
-	svg_end(&buf);
+	crm_svg_end(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -18,7 +18,7 @@
 PG_FUNCTION_INFO_V1(crm_chart_items_add);
 
 ChartItems *
-chart_items_state(FunctionCallInfo fcinfo)
+crm_chart_items_state(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcontext;
 
@@ -40,7 +40,7 @@ chart_items_state(FunctionCallInfo fcinfo)
 Datum
 crm_chart_items_add(PG_FUNCTION_ARGS)
 {
-	ChartItems *items = chart_items_state(fcinfo);
+	ChartItems *items = crm_chart_items_state(fcinfo);
 	MemoryContext aggcontext;
 	MemoryContext old;
 	double		value;
@@ -55,7 +55,7 @@ crm_chart_items_add(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(items);
 	value = PG_GETARG_FLOAT8(2);
-	chart_check_finite(value, "a chart value");
+	crm_chart_check_finite(value, "a chart value");
 	if (items->n == CHART_MAX_ITEMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

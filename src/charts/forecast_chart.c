@@ -102,7 +102,7 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 	double	   *x = palloc(sizeof(double) * total);
 	double		ymin = INFINITY,
 				ymax = -INFINITY;
-	const char *colors[3] = {chart_color(o, 0), chart_color(o, 1), o->ncolors >= 3 ? o->colors[2] : BAND_COLOR};
+	const char *colors[3] = {crm_chart_color(o, 0), crm_chart_color(o, 1), o->ncolors >= 3 ? o->colors[2] : BAND_COLOR};
 	const char *names[3];
 	LegendSwatch swatches[3] = {SWATCH_LINE, SWATCH_DASHED_LINE, SWATCH_BOX};
 	XYPlot		plot;
@@ -126,10 +126,10 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 				ymax = Max(ymax, v[c]);
 			}
 	}
-	xy_plot_layout(&plot, o, true, ymin, ymax, o->has_start ? X_DATE : X_NUMBER, x[0], x[total - 1]);
-	xy_plot_axes(buf, &plot);
-#define PX(v) xy_px(&plot, (v))
-#define PY(v) xy_py(&plot, (v))
+	crm_xy_plot_layout(&plot, o, true, ymin, ymax, o->has_start ? X_DATE : X_NUMBER, x[0], x[total - 1]);
+	crm_xy_plot_axes(buf, &plot);
+#define PX(v) crm_xy_px(&plot, (v))
+#define PY(v) crm_xy_py(&plot, (v))
 
 	/* the interval band: from the last observation along hi, back along lo */
 	appendStringInfo(buf, "<polygon fill=\"%s\" stroke=\"none\" points=\"%.1f,%.1f", colors[2], PX(x[n - 1]), PY(y[n - 1]));
@@ -161,8 +161,8 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 			continue;
 		appendStringInfo(buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>", PX(x[n + i]),
 						 PY(f->yhat[i]), colors[1]);
-		svg_escape(buf, psprintf("%s [%s, %s]", format_value(f->yhat[i]), format_value(f->lo[i]),
-								 format_value(f->hi[i])));
+		crm_svg_escape(buf, psprintf("%s [%s, %s]", crm_format_value(f->yhat[i]), crm_format_value(f->lo[i]),
+								 crm_format_value(f->hi[i])));
 		appendStringInfoString(buf, "</title></circle>\n");
 	}
 #undef PX
@@ -170,8 +170,8 @@ draw_forecast(StringInfo buf, const ChartOptions *o, const double *y, int n, con
 
 	names[0] = o->history_label ? o->history_label : "history";
 	names[1] = o->forecast_label ? o->forecast_label : "forecast";
-	names[2] = o->interval_label ? o->interval_label : psprintf("%s%% interval", format_value(level * 100));
-	svg_legend(buf, o, (o->title ? 44 : 16) + 6, 3, names, colors, swatches);
+	names[2] = o->interval_label ? o->interval_label : psprintf("%s%% interval", crm_format_value(level * 100));
+	crm_svg_legend(buf, o, (o->title ? 44 : 16) + 6, 3, names, colors, swatches);
 }
 
 /*
@@ -192,7 +192,7 @@ crm_forecast_chart(PG_FUNCTION_ARGS)
 	ForecastRows f;
 	StringInfoData buf;
 
-	chart_options_parse(PG_GETARG_JSONB_P(4), CHART_FORECAST, &o);
+	crm_chart_options_parse(PG_GETARG_JSONB_P(4), CHART_FORECAST, &o);
 	if (ARR_NDIM(history) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -216,13 +216,13 @@ crm_forecast_chart(PG_FUNCTION_ARGS)
 					 errmsg("history must not contain NULL values"),
 					 errdetail("Value %d is NULL.", i + 1)));
 		y[i] = DatumGetFloat8(elems[i]);
-		chart_check_finite(y[i], "a history value");
+		crm_chart_check_finite(y[i], "a history value");
 	}
 	f = run_forecast(PG_GETARG_DATUM(1), horizon, level);
 
 	initStringInfo(&buf);
-	svg_begin(&buf, &o, "Forecast");
+	crm_svg_begin(&buf, &o, "Forecast");
 	draw_forecast(&buf, &o, y, n, &f, level);
-	svg_end(&buf);
+	crm_svg_end(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -45,12 +45,12 @@ draw_funnel(StringInfo buf, const ChartOptions *o, const ChartItems *items)
 					 errmsg("funnel stage values must not be negative"),
 					 errdetail("Stage \"%s\" has %g.", items->labels[i], items->values[i])));
 		max = Max(max, items->values[i]);
-		label_room = Max(label_room, svg_text_width(items->labels[i], size));
+		label_room = Max(label_room, crm_svg_text_width(items->labels[i], size));
 		notes[i] = i == 0
-			? psprintf("%s · 100%%", format_value(items->values[i]))
-			: psprintf("%s · %s · → %s", format_value(items->values[i]), percent(items->values[i], items->values[0]),
+			? psprintf("%s · 100%%", crm_format_value(items->values[i]))
+			: psprintf("%s · %s · → %s", crm_format_value(items->values[i]), percent(items->values[i], items->values[0]),
 					   percent(items->values[i], items->values[i - 1]));
-		note_room = Max(note_room, svg_text_width(notes[i], size - 1));
+		note_room = Max(note_room, crm_svg_text_width(notes[i], size - 1));
 	}
 	p.left = 12 + Min(label_room, o->width * 0.25) + 10;
 	p.right = o->width - 12 - Min(note_room, o->width * 0.35) - 10;
@@ -75,20 +75,20 @@ draw_funnel(StringInfo buf, const ChartOptions *o, const ChartItems *items)
 			appendStringInfo(buf, "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"%s\" "
 							 "fill-opacity=\"0.18\"/>\n",
 							 centre - w / 2, y + h, centre + w / 2, y + h, centre + w2 / 2, y2,
-							 centre - w2 / 2, y2, chart_color(o, i));
+							 centre - w2 / 2, y2, crm_chart_color(o, i));
 		}
 		appendStringInfo(buf, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
-						 centre - w / 2, y, w, h, chart_color(o, i));
-		svg_escape(buf, items->labels[i]);
+						 centre - w / 2, y, w, h, crm_chart_color(o, i));
+		crm_svg_escape(buf, items->labels[i]);
 		appendStringInfoString(buf, ": ");
-		svg_escape(buf, notes[i]);
+		crm_svg_escape(buf, notes[i]);
 		appendStringInfoString(buf, "</title></rect>\n");
 		if (band >= 9)
 		{
-			svg_text(buf, p.left - 10, y + h / 2 + 4, "end", size, "#333333",
-					 svg_fit_text(items->labels[i], size, p.left - 22));
-			svg_text(buf, p.right + 10, y + h / 2 + 4, "start", size - 1, "#333333",
-					 svg_fit_text(notes[i], size - 1, o->width - p.right - 16));
+			crm_svg_text(buf, p.left - 10, y + h / 2 + 4, "end", size, "#333333",
+					 crm_svg_fit_text(items->labels[i], size, p.left - 22));
+			crm_svg_text(buf, p.right + 10, y + h / 2 + 4, "start", size - 1, "#333333",
+					 crm_svg_fit_text(notes[i], size - 1, o->width - p.right - 16));
 		}
 	}
 }
@@ -103,10 +103,10 @@ crm_funnel_chart_final(PG_FUNCTION_ARGS)
 
 	if (items == NULL || items->n == 0)
 		PG_RETURN_NULL();
-	chart_options_parse(items->options, CHART_FUNNEL, &o);
+	crm_chart_options_parse(items->options, CHART_FUNNEL, &o);
 	initStringInfo(&buf);
-	svg_begin(&buf, &o, "Funnel chart");
+	crm_svg_begin(&buf, &o, "Funnel chart");
 	draw_funnel(&buf, &o, items);
-	svg_end(&buf);
+	crm_svg_end(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

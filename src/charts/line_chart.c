@@ -192,8 +192,8 @@ crm_line_chart_add(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(state);
 	x = x_value(PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1), &kind);
 	y = PG_GETARG_FLOAT8(2);
-	chart_check_finite(x, "the x of a line chart");
-	chart_check_finite(y, "the y of a line chart");
+	crm_chart_check_finite(x, "the x of a line chart");
+	crm_chart_check_finite(y, "the y of a line chart");
 	state->x_kind = kind;
 	add_point(state, x, y,
 			  series_arg > 0 ? series_index(state, PG_ARGISNULL(series_arg) ? "—"
@@ -366,7 +366,7 @@ x_label(int32 kind, double x, int decimals)
 	if (kind == X_TIMESTAMP)
 		return DatumGetCString(DirectFunctionCall1(timestamp_out,
 												   TimestampGetDatum((Timestamp) (x * USECS_PER_SEC))));
-	return format_number(x, decimals);
+	return crm_format_number(x, decimals);
 }
 
 static void
@@ -387,15 +387,15 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 		ymin = Min(ymin, state->points[i].y);
 		ymax = Max(ymax, state->points[i].y);
 	}
-	xy_plot_layout(&plot, o, state->with_series, ymin, ymax, state->x_kind, xmin, xmax);
-	xy_plot_axes(buf, &plot);
-#define PX(v) xy_px(&plot, (v))
-#define PY(v) xy_py(&plot, (v))
+	crm_xy_plot_layout(&plot, o, state->with_series, ymin, ymax, state->x_kind, xmin, xmax);
+	crm_xy_plot_axes(buf, &plot);
+#define PX(v) crm_xy_px(&plot, (v))
+#define PY(v) crm_xy_py(&plot, (v))
 
 	for (int s = 0, i = 0; s < Max(state->nseries, 1); s++)
 	{
 		int			first = i;
-		const char *color = chart_color(o, s);
+		const char *color = crm_chart_color(o, s);
 
 		while (i < state->n && state->points[i].series == s)
 			i++;
@@ -413,12 +413,12 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 								 PX(state->points[k].x), PY(state->points[k].y), color);
 				if (state->with_series)
 				{
-					svg_escape(buf, state->series[s]);
+					crm_svg_escape(buf, state->series[s]);
 					appendStringInfoString(buf, " ");
 				}
-				svg_escape(buf, x_label(state->x_kind, state->points[k].x, 2));
+				crm_svg_escape(buf, x_label(state->x_kind, state->points[k].x, 2));
 				appendStringInfoString(buf, ": ");
-				svg_escape(buf, format_value(state->points[k].y));
+				crm_svg_escape(buf, crm_format_value(state->points[k].y));
 				appendStringInfoString(buf, "</title></circle>\n");
 			}
 	}
@@ -429,10 +429,10 @@ draw_lines(StringInfo buf, const ChartOptions *o, LineState *state)
 
 		for (int s = 0; s < state->nseries; s++)
 		{
-			colors[s] = chart_color(o, s);
+			colors[s] = crm_chart_color(o, s);
 			swatches[s] = SWATCH_LINE;
 		}
-		svg_legend(buf, o, (o->title ? 44 : 16) + 6, state->nseries, (const char *const *) state->series,
+		crm_svg_legend(buf, o, (o->title ? 44 : 16) + 6, state->nseries, (const char *const *) state->series,
 				   colors, swatches);
 	}
 #undef PX
@@ -449,10 +449,10 @@ crm_line_chart_final(PG_FUNCTION_ARGS)
 
 	if (state == NULL || state->n == 0)
 		PG_RETURN_NULL();
-	chart_options_parse(state->options, CHART_LINE, &o);
+	crm_chart_options_parse(state->options, CHART_LINE, &o);
 	initStringInfo(&buf);
-	svg_begin(&buf, &o, "Line chart");
+	crm_svg_begin(&buf, &o, "Line chart");
 	draw_lines(&buf, &o, state);
-	svg_end(&buf);
+	crm_svg_end(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

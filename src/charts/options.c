@@ -106,7 +106,7 @@ parse_colors(JsonbValue *v, ChartOptions *out)
 }
 
 void
-chart_options_parse(Jsonb *options, ChartKind kind, ChartOptions *out)
+crm_chart_options_parse(Jsonb *options, ChartKind kind, ChartOptions *out)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -174,7 +174,7 @@ chart_options_parse(Jsonb *options, ChartKind kind, ChartOptions *out)
 }
 
 const char *
-chart_color(const ChartOptions *options, int i)
+crm_chart_color(const ChartOptions *options, int i)
 {
 	if (options->ncolors > 0)
 		return options->colors[i % options->ncolors];

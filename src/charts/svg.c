@@ -22,7 +22,7 @@
 	"'WenQuanYi Micro Hei', 'Helvetica Neue', Arial, sans-serif"
 
 void
-svg_escape(StringInfo buf, const char *s)
+crm_svg_escape(StringInfo buf, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
 	{
@@ -62,7 +62,7 @@ svg_escape(StringInfo buf, const char *s)
 }
 
 void
-svg_begin(StringInfo buf, const ChartOptions *options, const char *default_title)
+crm_svg_begin(StringInfo buf, const ChartOptions *options, const char *default_title)
 {
 	if (GetDatabaseEncoding() != PG_UTF8)
 		ereport(ERROR,
@@ -73,26 +73,26 @@ svg_begin(StringInfo buf, const ChartOptions *options, const char *default_title
 					 "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
 					 "viewBox=\"0 0 %d %d\" font-family=\"%s\" font-size=\"12\">\n<title>",
 					 options->width, options->height, options->width, options->height, FONT_FAMILY);
-	svg_escape(buf, options->title ? options->title : default_title);
+	crm_svg_escape(buf, options->title ? options->title : default_title);
 	appendStringInfo(buf, "</title>\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
 					 options->width, options->height);
 	if (options->title)
-		svg_text(buf, options->width / 2.0, 24, "middle", 15, "#222222",
-				 svg_fit_text(options->title, 15, options->width - 20));
+		crm_svg_text(buf, options->width / 2.0, 24, "middle", 15, "#222222",
+				 crm_svg_fit_text(options->title, 15, options->width - 20));
 }
 
 void
-svg_end(StringInfo buf)
+crm_svg_end(StringInfo buf)
 {
 	appendStringInfoString(buf, "</svg>\n");
 }
 
 void
-svg_text(StringInfo buf, double x, double y, const char *anchor, int size, const char *fill, const char *text)
+crm_svg_text(StringInfo buf, double x, double y, const char *anchor, int size, const char *fill, const char *text)
 {
 	appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\" fill=\"%s\"%s>",
 					 x, y, anchor, size, fill, size >= 15 ? " font-weight=\"bold\"" : "");
-	svg_escape(buf, text);
+	crm_svg_escape(buf, text);
 	appendStringInfoString(buf, "</text>\n");
 }
 
@@ -104,7 +104,7 @@ char_ems(const char *s)
 }
 
 double
-svg_text_width(const char *text, int size)
+crm_svg_text_width(const char *text, int size)
 {
 	double		ems = 0;
 
@@ -114,13 +114,13 @@ svg_text_width(const char *text, int size)
 }
 
 char *
-svg_fit_text(const char *text, int size, double max_width)
+crm_svg_fit_text(const char *text, int size, double max_width)
 {
 	double		ellipsis = size * 1.0;
 	double		width = 0;
 	const char *p;
 
-	if (svg_text_width(text, size) <= max_width)
+	if (crm_svg_text_width(text, size) <= max_width)
 		return pstrdup(text);
 	for (p = text; *p; p += pg_mblen(p))
 	{
@@ -134,7 +134,7 @@ svg_fit_text(const char *text, int size, double max_width)
 }
 
 void
-svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
+crm_svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
 		   const char *const *names, const char *const *colors, const LegendSwatch *swatches)
 {
 	const int	size = 12;
@@ -146,8 +146,8 @@ svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		shown[i] = svg_fit_text(names[i], size, Max(item_room, 3 * size));
-		total += 22 + svg_text_width(shown[i], size) + 14;
+		shown[i] = crm_svg_fit_text(names[i], size, Max(item_room, 3 * size));
+		total += 22 + crm_svg_text_width(shown[i], size) + 14;
 	}
 	x = options->width - 16 - total;
 	for (int i = 0; i < n; i++)
@@ -160,13 +160,13 @@ svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
 							 "stroke-width=\"2.5\"%s/>\n",
 							 x, top - 4, x + 16, top - 4, colors[i],
 							 swatches[i] == SWATCH_DASHED_LINE ? " stroke-dasharray=\"5 3\"" : "");
-		svg_text(buf, x + 22, top, "start", size, "#333333", shown[i]);
-		x += 22 + svg_text_width(shown[i], size) + 14;
+		crm_svg_text(buf, x + 22, top, "start", size, "#333333", shown[i]);
+		x += 22 + crm_svg_text_width(shown[i], size) + 14;
 	}
 }
 
 void
-chart_check_finite(double v, const char *what)
+crm_chart_check_finite(double v, const char *what)
 {
 	if (isnan(v) || isinf(v))
 		ereport(ERROR,

@@ -45,8 +45,8 @@ typedef enum ChartKind
 	CHART_FORECAST
 } ChartKind;
 
-extern void chart_options_parse(Jsonb *options, ChartKind kind, ChartOptions *out);
-extern const char *chart_color(const ChartOptions *options, int i);
+extern void crm_chart_options_parse(Jsonb *options, ChartKind kind, ChartOptions *out);
+extern const char *crm_chart_color(const ChartOptions *options, int i);
 
 /* The plot area inside the margins. */
 typedef struct PlotArea
@@ -58,17 +58,17 @@ typedef struct PlotArea
 } PlotArea;
 
 /* Opens the document: <svg>, <title>, background and the visible title. */
-extern void svg_begin(StringInfo buf, const ChartOptions *options, const char *default_title);
-extern void svg_end(StringInfo buf);
+extern void crm_svg_begin(StringInfo buf, const ChartOptions *options, const char *default_title);
+extern void crm_svg_end(StringInfo buf);
 /* Appends s XML-escaped (control characters dropped). */
-extern void svg_escape(StringInfo buf, const char *s);
+extern void crm_svg_escape(StringInfo buf, const char *s);
 /* <text> at (x, y); anchor is start, middle or end. */
-extern void svg_text(StringInfo buf, double x, double y, const char *anchor, int size,
+extern void crm_svg_text(StringInfo buf, double x, double y, const char *anchor, int size,
 					 const char *fill, const char *text);
 /* Width in pixels of text at font size (CJK characters are a full em). */
-extern double svg_text_width(const char *text, int size);
+extern double crm_svg_text_width(const char *text, int size);
 /* text shortened with "…" to fit max_width pixels (palloc'd). */
-extern char *svg_fit_text(const char *text, int size, double max_width);
+extern char *crm_svg_fit_text(const char *text, int size, double max_width);
 /* How a legend item is drawn: a filled box, a line, a dashed line. */
 typedef enum LegendSwatch
 {
@@ -78,7 +78,7 @@ typedef enum LegendSwatch
 } LegendSwatch;
 
 /* A legend row of swatches and names, right-aligned at top. */
-extern void svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
+extern void crm_svg_legend(StringInfo buf, const ChartOptions *options, double top, int n,
 					   const char *const *names, const char *const *colors, const LegendSwatch *swatches);
 
 /* Axis ticks: lo, lo + step, ..., hi, with step 1, 2 or 5 × 10^k. */
@@ -90,11 +90,11 @@ typedef struct NiceScale
 	int			decimals;		/* digits after the point the labels need */
 } NiceScale;
 
-extern NiceScale nice_scale(double min, double max, int target_ticks);
+extern NiceScale crm_nice_scale(double min, double max, int target_ticks);
 /* v with thousands separators and the given decimals (palloc'd). */
-extern char *format_number(double v, int decimals);
+extern char *crm_format_number(double v, int decimals);
 /* v for a data label: separators, at most two decimals, no trailing zeros. */
-extern char *format_value(double v);
+extern char *crm_format_value(double v);
 
 /* Tick positions (in data units) and labels of an axis. */
 typedef struct AxisTicks
@@ -104,9 +104,9 @@ typedef struct AxisTicks
 	char	  **labels;
 } AxisTicks;
 
-extern AxisTicks scale_ticks(const NiceScale *scale);
-extern AxisTicks date_ticks(double first_day, double last_day, int max_ticks);
-extern AxisTicks timestamp_ticks(double first_second, double last_second, int max_ticks);
+extern AxisTicks crm_scale_ticks(const NiceScale *scale);
+extern AxisTicks crm_date_ticks(double first_day, double last_day, int max_ticks);
+extern AxisTicks crm_timestamp_ticks(double first_second, double last_second, int max_ticks);
 
 /*
  * An x-y plot (xy_plot.c): the line and forecast charts.  The y axis is a
@@ -130,14 +130,14 @@ typedef struct XYPlot
 	AxisTicks	x_ticks;
 } XYPlot;
 
-extern void xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, double ymax,
+extern void crm_xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, double ymax,
 						   XKind x_kind, double xmin, double xmax);
-extern double xy_px(const XYPlot *plot, double x);
-extern double xy_py(const XYPlot *plot, double y);
-extern void xy_plot_axes(StringInfo buf, const XYPlot *plot);
+extern double crm_xy_px(const XYPlot *plot, double x);
+extern double crm_xy_py(const XYPlot *plot, double y);
+extern void crm_xy_plot_axes(StringInfo buf, const XYPlot *plot);
 
 /* Checks a data value: NaN and infinities are refused with 22023. */
-extern void chart_check_finite(double v, const char *what);
+extern void crm_chart_check_finite(double v, const char *what);
 
 /*
  * The state of crm.bar_chart and crm.funnel_chart: labelled values in the
@@ -155,6 +155,6 @@ typedef struct ChartItems
 	Jsonb	   *options;
 } ChartItems;
 
-extern ChartItems *chart_items_state(FunctionCallInfo fcinfo);
+extern ChartItems *crm_chart_items_state(FunctionCallInfo fcinfo);
 
 #endif							/* CRM_SVG_H */

@@ -20,7 +20,7 @@
 #include "datatype/timestamp.h"
 
 void
-xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, double ymax,
+crm_xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, double ymax,
 			   XKind x_kind, double xmin, double xmax)
 {
 	PlotArea   *p = &plot->area;
@@ -32,10 +32,10 @@ xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, do
 		ymin = 0;
 	if (ymax < 0 && ymax > ymin * 0.5)
 		ymax = 0;
-	plot->y = nice_scale(ymin, ymax, Max(3, (o->height - 100) / 50));
-	y_ticks = scale_ticks(&plot->y);
+	plot->y = crm_nice_scale(ymin, ymax, Max(3, (o->height - 100) / 50));
+	y_ticks = crm_scale_ticks(&plot->y);
 	for (int i = 0; i < y_ticks.n; i++)
-		label_room = Max(label_room, svg_text_width(y_ticks.labels[i], 11));
+		label_room = Max(label_room, crm_svg_text_width(y_ticks.labels[i], 11));
 
 	p->left = 14 + label_room + 6;
 	p->right = o->width - 20;
@@ -45,11 +45,11 @@ xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, do
 
 	if (x_kind == X_NUMBER)
 	{
-		NiceScale	xs = nice_scale(xmin, xmax, max_x_ticks);
+		NiceScale	xs = crm_nice_scale(xmin, xmax, max_x_ticks);
 
 		plot->x_lo = xs.lo;
 		plot->x_hi = xs.hi;
-		plot->x_ticks = scale_ticks(&xs);
+		plot->x_ticks = crm_scale_ticks(&xs);
 		return;
 	}
 	if (xmin == xmax)
@@ -61,11 +61,11 @@ xy_plot_layout(XYPlot *plot, const ChartOptions *o, bool legend, double ymin, do
 	}
 	plot->x_lo = xmin;
 	plot->x_hi = xmax;
-	plot->x_ticks = x_kind == X_DATE ? date_ticks(xmin, xmax, max_x_ticks) : timestamp_ticks(xmin, xmax, max_x_ticks);
+	plot->x_ticks = x_kind == X_DATE ? crm_date_ticks(xmin, xmax, max_x_ticks) : crm_timestamp_ticks(xmin, xmax, max_x_ticks);
 }
 
 double
-xy_px(const XYPlot *plot, double x)
+crm_xy_px(const XYPlot *plot, double x)
 {
 	const PlotArea *p = &plot->area;
 
@@ -74,7 +74,7 @@ xy_px(const XYPlot *plot, double x)
 
 /* y in pixels, clamped to the plot (interval bounds may run off the scale). */
 double
-xy_py(const XYPlot *plot, double y)
+crm_xy_py(const XYPlot *plot, double y)
 {
 	const PlotArea *p = &plot->area;
 	double		v = Max(Min(y, plot->y.hi), plot->y.lo);
@@ -83,27 +83,27 @@ xy_py(const XYPlot *plot, double y)
 }
 
 void
-xy_plot_axes(StringInfo buf, const XYPlot *plot)
+crm_xy_plot_axes(StringInfo buf, const XYPlot *plot)
 {
 	const PlotArea *p = &plot->area;
-	AxisTicks	y_ticks = scale_ticks(&plot->y);
+	AxisTicks	y_ticks = crm_scale_ticks(&plot->y);
 
 	for (int i = 0; i < y_ticks.n; i++)
 	{
-		double		y = xy_py(plot, y_ticks.at[i]);
+		double		y = crm_xy_py(plot, y_ticks.at[i]);
 
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\"/>\n",
 						 p->left, y, p->right, y, fabs(y_ticks.at[i]) < plot->y.step / 2 ? "#888888" : "#e3e3e3");
-		svg_text(buf, p->left - 6, y + 4, "end", 11, "#555555", y_ticks.labels[i]);
+		crm_svg_text(buf, p->left - 6, y + 4, "end", 11, "#555555", y_ticks.labels[i]);
 	}
 	appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\" stroke-width=\"1\"/>\n",
 					 p->left, p->bottom, p->right, p->bottom);
 	for (int i = 0; i < plot->x_ticks.n; i++)
 	{
-		double		x = xy_px(plot, plot->x_ticks.at[i]);
+		double		x = crm_xy_px(plot, plot->x_ticks.at[i]);
 
 		appendStringInfo(buf, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888888\"/>\n",
 						 x, p->bottom, x, p->bottom + 4);
-		svg_text(buf, x, p->bottom + 17, "middle", 11, "#555555", plot->x_ticks.labels[i]);
+		crm_svg_text(buf, x, p->bottom + 17, "middle", 11, "#555555", plot->x_ticks.labels[i]);
 	}
 }
