@@ -14,6 +14,12 @@ CREATE TABLE crm.pipeline (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.pipeline', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.pipeline_id_seq', '');
+CREATE TRIGGER pipeline_restore_seed BEFORE INSERT ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER pipeline_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('name');
 CREATE UNIQUE INDEX pipeline_one_default_per_object_type
     ON crm.pipeline (object_type) WHERE is_default;
 CREATE TRIGGER pipeline_set_updated_at BEFORE UPDATE ON crm.pipeline
@@ -46,6 +52,12 @@ CREATE TABLE crm.stage (
     CONSTRAINT stage_probability_matches_kind CHECK (
         (kind = 'won' AND probability = 1) OR (kind = 'lost' AND probability = 0) OR kind = 'open')
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.stage', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_id_seq', '');
+CREATE TRIGGER stage_restore_seed BEFORE INSERT ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'key');
 CREATE TRIGGER stage_set_updated_at BEFORE UPDATE ON crm.stage
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.stage IS 'The stages of each pipeline, in position order.';
@@ -71,6 +83,12 @@ CREATE TABLE crm.stage_transition (
     CONSTRAINT stage_transition_to_fkey FOREIGN KEY (pipeline_id, to_stage)
         REFERENCES crm.stage (pipeline_id, key) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition_id_seq', '');
+CREATE TRIGGER stage_transition_restore_seed BEFORE INSERT ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_transition_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'from_stage', 'to_stage');
 CREATE INDEX stage_transition_to_idx ON crm.stage_transition (pipeline_id, to_stage);
 CREATE TRIGGER stage_transition_set_updated_at BEFORE UPDATE ON crm.stage_transition
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();

@@ -15,7 +15,8 @@ CREATE TABLE crm.deal (
     pipeline_id         bigint NOT NULL REFERENCES crm.pipeline ON DELETE RESTRICT,
     stage               text NOT NULL,
     amount              numeric NOT NULL DEFAULT 0
-                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0),
+                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0)
+                        CONSTRAINT deal_amount_finite CHECK (amount < 'Infinity'),
     currency            crm.currency_code NOT NULL DEFAULT 'USD',
     expected_close_date date,
     probability         numeric CONSTRAINT deal_probability_range CHECK (probability BETWEEN 0 AND 1),
@@ -32,6 +33,8 @@ CREATE TABLE crm.deal (
         REFERENCES crm.stage (pipeline_id, key) ON UPDATE RESTRICT ON DELETE RESTRICT,
     CONSTRAINT deal_amount_matches_items CHECK (items_total IS NULL OR amount = items_total)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_id_seq', '');
 CREATE INDEX deal_pipeline_stage_idx ON crm.deal (pipeline_id, stage);
 CREATE INDEX deal_account_id_idx ON crm.deal (account_id);
 CREATE INDEX deal_contact_id_idx ON crm.deal (contact_id);
@@ -65,6 +68,8 @@ CREATE TABLE crm.deal_stage_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history_id_seq', '');
 CREATE INDEX deal_stage_history_deal_idx ON crm.deal_stage_history (deal_id, changed_at);
 CREATE TRIGGER deal_stage_history_set_updated_at BEFORE UPDATE ON crm.deal_stage_history
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
@@ -84,14 +89,18 @@ CREATE TABLE crm.deal_item (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     deal_id     bigint NOT NULL REFERENCES crm.deal ON DELETE CASCADE,
     product_id  bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
-    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0),
-    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0)
+                CONSTRAINT deal_item_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0)
+                CONSTRAINT deal_item_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount    numeric NOT NULL DEFAULT 0
                 CONSTRAINT deal_item_discount_range CHECK (discount >= 0 AND discount <= 1),
     line_total  numeric GENERATED ALWAYS AS (round(quantity * unit_price * (1 - discount), 2)) STORED,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item_id_seq', '');
 CREATE INDEX deal_item_deal_id_idx ON crm.deal_item (deal_id);
 CREATE INDEX deal_item_product_id_idx ON crm.deal_item (product_id);
 CREATE TRIGGER deal_item_set_updated_at BEFORE UPDATE ON crm.deal_item
@@ -112,6 +121,9 @@ DECLARE
     product_sku text;
     deal_currency text;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
     SELECT p.currency, p.unit_price, p.sku INTO product_currency, product_price, product_sku
       FROM crm.product p WHERE p.id = NEW.product_id;
     SELECT d.currency INTO deal_currency FROM crm.deal d WHERE d.id = NEW.deal_id;
@@ -141,6 +153,9 @@ AS $$
 DECLARE
     affected bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
     FOREACH affected IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.deal_id END,
                                     CASE WHEN TG_OP <> 'DELETE' THEN NEW.deal_id END]
     LOOP
