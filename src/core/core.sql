@@ -42,11 +42,23 @@ CREATE DOMAIN crm.currency_code AS text
     CONSTRAINT currency_code_format CHECK (VALUE ~ '^[A-Z]{3}$');
 COMMENT ON DOMAIN crm.currency_code IS 'An ISO 4217 currency code such as USD, EUR or CNY.';
 
+-- Keys and names that identify things (pipelines, stages, templates, ...)
+-- are printable: no tabs, newlines or other control characters (C0, DEL, C1).
+CREATE FUNCTION crm.is_printable(value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN value !~ E'[\\x01-\\x1f\\x7f-\\x9f]';
+COMMENT ON FUNCTION crm.is_printable(text) IS
+    'True when the text has no control characters (tabs, newlines, ...): the check behind every key and name constraint.';
+
 CREATE FUNCTION crm.set_updated_at() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'crm_set_updated_at';
 COMMENT ON FUNCTION crm.set_updated_at() IS
     'BEFORE UPDATE row trigger: sets updated_at to now().';
+-- Trigger functions (and SECURITY DEFINER helpers) are never executable by
+-- PUBLIC; crm_admin may attach this one to tables of its own.
+REVOKE EXECUTE ON FUNCTION crm.set_updated_at() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.set_updated_at() TO crm_admin;
 
 CREATE TABLE crm.account (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

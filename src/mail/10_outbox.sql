@@ -14,7 +14,8 @@ CREATE TABLE crm.email_template (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     key         text NOT NULL
                 CONSTRAINT email_template_key_key UNIQUE
-                CONSTRAINT email_template_key_not_blank CHECK (btrim(key) <> ''),
+                CONSTRAINT email_template_key_not_blank CHECK (btrim(key) <> '')
+                CONSTRAINT email_template_key_printable CHECK (crm.is_printable(key)),
     subject     text NOT NULL
                 CONSTRAINT email_template_subject_not_blank CHECK (btrim(subject) <> '')
                 CONSTRAINT email_template_subject_one_line CHECK (strpos(subject, E'\n') = 0 AND strpos(subject, E'\r') = 0),

@@ -7,7 +7,8 @@
 CREATE TABLE crm.pipeline (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name        text NOT NULL CONSTRAINT pipeline_name_key UNIQUE
-                CONSTRAINT pipeline_name_not_blank CHECK (btrim(name) <> ''),
+                CONSTRAINT pipeline_name_not_blank CHECK (btrim(name) <> '')
+                CONSTRAINT pipeline_name_printable CHECK (crm.is_printable(name)),
     object_type text NOT NULL DEFAULT 'deal'
                 CONSTRAINT pipeline_object_type_not_blank CHECK (btrim(object_type) <> ''),
     is_default  boolean NOT NULL DEFAULT false,
@@ -35,8 +36,10 @@ CREATE TABLE crm.stage (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id       bigint NOT NULL REFERENCES crm.pipeline ON DELETE CASCADE,
     key               text NOT NULL
-                      CONSTRAINT stage_key_format CHECK (key <> '' AND key = btrim(key) AND octet_length(key) <= 63),
-    label             text NOT NULL CONSTRAINT stage_label_not_blank CHECK (btrim(label) <> ''),
+                      CONSTRAINT stage_key_format CHECK (key <> '' AND key = btrim(key) AND octet_length(key) <= 63)
+                      CONSTRAINT stage_key_printable CHECK (crm.is_printable(key)),
+    label             text NOT NULL CONSTRAINT stage_label_not_blank CHECK (btrim(label) <> '')
+                      CONSTRAINT stage_label_printable CHECK (crm.is_printable(label)),
     position          integer NOT NULL,
     probability       numeric NOT NULL
                       CONSTRAINT stage_probability_range CHECK (probability BETWEEN 0 AND 1),
@@ -182,3 +185,8 @@ GRANT SELECT ON crm.pipeline, crm.stage, crm.stage_transition TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.pipeline, crm.stage, crm.stage_transition TO crm_admin;
 REVOKE EXECUTE ON FUNCTION crm.create_pipeline(text, text[], text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.create_pipeline(text, text[], text, text) TO crm_admin;
+-- The engine's triggers: crm_admin may attach them to tables of its own
+-- (record_transition then writes only history tables the table's owner may
+-- write); nobody else may create triggers with them.
+REVOKE EXECUTE ON FUNCTION crm.rules_changed(), crm.enforce_transition(), crm.record_transition() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.enforce_transition(), crm.record_transition() TO crm_admin;

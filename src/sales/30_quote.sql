@@ -363,3 +363,5 @@ REVOKE EXECUTE ON FUNCTION crm.create_quote(bigint), crm.send_quote(bigint), crm
     crm.expire_quotes() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.create_quote(bigint), crm.send_quote(bigint), crm.reject_quote(bigint, text),
     crm.expire_quotes() TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.quote_guard(), crm.quote_item_guard(), crm.sync_document_totals() FROM PUBLIC;

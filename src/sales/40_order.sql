@@ -501,3 +501,5 @@ REVOKE EXECUTE ON FUNCTION crm.win_deal(bigint), crm.accept_quote(bigint), crm.d
     crm.cancel_order(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.win_deal(bigint), crm.accept_quote(bigint), crm.deliver_order(bigint),
     crm.cancel_order(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.sales_order_guard(), crm.sales_order_complete(), crm.sales_order_item_guard() FROM PUBLIC;

@@ -521,3 +521,5 @@ REVOKE EXECUTE ON FUNCTION crm.invoice_guard(), crm.invoice_after_move(), crm.re
     FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION crm.issue_invoice(bigint), crm.void_invoice(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.issue_invoice(bigint), crm.void_invoice(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.invoice_after_move(), crm.refuse_truncate(), crm.invoice_line_guard() FROM PUBLIC;

@@ -196,3 +196,5 @@ GRANT SELECT ON crm.payment TO crm_reader;
 GRANT INSERT, UPDATE ON crm.payment TO crm_user;
 REVOKE EXECUTE ON FUNCTION crm.record_payment(bigint, numeric, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.record_payment(bigint, numeric, timestamptz, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.payment_check(), crm.payment_apply() FROM PUBLIC;

@@ -198,3 +198,5 @@ GRANT INSERT, UPDATE, DELETE ON crm.ticket TO crm_user;
 GRANT INSERT, UPDATE, DELETE ON crm.ticket_sla_policy TO crm_admin;
 REVOKE EXECUTE ON FUNCTION crm.move_ticket(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.move_ticket(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.ticket_sla() FROM PUBLIC;

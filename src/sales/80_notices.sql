@@ -143,3 +143,5 @@ CREATE TRIGGER payment_notice AFTER INSERT ON crm.payment
 REVOKE EXECUTE ON FUNCTION crm.invoice_issued_notice(), crm.payment_received_notice() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION crm.queue_sales_notice(text, bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.queue_sales_notice(text, bigint, jsonb) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.invoice_issued_notice(), crm.payment_received_notice() FROM PUBLIC;
