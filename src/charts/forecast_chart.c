@@ -19,8 +19,9 @@
 
 #include <math.h>
 
+#include "spi_util.h"
+
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -60,20 +61,33 @@ typedef struct ForecastRows
 	double	   *hi;
 } ForecastRows;
 
+enum
+{
+	FORECAST_MODEL,
+	FORECAST_HORIZON,
+	FORECAST_LEVEL,
+	FORECAST_NARGS
+};
+static const Oid forecast_types[FORECAST_NARGS] = {
+	[FORECAST_MODEL] = JSONBOID, [FORECAST_HORIZON] = INT4OID, [FORECAST_LEVEL] = FLOAT8OID
+};
+static CrmSpiQuery forecast_query = {
+	"SELECT f.yhat, f.lo, f.hi FROM crm.forecast($1, $2, $3) AS f ORDER BY f.step",
+	FORECAST_NARGS, forecast_types
+};
+
 static ForecastRows
 run_forecast(Datum model, int horizon, double level)
 {
-	Oid			types[3] = {JSONBOID, INT4OID, FLOAT8OID};
-	Datum		values[3] = {model, Int32GetDatum(horizon), Float8GetDatum(level)};
+	Datum		values[FORECAST_NARGS] = {
+		[FORECAST_MODEL] = model, [FORECAST_HORIZON] = Int32GetDatum(horizon),
+		[FORECAST_LEVEL] = Float8GetDatum(level)
+	};
 	ForecastRows r;
 	MemoryContext caller = CurrentMemoryContext;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT f.yhat, f.lo, f.hi FROM crm.forecast($1, $2, $3) AS f ORDER BY f.step",
-							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed for crm.forecast");
-	r.h = SPI_processed;
+	crm_spi_connect();
+	r.h = crm_spi_execute(&forecast_query, values, NULL, true, 0);
 	r.yhat = MemoryContextAlloc(caller, sizeof(double) * Max(r.h, 1));
 	r.lo = MemoryContextAlloc(caller, sizeof(double) * Max(r.h, 1));
 	r.hi = MemoryContextAlloc(caller, sizeof(double) * Max(r.h, 1));

@@ -69,6 +69,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "spi_util.h"
+
 PG_FUNCTION_INFO_V1(crm_merge_contacts);
 PG_FUNCTION_INFO_V1(crm_merge_accounts);
 PG_FUNCTION_INFO_V1(crm_merge_moves);
@@ -178,48 +180,61 @@ execute_latest(const char *sql, int nargs, Oid *types, Datum *values, int expect
 }
 
 /* The kept id of an id merged away, looked up in crm.merge_log; 0 if none. */
+enum
+{
+	MERGED_KIND,
+	MERGED_ID,
+	MERGED_NARGS
+};
+static const Oid merged_types[MERGED_NARGS] = {[MERGED_KIND] = TEXTOID, [MERGED_ID] = INT8OID};
+static CrmSpiQuery merged_query = {
+	"SELECT COALESCE(m.contact_id, m.account_id) FROM crm.merge_log m"
+	" WHERE m.kind OPERATOR(pg_catalog.=) $1 AND m.merged_id OPERATOR(pg_catalog.=) $2",
+	MERGED_NARGS, merged_types
+};
+
 static int64
 merged_into(const MergeKind *kind, int64 id)
 {
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2] = {CStringGetTextDatum(kind->name), Int64GetDatum(id)};
-	char	   *sql = psprintf("SELECT %s FROM crm.merge_log WHERE kind OPERATOR(pg_catalog.=) $1 "
-							   "AND merged_id OPERATOR(pg_catalog.=) $2", kind->log_column);
+	Datum		values[MERGED_NARGS] = {[MERGED_KIND] = CStringGetTextDatum(kind->name),
+	[MERGED_ID] = Int64GetDatum(id)};
 	bool		isnull;
-	int64		kept = 0;
+	Datum		kept;
 
-	execute_latest(sql, 2, types, values, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			kept = DatumGetInt64(d);
-	}
-	return kept;
+	CommandCounterIncrement();
+	if (crm_spi_execute_snapshot(&merged_query, values, NULL, GetLatestSnapshot(), 1) == 0)
+		return 0;
+	kept = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(kept);
 }
 
 /*
  * Step 1: lock the two rows as the caller.  A row missing (or hidden from
  * the caller) is a bad argument; the detail says where a merged one went.
  */
+static const Oid id_types[1] = {INT8OID};
+static CrmSpiQuery lock_queries[lengthof(merge_kinds)][2] = {
+	{
+		{"SELECT 1 FROM crm.contact c WHERE c.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 1, id_types},
+		{"SELECT 1 FROM crm.contact c WHERE c.id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, id_types},
+	},
+	{
+		{"SELECT 1 FROM crm.account a WHERE a.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 1, id_types},
+		{"SELECT 1 FROM crm.account a WHERE a.id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, id_types},
+	},
+};
+
 static void
 lock_rows_as_caller(const MergeKind *kind, int64 keep, int64 merge)
 {
-	Oid			types[1] = {INT8OID};
 	int64		ids[2] = {keep, merge};
-	const char *modes[2] = {"FOR NO KEY UPDATE", "FOR UPDATE"};
 
 	for (int i = 0; i < 2; i++)
 	{
 		Datum		values[1] = {Int64GetDatum(ids[i])};
-		char	   *sql = psprintf("SELECT 1 FROM crm.%s WHERE id OPERATOR(pg_catalog.=) $1 %s",
-								   kind->table, modes[i]);
 		int64		kept;
 
-		if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_with_args failed for \"%s\"", sql);
-		if (SPI_processed == 1)
+		if (crm_spi_execute(&lock_queries[kind - merge_kinds][i], values, NULL, false, 0) == 1)
 			continue;
 		kept = merged_into(kind, ids[i]);
 		if (kept != 0)
@@ -345,23 +360,24 @@ note_moved(StringInfo moved, const char *table, uint64 count)
  * Step 2a: move every reference crm.personal_data lists.  Appends
  * "table": rows pairs to moved (a JSON object's inside).
  */
+static CrmSpiQuery list_query = {
+	"SELECT c.oid, n.nspname::text, c.relname::text, p.contact_column::text, p.account_column::text, p.on_merge"
+	" FROM crm.personal_data p"
+	" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.table_name"
+	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+	" ORDER BY n.nspname, c.relname", 0, NULL
+};
+
 static void
 move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved)
 {
 	Oid			subject = crm_relation(kind->table);
-	char	   *list = psprintf("SELECT c.oid, n.nspname, c.relname, p.%s::text, p.on_merge "
-								"FROM crm.personal_data p "
-								"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.table_name "
-								"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-								"WHERE p.%s IS NOT NULL ORDER BY n.nspname, c.relname",
-								kind->list_column, kind->list_column);
+	int			column_of_kind = strcmp(kind->name, "contact") == 0 ? 4 : 5;
 	SPITupleTable *targets;
 	uint64		ntargets;
 
-	if (SPI_execute(list, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed for \"%s\"", list);
+	ntargets = crm_spi_execute(&list_query, NULL, NULL, true, 0);
 	targets = SPI_tuptable;
-	ntargets = SPI_processed;
 
 	for (uint64 i = 0; i < ntargets; i++)
 	{
@@ -369,12 +385,15 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
 		TupleDesc	desc = targets->tupdesc;
 		bool		isnull;
 		Oid			relid = DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull));
-		char	   *table = quote_qualified_identifier(SPI_getvalue(row, desc, 2), SPI_getvalue(row, desc, 3));
-		char	   *column = SPI_getvalue(row, desc, 4);
-		char	   *on_merge = SPI_getvalue(row, desc, 5);
+		char	   *table = quote_qualified_identifier(crm_spi_text(row, desc, 2, CurrentMemoryContext),
+													   crm_spi_text(row, desc, 3, CurrentMemoryContext));
+		char	   *column = crm_spi_text(row, desc, column_of_kind, CurrentMemoryContext);
+		char	   *on_merge = crm_spi_text(row, desc, 6, CurrentMemoryContext);
 		uint64		count;
 		uint64		deleted = 0;
 
+		if (column == NULL)
+			continue;			/* no column for this kind */
 		if (relid == subject && strcmp(column, "id") == 0)
 			continue;			/* the row being merged itself */
 		current_merge.column = column;
@@ -413,37 +432,37 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
  * is moved too, as the caller, with the caller's privileges: left alone,
  * ON DELETE CASCADE would silently delete the user's rows.
  */
+static const Oid relid_types[1] = {OIDOID};
+static CrmSpiQuery user_references_query = {
+	"SELECT n.nspname::text, r.relname::text, a.attname::text"
+	" FROM pg_catalog.pg_constraint c"
+	" JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace"
+	" JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid"
+	"  AND a.attnum OPERATOR(pg_catalog.=) c.conkey[1]"
+	" WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) $1"
+	" AND pg_catalog.cardinality(c.conkey) OPERATOR(pg_catalog.=) 1"
+	" AND n.nspname OPERATOR(pg_catalog.<>) 'crm'"
+	" AND NOT EXISTS (SELECT FROM crm.personal_data p WHERE p.table_name OPERATOR(pg_catalog.=) c.conrelid)"
+	" ORDER BY 1, 2, 3", 1, relid_types
+};
+
 static void
 move_user_references(const MergeKind *kind, int64 keep, int64 merge, const MergeCaller *caller,
 					 StringInfo moved)
 {
-	Oid			subject = crm_relation(kind->table);
-	Oid			list_types[1] = {OIDOID};
-	Datum		list_values[1] = {ObjectIdGetDatum(subject)};
+	Datum		list_values[1] = {ObjectIdGetDatum(crm_relation(kind->table))};
 	SPITupleTable *targets;
 	uint64		ntargets;
 
-	if (SPI_execute_with_args("SELECT n.nspname, r.relname, a.attname "
-							  "FROM pg_catalog.pg_constraint c "
-							  "JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid "
-							  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace "
-							  "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid "
-							  " AND a.attnum OPERATOR(pg_catalog.=) c.conkey[1] "
-							  "WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) $1 "
-							  "AND pg_catalog.cardinality(c.conkey) OPERATOR(pg_catalog.=) 1 "
-							  "AND n.nspname OPERATOR(pg_catalog.<>) 'crm' "
-							  "AND NOT EXISTS (SELECT FROM crm.personal_data p "
-							  " WHERE p.table_name OPERATOR(pg_catalog.=) c.conrelid) "
-							  "ORDER BY 1, 2, 3",
-							  1, list_types, list_values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed listing foreign keys");
+	ntargets = crm_spi_execute(&user_references_query, list_values, NULL, true, 0);
 	targets = SPI_tuptable;
-	ntargets = SPI_processed;
 	for (uint64 i = 0; i < ntargets; i++)
 	{
-		char	   *table = quote_qualified_identifier(SPI_getvalue(targets->vals[i], targets->tupdesc, 1),
-													   SPI_getvalue(targets->vals[i], targets->tupdesc, 2));
-		const char *column = quote_identifier(SPI_getvalue(targets->vals[i], targets->tupdesc, 3));
+		HeapTuple	row = targets->vals[i];
+		char	   *table = quote_qualified_identifier(crm_spi_text(row, targets->tupdesc, 1, CurrentMemoryContext),
+													   crm_spi_text(row, targets->tupdesc, 2, CurrentMemoryContext));
+		const char *column = quote_identifier(crm_spi_text(row, targets->tupdesc, 3, CurrentMemoryContext));
 		Oid			types[2] = {INT8OID, INT8OID};
 		Datum		values[2] = {Int64GetDatum(keep), Int64GetDatum(merge)};
 		uint64		count;
@@ -590,8 +609,7 @@ merge_rows(FunctionCallInfo fcinfo, const MergeKind *kind)
 		lock_merge_bucket(kind, keep, ShareLock, false);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	lock_rows_as_caller(kind, keep, merge);
 
 	GetUserIdAndSecContext(&caller.user, &caller.sec_context);
@@ -688,6 +706,13 @@ merge_log_changed(Datum arg, Oid relid)
 		merged_ids_valid = false;
 }
 
+static CrmSpiQuery recent_merges_query = {
+	"SELECT m.kind, COALESCE(m.contact_id, m.account_id), m.merged_id FROM crm.merge_log m"
+	" WHERE m.merged_at OPERATOR(pg_catalog.>)"
+	" (pg_catalog.now() OPERATOR(pg_catalog.-) '1 day'::pg_catalog.interval)"
+	" AND COALESCE(m.contact_id, m.account_id) IS NOT NULL", 0, NULL
+};
+
 static void
 load_merged_ids(void)
 {
@@ -716,12 +741,9 @@ load_merged_ids(void)
 						   sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		execute_latest("SELECT kind, COALESCE(contact_id, account_id), merged_id FROM crm.merge_log "
-					   "WHERE merged_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 day'::pg_catalog.interval) "
-					   "AND COALESCE(contact_id, account_id) IS NOT NULL",
-					   0, NULL, NULL, SPI_OK_SELECT);
+		crm_spi_connect();
+		CommandCounterIncrement();
+		crm_spi_execute_snapshot(&recent_merges_query, NULL, NULL, GetLatestSnapshot(), 0);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	row = SPI_tuptable->vals[i];
@@ -730,7 +752,7 @@ load_merged_ids(void)
 			MergedKey	key;
 			MergedEntry *entry;
 
-			key.lock_space = kind_named(SPI_getvalue(row, desc, 1))->lock_space;
+			key.lock_space = kind_named(crm_spi_text(row, desc, 1, CurrentMemoryContext))->lock_space;
 			key.merged = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
 			entry = hash_search(merged_ids, &key, HASH_ENTER, NULL);
 			entry->kept = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
