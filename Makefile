@@ -8,7 +8,7 @@
 #   make installcheck   pg_regress suites against a running server (PGXS meaning)
 
 EXTENSION  = crm
-EXTVERSION = 0.1.0
+EXTVERSION = 1.0.0
 
 MODULE_big = crm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
@@ -18,6 +18,16 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 FEATURES   = core pipeline worker mail forecast sales reports marketing security quality charts
 SQL_PARTS  = $(foreach f,$(FEATURES),$(sort $(wildcard src/$(f)/*.sql)))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Released install scripts, kept so that a database can be created at an old
+# version (the upgrade test does) and upgraded.
+DATA       = $(wildcard test/upgrade/$(EXTENSION)--*.sql)
+# Upgrade scripts to this version: one from each version FROM that has a
+# folder src/upgrade/FROM--$(EXTVERSION) (hand-written SQL, see README
+# "Upgrading"), built by src/upgrade/upgrade_script.pl from that folder, the
+# released install script test/upgrade/crm--FROM.sql and the current sources.
+UPGRADE_FROM    = $(patsubst src/upgrade/%--$(EXTVERSION),%,$(wildcard src/upgrade/*--$(EXTVERSION)))
+UPGRADE_SCRIPTS = $(foreach v,$(UPGRADE_FROM),$(EXTENSION)--$(v)--$(EXTVERSION).sql)
+DATA_built     += $(UPGRADE_SCRIPTS)
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -40,9 +50,14 @@ EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check tmp_i
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS) Makefile
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) Makefile
 	{ printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
 	  for part in $(SQL_PARTS); do printf '\n-- ===== %s =====\n' "$$part"; cat "$$part"; done; } > $@
+
+$(UPGRADE_SCRIPTS): $(EXTENSION)--%--$(EXTVERSION).sql: test/upgrade/$(EXTENSION)--%.sql src/upgrade/upgrade_script.pl \
+		$(SQL_PARTS) $(wildcard src/upgrade/*/*.sql src/upgrade/*/*/*.sql) Makefile
+	perl src/upgrade/upgrade_script.pl $(EXTENSION) $* $(EXTVERSION) $< src/upgrade/$*--$(EXTVERSION) $(SQL_PARTS) > $@.tmp
+	mv $@.tmp $@
 
 all: $(DATA_built)
 
