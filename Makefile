@@ -10,6 +10,11 @@
 EXTENSION  = crm
 EXTVERSION = 1.0.0
 
+# crm.control must install this version by default
+ifneq ($(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" $(EXTENSION).control),$(EXTVERSION))
+$(error $(EXTENSION).control: default_version is not $(EXTVERSION))
+endif
+
 MODULE_big = crm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
@@ -19,8 +24,8 @@ FEATURES   = core pipeline worker mail forecast sales reports marketing security
 SQL_PARTS  = $(foreach f,$(FEATURES),$(sort $(wildcard src/$(f)/*.sql)))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts, kept so that a database can be created at an old
-# version (the upgrade test does) and upgraded.
-DATA       = $(wildcard test/upgrade/$(EXTENSION)--*.sql)
+# version (the upgrade test does) and upgraded, and released upgrade scripts.
+DATA       = $(wildcard test/upgrade/$(EXTENSION)--*.sql src/upgrade/$(EXTENSION)--*--*.sql)
 # Upgrade scripts to this version: one from each version FROM that has a
 # folder src/upgrade/FROM--$(EXTVERSION) (hand-written SQL, see README
 # "Upgrading"), built by src/upgrade/upgrade_script.pl from that folder, the
@@ -37,7 +42,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 PG_CONFIG ?= pg_config
 CURL_CONFIG ?= curl-config
 
-PG_CPPFLAGS = -Isrc $(shell $(CURL_CONFIG) --cflags 2>/dev/null)
+PG_CPPFLAGS = -Isrc -DCRM_VERSION='"$(EXTVERSION)"' $(shell $(CURL_CONFIG) --cflags 2>/dev/null)
 # Warnings are errors in `make test`, `make demo`, `make bench` and CI (they pass
 # WERROR=-Werror); a user's plain `make` only warns, so a newer compiler's new
 # warning does not stop an installation.

@@ -17,9 +17,14 @@
 #error "crm requires PostgreSQL 15 or later"
 #endif
 
+/* The release (EXTVERSION in the Makefile, which passes it). */
+#ifndef CRM_VERSION
+#error "CRM_VERSION is not defined: build crm with its Makefile"
+#endif
+
 /* PostgreSQL 18 wants the module name and version in the magic block. */
 #if PG_VERSION_NUM >= 180000
-#define CRM_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "crm", .version = "0.1.0")
+#define CRM_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "crm", .version = CRM_VERSION)
 #else
 #define CRM_MODULE_MAGIC PG_MODULE_MAGIC
 #endif

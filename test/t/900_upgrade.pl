@@ -15,12 +15,14 @@
 #     constraints, indexes, triggers, functions, views, comments, grants,
 #     policies, config-dump registrations, ...) prints the same for sales
 #     as for a fresh CREATE EXTENSION crm, and a fresh install prints the
-#     same twice, and the same as another fresh install (determinism);
-#   - every row of every 0.1.0 table is still there with the same values,
-#     every identity sequence at the same place; the outbox's new
-#     contact_id links mail to its contact, and the company time zone
-#     comes from crm.invoice_time_zone (the database's value first, the
-#     file's otherwise: a second database shows that);
+#     same twice, and the same as another fresh install (determinism); so
+#     does an empty database made at each released version and upgraded;
+#   - every row of every 0.1.0 table is still there with the same values;
+#     the only rows added are the seeds 1.0.0 has beyond 0.1.0's (identity
+#     sequences move for those alone); the outbox's new contact_id links
+#     mail to its contact, and the company time zone comes from
+#     crm.invoice_time_zone (the database's value first, the file's
+#     otherwise: the empty 0.1.0 database shows that);
 #   - the upgraded database works: a deal moves (history written once),
 #     the confirmed order is invoiced with the next number of the year, its
 #     notice and a new message are queued and sent by the worker, a payment
@@ -71,7 +73,11 @@ crm.poll_interval = '1s'
 crm.invoice_time_zone = 'America/New_York'
 });
 $node->start;
-for my $db (qw(sales file_tz fresh fresh2))
+# Every released version (test/upgrade/crm--V.sql) gets an empty database
+# too, upgraded below; the one of 0.1.0 also has no time zone of its own.
+my @released = map { m{/crm--([0-9.]+)\.sql$} ? $1 : () } glob("$src/test/upgrade/crm--*.sql");
+my %empty = map { my $v = $_; $v =~ tr/./_/; ($_ => "empty_$v") } @released;
+for my $db (qw(sales fresh fresh2), values %empty)
 {
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 }
@@ -82,10 +88,8 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'crm'\n");
 $node->restart;
 
 # --- a 0.1.0 database in use
-for my $db (qw(sales file_tz))
-{
-	$node->safe_psql($db, q{CREATE EXTENSION crm VERSION '0.1.0'});
-}
+$node->safe_psql('sales', q{CREATE EXTENSION crm VERSION '0.1.0'});
+$node->safe_psql($empty{$_}, qq{CREATE EXTENSION crm VERSION '$_'}) for @released;
 is($node->safe_psql('sales', q{SELECT extversion FROM pg_extension WHERE extname = 'crm'}),
 	'0.1.0', "0.1.0's install script runs with the 1.0.0 library");
 my ($rc, $out, $err) = $node->psql('sales', undef,
@@ -158,7 +162,7 @@ sub minus
 	return [ grep { !($count{$_} && $count{$_}--) } @$a ];
 }
 my $before = contents('sales');
-my $seeds_0_1_0 = contents('file_tz');
+my $seeds_0_1_0 = contents($empty{'0.1.0'});
 my $mail_count = $node->safe_psql('sales', 'SELECT count(*) FROM crm.email_outbox');
 
 # --- the upgrade
@@ -222,9 +226,13 @@ is($node->safe_psql('sales', q{
 	'0', 'and the database no longer sets crm.invoice_time_zone');
 ($rc, $out, $err) = $node->psql('sales', 'SELECT 1');
 is($err, '', 'so its sessions start without a warning');
-$node->safe_psql('file_tz', 'ALTER EXTENSION crm UPDATE');
-is($node->safe_psql('file_tz', q{SELECT crm.setting_value('time_zone')}), 'America/New_York',
-	'without one, the time zone of postgresql.conf\'s crm.invoice_time_zone');
+for my $v (@released)
+{
+	$node->safe_psql($empty{$v}, 'ALTER EXTENSION crm UPDATE');
+	same_schema(describe($node, $empty{$v}), $fresh, "an empty database made at $v upgrades to a fresh install's schema");
+}
+is($node->safe_psql($empty{'0.1.0'}, q{SELECT crm.setting_value('time_zone')}), 'America/New_York',
+	'without one of its own, a database takes the time zone of postgresql.conf\'s crm.invoice_time_zone');
 
 # --- it works
 my $deal = $node->safe_psql('sales', q{SELECT id FROM crm.deal WHERE name = '新员工培训'});
