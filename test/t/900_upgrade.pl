@@ -23,6 +23,8 @@
 #     mail to its contact, and the company time zone comes from
 #     crm.invoice_time_zone (the database's value first, the file's
 #     otherwise: the empty 0.1.0 database shows that);
+#   - in another 0.1.0 database, a NaN price and a tab in a stage label
+#     stop the update, which names them and leaves the database at 0.1.0;
 #   - the upgraded database works: a deal moves (history written once),
 #     the confirmed order is invoiced with the next number of the year, its
 #     notice and a new message are queued and sent by the worker, a payment
@@ -77,7 +79,7 @@ $node->start;
 # too, upgraded below; the one of 0.1.0 also has no time zone of its own.
 my @released = map { m{/crm--([0-9.]+)\.sql$} ? $1 : () } glob("$src/test/upgrade/crm--*.sql");
 my %empty = map { my $v = $_; $v =~ tr/./_/; ($_ => "empty_$v") } @released;
-for my $db (qw(sales fresh fresh2), values %empty)
+for my $db (qw(sales refused fresh fresh2), values %empty)
 {
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 }
@@ -231,6 +233,17 @@ for my $v (@released)
 	$node->safe_psql($empty{$v}, 'ALTER EXTENSION crm UPDATE');
 	same_schema(describe($node, $empty{$v}), $fresh, "an empty database made at $v upgrades to a fresh install's schema");
 }
+# values 0.1.0 let in and 1.0.0 refuses stop the update before it changes anything
+$node->safe_psql('refused', q{
+	CREATE EXTENSION crm VERSION '0.1.0';
+	INSERT INTO crm.product (sku, name, unit_price, currency) VALUES ('A', 'a', 'NaN', 'CNY'), ('B', 'b', 1, 'CNY');
+	UPDATE crm.stage SET label = E'Lead\tweb' WHERE key = 'lead';});
+($rc, $out, $err) = $node->psql('refused', 'ALTER EXTENSION crm UPDATE');
+like($err, qr/ERROR:  crm 1.0.0 refuses values this database holds\n.*DETAIL:  Not finite \(NaN or Infinity\) or holding control characters: crm.product.unit_price of id 1; crm.stage.label of id \d+(, \d+)*\./s,
+	'NaN and control characters stop the update, which names the rows');
+is($node->safe_psql('refused', q{SELECT extversion FROM pg_extension WHERE extname = 'crm'}), '0.1.0',
+	'and the database stays at 0.1.0');
+
 is($node->safe_psql($empty{'0.1.0'}, q{SELECT crm.setting_value('time_zone')}), 'America/New_York',
 	'without one of its own, a database takes the time zone of postgresql.conf\'s crm.invoice_time_zone');
 
