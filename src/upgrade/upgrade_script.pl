@@ -215,7 +215,7 @@ sub main
 
 	print "\\echo Use \"ALTER EXTENSION $extension UPDATE TO '$to'\" to load this file. \\quit\n";
 	print "-- Upgrade of $extension from $from to $to, built by src/upgrade/upgrade_script.pl from\n";
-	print "-- $step_dir and the sources of $to (see the comment there).\n";
+	print "-- $step_dir and the sources of $to (how: the comment at the top of that script).\n";
 	for my $part (@parts)
 	{
 		if ($hook{$part})
