@@ -115,8 +115,8 @@ my @sequences = split /\n/, $node->safe_psql('sales', q{
 	SELECT c.oid::regclass FROM pg_class c
 	 WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'S' ORDER BY 1});
 is(scalar(@tables), 28, "0.1.0 has 28 tables");
-my @empty = grep { $node->safe_psql('sales', "SELECT count(*) FROM $_") == 0 } @tables;
-is_deeply(\@empty, [], 'every 0.1.0 table has rows');
+my @no_rows = grep { $node->safe_psql('sales', "SELECT count(*) FROM $_") == 0 } @tables;
+is_deeply(\@no_rows, [], 'every 0.1.0 table has rows');
 is($node->safe_psql('sales', q{SELECT string_agg(DISTINCT status, ',' ORDER BY status) FROM crm.email_outbox}),
 	'cancelled,failed,queued,sent', 'mail was sent, failed, cancelled, and one waits for a retry');
 is($node->safe_psql('sales', q{
