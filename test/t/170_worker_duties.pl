@@ -26,7 +26,7 @@ my $pid = wait_for_worker($node);
 
 # --- no extension: every duty waits, and pg_stat_activity says so
 $node->poll_query_until('postgres', qq{
-	SELECT query = 'crm worker: mail: waiting for extension; segments: absent; audit seal: absent'
+	SELECT query = 'crm worker: restore hold: absent; mail: waiting for extension; segments: absent; audit seal: absent'
 	  FROM pg_stat_activity WHERE pid = $pid}) or die;
 pass('without crm the mail duty waits for the extension and the SQL duties are absent');
 
@@ -34,10 +34,10 @@ $node->safe_psql('postgres', 'CREATE EXTENSION crm');
 $node->safe_psql('postgres', q{DROP FUNCTION IF EXISTS crm.refresh_due_segments(integer)});
 $node->poll_query_until('postgres', q{
 	SELECT string_agg(duty || '=' || state || '=' || coalesce(sql_function, '-'), ' ' ORDER BY ordinality)
-	     = 'mail=idle=- segments=absent=crm.refresh_due_segments(integer) audit seal=absent=crm.seal_audit(integer)'
+	     = 'restore hold=idle=- mail=idle=- segments=absent=crm.refresh_due_segments(integer) audit seal=absent=crm.seal_audit(integer)'
 	  FROM crm._worker_duties() WITH ORDINALITY}) or die;
 pass('the duties in table order; SQL duties without their function are absent');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM crm.worker_duties'), 3,
+is($node->safe_psql('postgres', 'SELECT count(*) FROM crm.worker_duties'), 4,
 	'crm.worker_duties shows them');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT worker_pid) = 1 AND min(worker_pid) = ' . $pid
 			. ' FROM crm.worker_duties'), 't', 'every duty row names the worker');
