@@ -43,7 +43,7 @@ WERROR     ?=
 PG_CFLAGS   = -std=c11 -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = $(shell $(CURL_CONFIG) --libs 2>/dev/null || echo -lcurl) -lm
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check tmp_install test/results
+EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check tmp_install test/results dist
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
