@@ -12,7 +12,8 @@
  * on abort.  So the worker never wakes for rows it cannot see yet, and any
  * way of writing the queue (crm.send_email, INSERT, COPY) wakes it.  A
  * PREPARE'd transaction is left to the worker's slow poll
- * (crm.poll_interval).  Without crm in shared_preload_libraries there is
+ * (crm.poll_interval), and so are rows loaded while a dump is restored
+ * (crm_restoring()).  Without crm in shared_preload_libraries there is
  * no worker and the trigger does nothing; the worker's own writes do not
  * wake it.
  *-------------------------------------------------------------------------
@@ -63,6 +64,9 @@ crm_wake_mail_worker(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm.wake_mail_worker() must be called as a trigger")));
+	/* Restoring a dump: rows are loaded as saved, nobody is woken. */
+	if (crm_restoring())
+		return PointerGetDatum(NULL);
 	if (mail == -2)
 		mail = crm_duty_index("mail");
 	crm_worker_wake_at_commit(mail);
