@@ -117,8 +117,8 @@ CREATE FUNCTION crm.wake_restore_hold() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_wake_restore_hold';
 REVOKE EXECUTE ON FUNCTION crm.wake_restore_hold() FROM PUBLIC;
 COMMENT ON FUNCTION crm.wake_restore_hold() IS
-    'Statement trigger on crm.timeline_check: the worker''s restore hold duty looks again when the transaction commits (crm.resume_delivery(), or rows loaded by a restore).';
-CREATE TRIGGER timeline_check_wake_worker AFTER INSERT OR UPDATE ON crm.timeline_check
+    'Statement trigger on crm.timeline_check: the worker''s restore hold duty looks again when the transaction commits (crm.resume_delivery()).';
+CREATE TRIGGER timeline_check_wake_worker AFTER UPDATE ON crm.timeline_check
     FOR EACH STATEMENT EXECUTE FUNCTION crm.wake_restore_hold();
 
 -- crm.resume_delivery: the operator has looked at the outbox after a restore.
