@@ -61,9 +61,12 @@ SET ROLE ops_admin;
 SELECT crm._check_timeline(42, 12, NULL);
 RESET ROLE;
 
--- crm.health() without the worker: the worker check is critical, the others measure.
+-- crm.health() without a worker for this database (crm is not preloaded, or
+-- t/001_preload.pl's worker serves database postgres): the worker check is
+-- critical, the others measure.
 SELECT check_name, status, detail FROM crm.health() WHERE check_name <> 'worker';
-SELECT status, detail FROM crm.health() WHERE check_name = 'worker';
+SELECT status, detail ~ '^(crm is not in shared_preload_libraries: no worker sends mail or runs the other duties|the crm worker serves database postgres \(crm.database\), not crm_regress_ops)$' AS says_why
+  FROM crm.health() WHERE check_name = 'worker';
 
 -- An open hold is critical.
 SELECT crm._check_timeline(7, 3, E'2\t0/5000000\tafter 2026-06-01 08:00:00+00\n');
@@ -109,7 +112,7 @@ SELECT status, detail FROM crm.health() WHERE check_name = 'sla';
 
 -- crm.metrics: the measures and every check's status as numbers.
 SELECT metric, labels, value, type FROM crm.metrics
- WHERE metric NOT IN ('crm_table_rows_estimate') ORDER BY metric, labels::text;
+ WHERE metric <> 'crm_table_rows_estimate' ORDER BY metric, labels::text;
 ANALYZE crm.ticket;
 SELECT metric, labels, value FROM crm.metrics WHERE metric = 'crm_table_rows_estimate' AND labels->>'table' = 'ticket';
 

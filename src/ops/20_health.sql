@@ -168,7 +168,9 @@ BEGIN
       FROM crm.email_outbox o
      WHERE o.status = 'queued' AND o.next_attempt_at <= now()
      ORDER BY o.next_attempt_at, o.id LIMIT 1;
-    SELECT d.backlog INTO backlog FROM crm.worker_duties d WHERE d.duty = 'mail';
+    -- the worker's count, when it serves this database
+    SELECT d.backlog INTO backlog FROM crm.worker_duties d
+     WHERE d.duty = 'mail' AND w.database IS NOT DISTINCT FROM current_database();
     check_name := 'mail_queue'; metric := 'crm_mail_oldest_due_seconds';
     help := 'How long the oldest queued message that is due has waited for delivery, in seconds.';
     value := coalesce(extract(epoch FROM now() - oldest.next_attempt_at)::float8, 0);
@@ -274,6 +276,7 @@ AS $$
                ('crm_duty_backlog', d.backlog::float8, 'gauge',
                 'Work waiting for each duty as it last counted (mail: due messages).')) AS m(metric, value, type, help)
      WHERE d.worker_pid IS NOT NULL AND m.value IS NOT NULL
+       AND pg_catalog.current_setting('crm.database', true) IS NOT DISTINCT FROM pg_catalog.current_database()
     UNION ALL
     SELECT 'crm_table_rows_estimate', jsonb_build_object('table', c.relname), c.reltuples::float8, 'gauge',
            'Rows in each crm table, as estimated by the latest VACUUM or ANALYZE (pg_class.reltuples).'
