@@ -28,6 +28,9 @@ CREATE TRIGGER timeline_check_set_updated_at BEFORE UPDATE ON crm.timeline_check
 COMMENT ON TABLE crm.timeline_check IS
     'Each server timeline the crm worker has run on in this database, and how it began; a row with held and no '
     'resumed_at holds mail delivery, journeys and campaigns (a restore to a point in time) until crm.resume_delivery().';
+COMMENT ON COLUMN crm.timeline_check.id IS 'Order of the checks; the newest row is the timeline last recorded.';
+COMMENT ON COLUMN crm.timeline_check.created_at IS 'When the worker recorded the timeline (and held delivery, if it did).';
+COMMENT ON COLUMN crm.timeline_check.updated_at IS 'When the row last changed (crm.resume_delivery()).';
 COMMENT ON COLUMN crm.timeline_check.system_identifier IS
     'The cluster''s system identifier (pg_control_system()); a physical backup keeps it, a new cluster has its own.';
 COMMENT ON COLUMN crm.timeline_check.database_oid IS
