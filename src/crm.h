@@ -13,8 +13,9 @@
 #include "postgres.h"
 #include "fmgr.h"
 
-#if PG_VERSION_NUM < 150000
-#error "crm requires PostgreSQL 15 or later"
+/* Version policy: the majors crm supports (as the Makefile's PG_SUPPORTED_MAJORS). */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "crm supports PostgreSQL 15 only: build it with that server's pg_config (see README, Supported PostgreSQL versions)"
 #endif
 
 /* PostgreSQL 18 wants the module name and version in the magic block. */
