@@ -1,6 +1,6 @@
 -- forecast_ets_theta: crm.ets and crm.theta -- their SQL behaviour, model
 -- keys, forecasts and every bad input.  (Accuracy against R's forecast
--- package is checked by test/t/28_ets_theta_vs_r.pl.)
+-- package is checked by test/t/280_ets_theta_vs_r.pl.)
 SET client_min_messages = warning;
 SET extra_float_digits = 0;
 

@@ -9,7 +9,7 @@
 --      a move, deleting a deal keeps the record;
 --   4. keys and names are printable;
 --   5. restore mode passes rows through the C triggers untouched.
--- The worker's claim, with crm preloaded, is in test/t/310_search_path.pl.
+-- The worker's claim, with crm preloaded, is in test/t/010_search_path.pl.
 \set regress_db :DBNAME
 CREATE DATABASE crm_regress_integrity TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
 \c crm_regress_integrity

@@ -1,4 +1,4 @@
-# 310_search_path.pl: no client crashes the server or steers the extension
+# 010_search_path.pl: no client crashes the server or steers the extension
 # through its search_path (product.md §11a), with crm preloaded as in
 # production.  A login with CREATE on the database puts look-alikes ahead of
 # pg_catalog (an = that is never true, a < that always is, a count that
