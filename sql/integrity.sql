@@ -1,5 +1,5 @@
 -- integrity: what no client can break in the transition engine and the C
--- code around it (product.md §11a), each hole tried as the role that found it:
+-- code around it (README, "Security model"), each hole tried as the role that found it:
 --   1. a search_path of look-alike operators, functions and pg_temp tables
 --      never steers the C code: triggers, rule loading, enqueue, aggregates;
 --   2. history is written only by the engine, only where the table's owner

@@ -67,10 +67,16 @@ state_values(ArrayType *state, int *k)
 
 	if (unlikely(ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID ||
 				 ARR_DIMS(state)[0] < 2))
-		elog(ERROR, "%s: malformed state array", LINREG);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("malformed state array"),
+				 errcontext("%s", LINREG)));
 	*k = (int) v[1];
 	if (unlikely(*k < 0 || *k > CRM_MAX_FEATURES || ARR_DIMS(state)[0] != state_length(*k)))
-		elog(ERROR, "%s: malformed state array", LINREG);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("malformed state array"),
+				 errcontext("%s", LINREG)));
 	return v;
 }
 

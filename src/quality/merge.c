@@ -855,8 +855,9 @@ crm_follow_merge(PG_FUNCTION_ARGS)
 	if (attnum <= 0 || TupleDescAttr(desc, attnum - 1)->atttypid != INT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.follow_merge(): \"%s\" is not a bigint column of %s",
-						trigdata->tg_trigger->tgargs[1], RelationGetRelationName(trigdata->tg_relation))));
+				 errmsg("\"%s\" is not a bigint column of %s",
+						trigdata->tg_trigger->tgargs[1], RelationGetRelationName(trigdata->tg_relation)),
+				 errcontext("trigger %s of crm.follow_merge()", trigdata->tg_trigger->tgname)));
 	value = heap_getattr(tuple, attnum, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);

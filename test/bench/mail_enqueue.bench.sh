@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/bench/mail_enqueue.bench.sh: cost of queuing one email (issue 3 (a)).
+# test/bench/mail_enqueue.bench.sh: cost of queuing one email.
 #
 # Single-row enqueue with pgbench, side by side in one cluster and one run:
 #   insert        plain INSERT into bench.outbox, a copy of crm.email_outbox

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/bench/marketing.bench.sh: the audience layer's three costs (issue 10),
+# test/bench/marketing.bench.sh: the audience layer's three costs,
 # each measured side by side in one cluster and one run:
 #
 #   (a) crm.association_rules over 1,000,000 baskets of ~4 items drawn from
