@@ -52,6 +52,9 @@
 #define LYAP_MAX (ARIMA_LYAP_MAX_R * (ARIMA_LYAP_MAX_R + 1) / 2)
 /* Partial autocorrelations searched: p + q + P + Q. */
 #define ARIMA_MAX_PACF (ARIMA_MAX_P + ARIMA_MAX_Q + ARIMA_MAX_SP + ARIMA_MAX_SQ)
+StaticAssertDecl(ARIMA_MAX_PACF <= OPT_MAX_PARAMS, "the optimiser must hold every partial autocorrelation");
+StaticAssertDecl(ARIMA_MAX_P + ARIMA_MAX_SP * ARIMA_MAX_SEASON <= ARIMA_MAX_R,
+				 "the state must hold the expanded AR polynomial");
 /* A filtered covariance below this is treated as zero (steady state). */
 #define STEADY_STATE_TOLERANCE 1e-13
 /* Stopping tolerance on the objective, -loglik / N up to a constant. */
@@ -308,6 +311,7 @@ stationary_covariance_acvf(ArimaWork *wk)
 				gamma[ARIMA_MAX_R + 1],
 			   *system = palloc0(sizeof(double) * (pf + 1) * (pf + 1));
 
+	Assert(r <= ARIMA_MAX_R);
 	for (i = 0; i < r; i++)
 	{
 		if (phi[i] != 0.0)
@@ -1022,6 +1026,7 @@ crm_arima_fit_seasonal(const double *y, int n, int p, int d, int q, int sp, int 
 	wk.q_full = q + sq * wk.m;
 	wk.k = k;
 	wk.r = Max(wk.p_full, wk.q_full + 1);
+	Assert(wk.r <= ARIMA_MAX_R && wk.k <= ARIMA_MAX_PACF);
 	wk.n = n - lags;
 	wk.has_mean = lags == 0;
 	if ((problem = prepare_series(&wk, y, n, d, sd)) != NULL)
@@ -1081,6 +1086,7 @@ crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *v
 	wk.sq = model->sq;
 	wk.m = m;
 	wk.r = r;
+	Assert(r <= ARIMA_MAX_R && lags <= ARIMA_MAX_LAGS);
 	expand_polynomials(&wk, model->ar, model->ma, model->sar, model->sma);
 	phi = wk.phi;
 	rv = wk.rvec;
