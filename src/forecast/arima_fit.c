@@ -644,16 +644,22 @@ arima_value(const double *pacf, void *context)
 	return 0.5 * log(wk->ssq / wk->n) + 0.5 * wk->sumlog / wk->n;
 }
 
+/* value at pacf, with its forward-difference gradient when one is asked for */
+static double
+with_numeric_gradient(opt_value value, const double *pacf, double *gradient, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+	double		f = value(pacf, context);
+
+	if (gradient != NULL)
+		crm_opt_numeric_gradient(value, context, wk->k, (double *) pacf, wk->lo, wk->hi, f, gradient);
+	return f;
+}
+
 static double
 arima_objective(const double *pacf, double *gradient, void *context)
 {
-	ArimaWork  *wk = (ArimaWork *) context;
-	double		f = arima_value(pacf, context);
-
-	if (gradient != NULL)
-		crm_opt_numeric_gradient(arima_value, context, wk->k, (double *) pacf,
-							 wk->lo, wk->hi, f, gradient);
-	return f;
+	return with_numeric_gradient(arima_value, pacf, gradient, context);
 }
 
 /*
@@ -696,13 +702,7 @@ css_value(const double *pacf, void *context)
 static double
 css_objective(const double *pacf, double *gradient, void *context)
 {
-	ArimaWork  *wk = (ArimaWork *) context;
-	double		f = css_value(pacf, context);
-
-	if (gradient != NULL)
-		crm_opt_numeric_gradient(css_value, context, wk->k, (double *) pacf,
-							 wk->lo, wk->hi, f, gradient);
-	return f;
+	return with_numeric_gradient(css_value, pacf, gradient, context);
 }
 
 /*
