@@ -17,8 +17,8 @@
 #include <limits.h>
 
 #include "access/xact.h"
-#include "executor/spi.h"
 #include "pgstat.h"
+#include "spi_util.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
@@ -73,8 +73,7 @@ crm_duty_begin(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (crm_duty_timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, crm_duty_timeout_ms);
