@@ -1,4 +1,4 @@
-# 410_monitoring.pl: crm.health(), bin/check_crm, crm.prometheus_metrics()
+# 710_monitoring.pl: crm.health(), bin/check_crm, crm.prometheus_metrics()
 # and the postgres_exporter queries file against a server with the worker.
 #  - every check ok, check_crm exit 0 with performance data;
 #  - each state provoked one by one and seen by crm.health() and check_crm:

@@ -1,4 +1,4 @@
-# 400_pitr_restore_hold.pl: backups and point-in-time recovery, and the
+# 700_pitr_restore_hold.pl: backups and point-in-time recovery, and the
 # restore hold (src/ops/restore_hold.c).
 #  - a primary with WAL archiving and the crm worker; a base backup with
 #    pg_basebackup; work after it (deals, quotes, orders, invoices, mail sent);
