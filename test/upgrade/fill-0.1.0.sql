@@ -1,5 +1,5 @@
 -- test/upgrade/fill-0.1.0.sql: a crm 0.1.0 database in use, for the upgrade
--- test (test/t/900_upgrade.pl), made through 0.1.0's SQL API as its users
+-- test (test/t/030_upgrade.pl), made through 0.1.0's SQL API as its users
 -- called it: seeded rows edited and deleted, a template added, a pipeline
 -- of the user's own made the default, deals moved to won and lost (with
 -- their history), a quote rejected and others accepted, an order invoiced

@@ -1,4 +1,4 @@
-# 900_upgrade.pl: ALTER EXTENSION crm UPDATE takes a 0.1.0 database in use
+# 030_upgrade.pl: ALTER EXTENSION crm UPDATE takes a 0.1.0 database in use
 # to exactly the schema of a fresh 1.0.0 install, keeps its data, and the
 # result works.
 #
