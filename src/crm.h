@@ -18,6 +18,11 @@
 #error "crm supports PostgreSQL 15 only: build it with that server's pg_config (see README, Supported PostgreSQL versions)"
 #endif
 
+/* The release (EXTVERSION in the Makefile, which passes it). */
+#ifndef CRM_VERSION
+#error "CRM_VERSION is not defined: build crm with its Makefile"
+#endif
+
 /*
  * The shims: names feature code uses where PostgreSQL majors differ.  With
  * 15 the only supported major they are PostgreSQL 15's own; a port adds its
