@@ -45,7 +45,8 @@ CREATE TABLE crm.audit_log (
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log_id_seq', '');
-CREATE INDEX audit_log_row_idx ON crm.audit_log (table_name, row_id, id);
+-- crm.audit_history's lookup; one integer column, the cheapest index to keep up to date per row
+CREATE INDEX audit_log_row_idx ON crm.audit_log (row_id);
 COMMENT ON TABLE crm.audit_log IS
     'Every insert, update and delete on the CRM tables, written by crm.record_audit; append-only; sealed into a '
     'SHA-256 hash chain by crm.seal_audit.';

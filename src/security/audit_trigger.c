@@ -149,7 +149,8 @@ typedef struct AuditWriter
 	EState	   *estate;
 	ResultRelInfo *result_rel;
 	TupleTableSlot *slot;
-	BulkInsertState bistate;
+	BulkInsertState bistate;	/* NULL until the second row */
+	uint64		rows_written;
 	NameData	actor;
 	Datum		table_name;
 	bool		is_open;
@@ -384,7 +385,8 @@ close_writer(void *arg)
 	if (!writer->is_open || !IsTransactionState())
 		return;
 	writer->is_open = false;
-	FreeBulkInsertState(writer->bistate);
+	if (writer->bistate != NULL)
+		FreeBulkInsertState(writer->bistate);
 	ExecDropSingleTupleTableSlot(writer->slot);
 	ExecCloseIndices(writer->result_rel);
 	table_close(writer->log, NoLock);
@@ -404,7 +406,7 @@ open_writer(FunctionCallInfo fcinfo, AuditWriter *writer)
 	InitResultRelInfo(writer->result_rel, writer->log, 1, NULL, 0);
 	ExecOpenIndices(writer->result_rel, false);
 	writer->slot = MakeSingleTupleTableSlot(RelationGetDescr(writer->log), &TTSOpsVirtual);
-	writer->bistate = GetBulkInsertState();
+	writer->bistate = NULL;		/* from the second row on: see write_log_row */
 	writer->is_open = true;
 	writer->close_callback.func = close_writer;
 	writer->close_callback.arg = writer;
@@ -591,16 +593,32 @@ changed_values(const AuditedTable *table, TupleDesc desc, HeapTuple row, HeapTup
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
+	Datum	   *values = NULL,
+			   *old_values = NULL;
+	bool	   *nulls = NULL,
+			   *old_nulls = NULL;
 	int			logged = 0;
 	int			i;
 
+	if (row != NULL)
+	{
+		values = palloc(sizeof(Datum) * desc->natts);
+		nulls = palloc(sizeof(bool) * desc->natts);
+		heap_deform_tuple(row, desc, values, nulls);
+	}
+	if (old != NULL)
+	{
+		old_values = palloc(sizeof(Datum) * desc->natts);
+		old_nulls = palloc(sizeof(bool) * desc->natts);
+		heap_deform_tuple(old, desc, old_values, old_nulls);
+	}
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; row != NULL && i < table->ncolumns; i++)
 	{
 		const AuditedColumn *col = &table->columns[i];
-		bool		isnull,
+		bool		isnull = nulls[col->attnum - 1],
 					old_null;
-		Datum		value = heap_getattr(row, col->attnum, desc, &isnull);
+		Datum		value = values[col->attnum - 1];
 		Datum		previous;
 
 		if (old == NULL)
@@ -611,7 +629,8 @@ changed_values(const AuditedTable *table, TupleDesc desc, HeapTuple row, HeapTup
 		}
 		if (!col->logged_on_update)
 			continue;
-		previous = heap_getattr(old, col->attnum, desc, &old_null);
+		previous = old_values[col->attnum - 1];
+		old_null = old_nulls[col->attnum - 1];
 		if (isnull && old_null)
 			continue;
 		if (!isnull && !old_null && same_value(col, value, previous))
@@ -664,6 +683,14 @@ write_log_row(AuditWriter *writer, const char *action, HeapTuple row, TupleDesc 
 	}
 #undef SET_COLUMN
 	ExecStoreVirtualTuple(slot);
+	/* a statement writing many rows keeps its target page pinned; one writing a single row does without */
+	if (writer->rows_written++ == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(writer->estate->es_query_cxt);
+
+		writer->bistate = GetBulkInsertState();
+		MemoryContextSwitchTo(old);
+	}
 	table_tuple_insert(writer->log, slot, GetCurrentCommandId(true), 0, writer->bistate);
 	ExecInsertIndexTuples(writer->result_rel, slot, writer->estate, false, false, NULL, NIL);
 	ResetPerTupleExprContext(writer->estate);

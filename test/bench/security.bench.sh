@@ -17,7 +17,11 @@
 #       crm, the order alternating), the ratio crm / none as the median of
 #       the pairs' ratios (target at least 0.85): on a shared machine the
 #       load drifts, and a pair sees about the same load for both runs;
-#     - then crm.seal_audit and crm.verify_audit over the rows written.
+#     - then crm.seal_audit and crm.verify_audit over the rows written;
+#     - and, when valgrind is installed, the same single-row UPDATE counted
+#       in instructions (callgrind, a single-user backend, 2,000 updates per
+#       variant): the deterministic figure when the machine is too loaded
+#       for the TPS pairs to agree.
 # (b) crm.pipeline_summary over the 1,000,000 deals as a crm_user, with
 #     visibility all and team: once with a team owning every deal (the same
 #     rows aggregated, so the difference is the policy alone; target at most
@@ -25,7 +29,7 @@
 #     medians reported.
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
-PAIRS=${PAIRS:-7}
+PAIRS=${PAIRS:-9}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 DEALS=${DEALS:-1000000}
 BULK=${BULK:-200000}
@@ -201,3 +205,29 @@ for v in all team team_half; do
 	awk -v l="$label" -v t="${rm[$v]}" -v t0="${rm[all]}" 'BEGIN { printf "%-28s %10.1f %10.3f\n", l, t, t / t0 }'
 done
 echo "(deals each viewer sees with visibility team: $seen_team and $seen_half)"
+
+# (a) again, in instructions
+command -v valgrind >/dev/null || { echo "(valgrind not installed: no instruction counts)"; exit 0; }
+pg_ctl -w -m fast stop >/dev/null
+awk -v n="$DEALS" 'BEGIN { srand(1); for (i = 0; i < 2000; i++) printf "UPDATE crm.deal SET amount = amount + 1 WHERE id = %d;\n", 1 + int(rand() * n) }' \
+	>"$dir/updates.sql"
+instructions() {	# instructions VARIANT: callgrind's count for the 2,000 updates
+	case $1 in
+	none) echo "ALTER TABLE crm.deal DISABLE TRIGGER audit, DISABLE TRIGGER audit_plpgsql;" ;;
+	crm) echo "ALTER TABLE crm.deal ENABLE TRIGGER audit, DISABLE TRIGGER audit_plpgsql;" ;;
+	plpgsql) echo "ALTER TABLE crm.deal DISABLE TRIGGER audit, ENABLE TRIGGER audit_plpgsql;" ;;
+	esac | postgres --single -D "$PGDATA" postgres >/dev/null 2>&1
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null postgres --single -D "$PGDATA" postgres \
+		<"$dir/updates.sql" 2>&1 >/dev/null | sed -nE 's/.*I +refs: +([0-9,]+).*/\1/p' | tr -d ,
+}
+declare -A ir
+for v in none crm plpgsql; do
+	ir[$v]=$(instructions $v)
+done
+echo
+echo "single-row UPDATE of a deal in instructions (callgrind, single-user backend, 2,000 updates)"
+printf '%-10s %16s %18s %14s\n' variant "per update" "audit per update" "none / variant"
+for v in none crm plpgsql; do
+	awk -v v="$v" -v i="${ir[$v]}" -v i0="${ir[none]}" \
+		'BEGIN { printf "%-10s %16.0f %18.0f %14.3f\n", v, i / 2000, (i - i0) / 2000, i0 / i }'
+done
