@@ -1,4 +1,4 @@
-# 300_security.pl: teams, row-level security and the audit trail as real
+# 400_security.pl: teams, row-level security and the audit trail as real
 # logins use them, in a cluster with crm preloaded, then through a backup:
 #   * alice and bob (team east), carol (team west), a manager of east,
 #     crm_admin and a BI reader each log in and see what their visibility
@@ -11,7 +11,8 @@
 #     the copy keeps its policies, teams and audit log, verifies against the
 #     anchor taken before the dump, and goes on sealing -- also when the
 #     dump was taken while a prepared transaction held sealing back (the
-#     saved horizon names a transaction of the old cluster).
+#     saved horizon names a transaction of the old cluster), and through a
+#     crash, which the prepared transaction survives.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -242,6 +243,12 @@ for my $db (qw(restored plain))
 	is(python_check($copy, $db), 'ok ' . $copy->safe_psql($db, 'SELECT count(*) FROM crm.audit_log'),
 		"$db: the independent check agrees");
 }
+# a crash: the prepared transaction survives it, and still holds sealing back
+$node->stop('immediate');
+$node->start;
+as('boss', 'SELECT crm.seal_audit()');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM crm.audit_log WHERE hash IS NULL'), '1',
+	'after a crash and recovery, the row after the prepared transaction still waits');
 $node->safe_psql('postgres', "COMMIT PREPARED 'held'");
 as('boss', 'SELECT crm.seal_audit()');
 is(as('boss', 'SELECT ok FROM crm.verify_audit()'), 't', 'the source, once the prepared transaction commits, seals and verifies');
