@@ -5,7 +5,7 @@
 \pset footer off
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
-SET crm.invoice_time_zone = 'Asia/Shanghai';   -- invoices are dated (and numbered) in China
+UPDATE crm.setting SET value = 'Asia/Shanghai' WHERE key = 'time_zone';   -- the company's dates (and invoice years) are China's
 SET crm.default_tax_rate = 0.06;                -- 增值税 6% on education services
 
 \echo

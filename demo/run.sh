@@ -18,7 +18,7 @@ if [ "${1:-}" != --inner ]; then
 	if [ "$(id -u)" -eq 0 ]; then
 		ensure_user
 		say "building and installing crm into the system PostgreSQL $PG_MAJOR"
-		(cd "$top" && make -s -j"$(nproc)" >/dev/null && make -s install >/dev/null)
+		(cd "$top" && make -s -j"$(nproc)" WERROR=-Werror >/dev/null && make -s install WERROR=-Werror >/dev/null)
 		work=$(private_copy "$top")
 		rc=0
 		runuser -u "$CRM_USER" -- env DEMO_KEEP="${DEMO_KEEP:-}" bash "$work/demo/run.sh" --inner --installed || rc=$?

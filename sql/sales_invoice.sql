@@ -6,7 +6,7 @@ CREATE DATABASE crm_regress_sales_invoice TEMPLATE template0 ENCODING 'UTF8' LC_
 CREATE EXTENSION crm;
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
-SET crm.invoice_time_zone = 'UTC';
+-- invoices are dated in the company's time zone: the time_zone setting, UTC by default
 
 -- an error's SQLSTATE, constraint, message, detail and hint, with dates and
 -- the year of invoice numbers masked
@@ -201,17 +201,23 @@ SELECT count(*) AS numbered, count(DISTINCT number) AS distinct_numbers,
        max(substr(number, 10)::int) AS highest, (SELECT last_number FROM crm.invoice_number_counter) AS counter
   FROM crm.invoice WHERE number IS NOT NULL;
 
--- the invoice calendar: the time zone decides the issue date (and so the year)
-SET crm.invoice_time_zone = 'Pacific/Kiritimati';
+-- the invoice calendar: the company's time zone (the time_zone setting)
+-- decides the issue date, and so the year; a change is seen at once
+UPDATE crm.setting SET value = 'Pacific/Kiritimati' WHERE key = 'time_zone';
 SELECT crm.invoice_calendar_date(timestamptz '2025-12-31 11:00:00+00') AS kiritimati_new_year;
-SET crm.invoice_time_zone = 'Etc/GMT+12';
+UPDATE crm.setting SET value = 'Etc/GMT+12' WHERE key = 'time_zone';
 SELECT crm.invoice_calendar_date(timestamptz '2026-01-01 11:00:00+00') AS still_old_year;
-SET crm.invoice_time_zone = '';
-SET TimeZone = 'Asia/Shanghai';
-SELECT crm.invoice_calendar_date(timestamptz '2025-12-31 16:30:00+00') AS session_zone;
+-- the same instant gives the same date in sessions at both ends of the world
+UPDATE crm.setting SET value = 'Asia/Shanghai' WHERE key = 'time_zone';
+SET TimeZone = 'Etc/GMT-14';
+SELECT crm.invoice_calendar_date(t) AS company_date, t::date AS session_date
+  FROM (VALUES (timestamptz '2025-12-31 16:30:00+00')) AS v(t);
+SET TimeZone = 'Etc/GMT+12';
+SELECT crm.invoice_calendar_date(t) AS company_date, t::date AS session_date
+  FROM (VALUES (timestamptz '2025-12-31 16:30:00+00')) AS v(t);
 RESET TimeZone;
-SET crm.invoice_time_zone = 'Mars/Olympus_Mons';
-SET crm.invoice_time_zone = 'UTC';
+SELECT * FROM pg_temp.try($$UPDATE crm.setting SET value = 'Mars/Olympus_Mons' WHERE key = 'time_zone'$$);
+UPDATE crm.setting SET value = 'UTC' WHERE key = 'time_zone';
 -- six digits: the year's numbers can run out, and then nothing is issued
 SELECT last_number AS saved_counter FROM crm.invoice_number_counter \gset
 UPDATE crm.invoice_number_counter SET last_number = 999999;
@@ -246,6 +252,21 @@ SELECT c.relname, count(*) FILTER (WHERE col_description(c.oid, a.attnum) IS NUL
    AND c.relname IN ('monthly_sales', 'product_sales', 'receivables', 'receivables_ageing', 'ticket_sla_status',
                      'ticket_sla_alerts')
  GROUP BY c.oid, c.relname ORDER BY c.relname;
+
+-- issued from sessions at both ends of the world at (nearly) one instant,
+-- two invoices carry the company's date, not either session's
+UPDATE crm.setting SET value = 'Asia/Shanghai' WHERE key = 'time_zone';
+SELECT pg_temp.sell(1, 'CNY', 'BOOK', 2) AS east_order, pg_temp.sell(2, 'CNY', 'BOOK', 2) AS west_order \gset
+SET TimeZone = 'Etc/GMT-14';
+SELECT crm.issue_invoice(:east_order) AS east \gset
+SET TimeZone = 'Etc/GMT+12';
+SELECT crm.issue_invoice(:west_order) AS west \gset
+RESET TimeZone;
+SELECT count(DISTINCT issue_date) AS dates,
+       bool_and(issue_date = crm.invoice_calendar_date(status_entered_at)) AS company_dates,
+       bool_and(issue_date = (status_entered_at AT TIME ZONE 'Asia/Shanghai')::date) AS shanghai_dates,
+       bool_and(due_date = issue_date + 30) AS due_after_terms
+  FROM crm.invoice WHERE id IN (:east, :west);
 
 \c :regress_db
 DROP DATABASE crm_regress_sales_invoice;

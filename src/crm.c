@@ -26,6 +26,8 @@ _PG_init(void)
 	crm_forecast_timeseries_init();
 	crm_mail_worker_init();
 	crm_sales_init();
+	crm_drop_guard_init();
+	crm_setting_cache_init();
 
 	MarkGUCPrefixReserved("crm");
 }

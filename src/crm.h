@@ -26,6 +26,15 @@
 
 #define CRM_SCHEMA "crm"
 
+/* Ownership checks became one function for every catalog in PostgreSQL 16. */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_extension.h"
+#define crm_extension_ownercheck(extoid, role) object_ownercheck(ExtensionRelationId, (extoid), (role))
+#else
+#define crm_extension_ownercheck(extoid, role) pg_extension_ownercheck((extoid), (role))
+#endif
+
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);
 extern void crm_mail_queue_init(void);
@@ -33,6 +42,8 @@ extern void crm_forecast_regression_init(void);
 extern void crm_forecast_timeseries_init(void);
 extern void crm_mail_worker_init(void);
 extern void crm_sales_init(void);
+extern void crm_drop_guard_init(void);
+extern void crm_setting_cache_init(void);
 
 /* crm.max_aggregate_rows: rows one group of crm.logreg or crm.revenue_range may hold. */
 extern int	crm_max_aggregate_rows;
@@ -48,6 +59,13 @@ extern const char *crm_email_address_problem(const char *address);
  * role allowed to bypass triggers; crm's triggers then pass rows through.
  */
 extern bool crm_restoring(void);
+
+/*
+ * A business setting (a row of crm.setting, src/core/setting_cache.c), read
+ * from a per-backend cache that changes to the table invalidate: a palloc'd
+ * copy of its value, or NULL when the key (or the table) does not exist.
+ */
+extern char *crm_setting_value(const char *key);
 
 /* True when name is an IANA time zone name the server knows (src/core/time_zone.c). */
 extern bool crm_time_zone_is_known(const char *name);

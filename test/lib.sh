@@ -62,8 +62,8 @@ temp_install() {
 	mkdir -p "$dir/usr/lib/postgresql" "$dir/usr/share/postgresql"
 	cp -a "/usr/lib/postgresql/$PG_MAJOR" "$dir/usr/lib/postgresql/"
 	cp -a "/usr/share/postgresql/$PG_MAJOR" "$dir/usr/share/postgresql/"
-	make -s -j"$(nproc)" >/dev/null
-	make -s install DESTDIR="$dir" >/dev/null
+	make -s -j"$(nproc)" WERROR=-Werror >/dev/null
+	make -s install WERROR=-Werror DESTDIR="$dir" >/dev/null
 	export PATH="$dir$pgbin:$PATH"
 	export PGXS_DIR="$dir/usr/lib/postgresql/$PG_MAJOR/lib/pgxs"
 }

@@ -111,7 +111,7 @@ for f in test/t/*.pl; do
 	mkdir -p "tmp_check/tap/$name"
 	LANG=C.UTF-8 LC_ALL=C.UTF-8 PG_TEST_PORT_DIR="$portlock" \
 	TESTDIR="$top/tmp_check/tap/$name" PG_REGRESS="$pg_regress" CRM_SRC="$top" \
-		prove -I "$PGXS_DIR/src/test/perl" -I "$top/test/perl" "$f" \
+		prove -I "$PGXS_DIR/src/test/perl" "$f" \
 		>"results/tap/$name.log" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ]; then

@@ -42,11 +42,23 @@ CREATE DOMAIN crm.currency_code AS text
     CONSTRAINT currency_code_format CHECK (VALUE ~ '^[A-Z]{3}$');
 COMMENT ON DOMAIN crm.currency_code IS 'An ISO 4217 currency code such as USD, EUR or CNY.';
 
+-- Keys and names that identify things (pipelines, stages, templates, ...)
+-- are printable: no tabs, newlines or other control characters (C0, DEL, C1).
+CREATE FUNCTION crm.is_printable(value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN value !~ E'[\\x01-\\x1f\\x7f-\\x9f]';
+COMMENT ON FUNCTION crm.is_printable(text) IS
+    'True when the text has no control characters (tabs, newlines, ...): the check behind every key and name constraint.';
+
 CREATE FUNCTION crm.set_updated_at() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'crm_set_updated_at';
 COMMENT ON FUNCTION crm.set_updated_at() IS
     'BEFORE UPDATE row trigger: sets updated_at to now().';
+-- Trigger functions (and SECURITY DEFINER helpers) are never executable by
+-- PUBLIC; crm_admin may attach this one to tables of its own.
+REVOKE EXECUTE ON FUNCTION crm.set_updated_at() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.set_updated_at() TO crm_admin;
 
 CREATE TABLE crm.account (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -60,6 +72,8 @@ CREATE TABLE crm.account (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.account', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.account_id_seq', '');
 CREATE INDEX account_name_idx ON crm.account (lower(name));
 CREATE INDEX account_owner_idx ON crm.account (owner);
 CREATE TRIGGER account_set_updated_at BEFORE UPDATE ON crm.account
@@ -79,6 +93,8 @@ CREATE TABLE crm.contact (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.contact', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.contact_id_seq', '');
 CREATE UNIQUE INDEX contact_email_key ON crm.contact (lower(email));
 CREATE INDEX contact_account_id_idx ON crm.contact (account_id);
 CREATE INDEX contact_owner_idx ON crm.contact (owner);
@@ -91,7 +107,8 @@ CREATE TABLE crm.product (
     sku         text NOT NULL UNIQUE CONSTRAINT product_sku_not_blank CHECK (btrim(sku) <> ''),
     name        text NOT NULL CONSTRAINT product_name_not_blank CHECK (btrim(name) <> ''),
     description text,
-    unit_price  numeric NOT NULL CONSTRAINT product_unit_price_not_negative CHECK (unit_price >= 0),
+    unit_price  numeric NOT NULL CONSTRAINT product_unit_price_not_negative CHECK (unit_price >= 0)
+                CONSTRAINT product_unit_price_finite CHECK (unit_price < 'Infinity'),
     currency    crm.currency_code NOT NULL DEFAULT 'USD',
     active      boolean NOT NULL DEFAULT true,
     attributes  jsonb NOT NULL DEFAULT '{}'
@@ -99,6 +116,8 @@ CREATE TABLE crm.product (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.product', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.product_id_seq', '');
 CREATE TRIGGER product_set_updated_at BEFORE UPDATE ON crm.product
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.product IS 'The catalogue: what deals, quotes and orders sell.';
@@ -122,6 +141,8 @@ CREATE TABLE crm.activity (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.activity', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.activity_id_seq', '');
 CREATE INDEX activity_account_id_idx ON crm.activity (account_id);
 CREATE INDEX activity_contact_id_idx ON crm.activity (contact_id);
 CREATE INDEX activity_deal_id_idx ON crm.activity (deal_id);

@@ -14,13 +14,18 @@
  *
  * The signal is the one pg_dump and pg_dumpall write at the top of every
  * dump, "SET row_security = off" (unless --enable-row-security), taken
- * together with the privilege to bypass triggers anyway: the current user
+ * together with the privilege to bypass triggers anyway: the session's role
  * is a superuser or owns the extension, and so could equally run
  * ALTER TABLE ... DISABLE TRIGGER.  No other role can enter restore mode,
  * so it opens no hole a client could use.  Ordinary sessions never set
  * row_security off (for a role subject to row-level security it only
  * turns queries into errors), and the check costs one boolean test per row
  * when it is on.
+ *
+ * The role asked about is the session's (as SET ROLE left it), not the
+ * current user: inside a SECURITY DEFINER trigger such as
+ * crm.invoice_guard() the current user is the extension's owner, whoever
+ * fired it, and any role could otherwise skip it with row_security off.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -70,16 +75,18 @@ crm_restoring(void)
 {
 	Oid			extoid;
 	Oid			owner;
+	Oid			role;
 
 	if (row_security)
 		return false;
-	if (superuser())
+	role = GetOuterUserId();
+	if (superuser_arg(role))
 		return true;
 	extoid = get_extension_oid(CRM_SCHEMA, true);
 	if (!OidIsValid(extoid))
 		return false;
 	owner = extension_owner(extoid);
-	return OidIsValid(owner) && has_privs_of_role(GetUserId(), owner);
+	return OidIsValid(owner) && has_privs_of_role(role, owner);
 }
 
 Datum

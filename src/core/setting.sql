@@ -31,17 +31,33 @@ CREATE TABLE crm.setting (
                 CONSTRAINT setting_key_format CHECK (key ~ '^[a-z][a-z0-9_]*$'),
     value       text NOT NULL,
     description text NOT NULL,
-    validator   regproc NOT NULL,
+    validator   text NOT NULL
+                CONSTRAINT setting_validator_qualified CHECK (validator ~ '^crm\.[a-z][a-z0-9_]*$'),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     updated_by  name NOT NULL DEFAULT current_user
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.setting', '');
+CREATE TRIGGER setting_restore_seed BEFORE INSERT ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER setting_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.setting
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('key');
+-- C code reads settings through a cache (src/core/setting_cache.c) that this
+-- invalidates; it fires in restore mode too, since loading a value changes it.
+CREATE FUNCTION crm.setting_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'crm_setting_changed';
+REVOKE EXECUTE ON FUNCTION crm.setting_changed() FROM PUBLIC;
+COMMENT ON FUNCTION crm.setting_changed() IS
+    'Statement trigger on crm.setting: makes every session reload the settings C code caches.';
+CREATE TRIGGER setting_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.setting
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.setting_changed();
 COMMENT ON TABLE crm.setting IS
     'Business settings (company time zone, visibility, marketing policy): one row per key, changed by crm_admin with UPDATE.';
 COMMENT ON COLUMN crm.setting.key IS 'The setting''s name, e.g. time_zone.';
 COMMENT ON COLUMN crm.setting.value IS 'Its value as text, validated (and normalised) when written.';
 COMMENT ON COLUMN crm.setting.description IS 'What the setting decides and which values it takes.';
 COMMENT ON COLUMN crm.setting.validator IS
-    'Function (text) RETURNS text that checks a new value and returns it as stored; raises 22023 when invalid.';
+    'Name of the function in schema crm, (text) RETURNS text, that checks a new value and returns it as stored; raises 22023 when invalid.';
 COMMENT ON COLUMN crm.setting.updated_at IS 'When the value last changed.';
 COMMENT ON COLUMN crm.setting.updated_by IS 'Who changed it last.';
 
@@ -63,7 +79,10 @@ BEGIN
         RAISE EXCEPTION 'setting "%" cannot be null', NEW.key
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    EXECUTE format('SELECT %s($1)', NEW.validator) INTO NEW.value USING NEW.value;
+    -- The name goes through regproc and back, so only an existing function is
+    -- ever called.  (The column is text, not regproc: pg_upgrade refuses
+    -- tables holding reg* OIDs other than regclass, regrole and regtype.)
+    EXECUTE format('SELECT %s($1)', NEW.validator::regproc) INTO NEW.value USING NEW.value;
     NEW.updated_at := now();
     NEW.updated_by := current_user;
     RETURN NEW;

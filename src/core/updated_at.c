@@ -5,7 +5,8 @@
  *
  * Written in C because it sits on every crm table, the deal table's hot
  * path included.  The column is found by name once per statement and kept
- * in fn_extra.
+ * in fn_extra.  While a dump is loaded (crm_restoring()) rows keep the
+ * updated_at they were saved with.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -39,6 +40,9 @@ crm_set_updated_at(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm.set_updated_at() must be a BEFORE UPDATE FOR EACH ROW trigger")));
+
+	if (crm_restoring())
+		return PointerGetDatum(trigdata->tg_newtuple);
 
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	if (fcinfo->flinfo->fn_extra == NULL)

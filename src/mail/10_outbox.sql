@@ -14,7 +14,8 @@ CREATE TABLE crm.email_template (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     key         text NOT NULL
                 CONSTRAINT email_template_key_key UNIQUE
-                CONSTRAINT email_template_key_not_blank CHECK (btrim(key) <> ''),
+                CONSTRAINT email_template_key_not_blank CHECK (btrim(key) <> '')
+                CONSTRAINT email_template_key_printable CHECK (crm.is_printable(key)),
     subject     text NOT NULL
                 CONSTRAINT email_template_subject_not_blank CHECK (btrim(subject) <> '')
                 CONSTRAINT email_template_subject_one_line CHECK (strpos(subject, E'\n') = 0 AND strpos(subject, E'\r') = 0),
@@ -25,6 +26,12 @@ CREATE TABLE crm.email_template (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.email_template', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.email_template_id_seq', '');
+CREATE TRIGGER email_template_restore_seed BEFORE INSERT ON crm.email_template
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER email_template_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.email_template
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('key');
 CREATE TRIGGER email_template_set_updated_at BEFORE UPDATE ON crm.email_template
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.email_template IS
@@ -42,6 +49,7 @@ CREATE TABLE crm.email_suppression (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.email_suppression', '');
 CREATE TRIGGER email_suppression_set_updated_at BEFORE UPDATE ON crm.email_suppression
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.email_suppression IS
@@ -73,6 +81,8 @@ CREATE TABLE crm.email_outbox (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     sent_at         timestamptz
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.email_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.email_outbox_id_seq', '');
 -- the worker's claim (in its order: a bulk enqueue shares one next_attempt_at,
 -- and without id in the key every claim would sort all of them), its lease
 -- recovery, and the retention purge
@@ -117,6 +127,8 @@ CREATE TABLE crm.email_delivery_log (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.email_delivery_log', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.email_delivery_log_id_seq', '');
 CREATE INDEX email_delivery_log_outbox_id_idx ON crm.email_delivery_log (outbox_id);
 CREATE TRIGGER email_delivery_log_set_updated_at BEFORE UPDATE ON crm.email_delivery_log
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();

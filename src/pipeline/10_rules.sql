@@ -7,13 +7,20 @@
 CREATE TABLE crm.pipeline (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name        text NOT NULL CONSTRAINT pipeline_name_key UNIQUE
-                CONSTRAINT pipeline_name_not_blank CHECK (btrim(name) <> ''),
+                CONSTRAINT pipeline_name_not_blank CHECK (btrim(name) <> '')
+                CONSTRAINT pipeline_name_printable CHECK (crm.is_printable(name)),
     object_type text NOT NULL DEFAULT 'deal'
                 CONSTRAINT pipeline_object_type_not_blank CHECK (btrim(object_type) <> ''),
     is_default  boolean NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.pipeline', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.pipeline_id_seq', '');
+CREATE TRIGGER pipeline_restore_seed BEFORE INSERT ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER pipeline_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.pipeline
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('name');
 CREATE UNIQUE INDEX pipeline_one_default_per_object_type
     ON crm.pipeline (object_type) WHERE is_default;
 CREATE TRIGGER pipeline_set_updated_at BEFORE UPDATE ON crm.pipeline
@@ -29,8 +36,10 @@ CREATE TABLE crm.stage (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id       bigint NOT NULL REFERENCES crm.pipeline ON DELETE CASCADE,
     key               text NOT NULL
-                      CONSTRAINT stage_key_format CHECK (key <> '' AND key = btrim(key) AND octet_length(key) <= 63),
-    label             text NOT NULL CONSTRAINT stage_label_not_blank CHECK (btrim(label) <> ''),
+                      CONSTRAINT stage_key_format CHECK (key <> '' AND key = btrim(key) AND octet_length(key) <= 63)
+                      CONSTRAINT stage_key_printable CHECK (crm.is_printable(key)),
+    label             text NOT NULL CONSTRAINT stage_label_not_blank CHECK (btrim(label) <> '')
+                      CONSTRAINT stage_label_printable CHECK (crm.is_printable(label)),
     position          integer NOT NULL,
     probability       numeric NOT NULL
                       CONSTRAINT stage_probability_range CHECK (probability BETWEEN 0 AND 1),
@@ -46,6 +55,12 @@ CREATE TABLE crm.stage (
     CONSTRAINT stage_probability_matches_kind CHECK (
         (kind = 'won' AND probability = 1) OR (kind = 'lost' AND probability = 0) OR kind = 'open')
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.stage', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_id_seq', '');
+CREATE TRIGGER stage_restore_seed BEFORE INSERT ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'key');
 CREATE TRIGGER stage_set_updated_at BEFORE UPDATE ON crm.stage
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.stage IS 'The stages of each pipeline, in position order.';
@@ -71,6 +86,12 @@ CREATE TABLE crm.stage_transition (
     CONSTRAINT stage_transition_to_fkey FOREIGN KEY (pipeline_id, to_stage)
         REFERENCES crm.stage (pipeline_id, key) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.stage_transition_id_seq', '');
+CREATE TRIGGER stage_transition_restore_seed BEFORE INSERT ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER stage_transition_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.stage_transition
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('pipeline_id', 'from_stage', 'to_stage');
 CREATE INDEX stage_transition_to_idx ON crm.stage_transition (pipeline_id, to_stage);
 CREATE TRIGGER stage_transition_set_updated_at BEFORE UPDATE ON crm.stage_transition
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
@@ -164,3 +185,8 @@ GRANT SELECT ON crm.pipeline, crm.stage, crm.stage_transition TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.pipeline, crm.stage, crm.stage_transition TO crm_admin;
 REVOKE EXECUTE ON FUNCTION crm.create_pipeline(text, text[], text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.create_pipeline(text, text[], text, text) TO crm_admin;
+-- The engine's triggers: crm_admin may attach them to tables of its own
+-- (record_transition then writes only history tables the table's owner may
+-- write); nobody else may create triggers with them.
+REVOKE EXECUTE ON FUNCTION crm.rules_changed(), crm.enforce_transition(), crm.record_transition() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.enforce_transition(), crm.record_transition() TO crm_admin;

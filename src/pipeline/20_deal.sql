@@ -5,7 +5,9 @@
 -- the default pipeline and its first open stage, refuses moves not listed in
 -- crm.stage_transition and missing required fields, and stamps
 -- stage_entered_at, closed_at and probability; deal_record_transition writes
--- crm.deal_stage_history.
+-- crm.deal_stage_history.  Deleting does not erase the record: a deal that
+-- has left the stage it started in is lost, not deleted (crm_admin may
+-- still delete it), and its history outlives it.
 
 CREATE TABLE crm.deal (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -15,7 +17,8 @@ CREATE TABLE crm.deal (
     pipeline_id         bigint NOT NULL REFERENCES crm.pipeline ON DELETE RESTRICT,
     stage               text NOT NULL,
     amount              numeric NOT NULL DEFAULT 0
-                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0),
+                        CONSTRAINT deal_amount_not_negative CHECK (amount >= 0)
+                        CONSTRAINT deal_amount_finite CHECK (amount < 'Infinity'),
     currency            crm.currency_code NOT NULL DEFAULT 'USD',
     expected_close_date date,
     probability         numeric CONSTRAINT deal_probability_range CHECK (probability BETWEEN 0 AND 1),
@@ -32,6 +35,8 @@ CREATE TABLE crm.deal (
         REFERENCES crm.stage (pipeline_id, key) ON UPDATE RESTRICT ON DELETE RESTRICT,
     CONSTRAINT deal_amount_matches_items CHECK (items_total IS NULL OR amount = items_total)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_id_seq', '');
 CREATE INDEX deal_pipeline_stage_idx ON crm.deal (pipeline_id, stage);
 CREATE INDEX deal_account_id_idx ON crm.deal (account_id);
 CREATE INDEX deal_contact_id_idx ON crm.deal (contact_id);
@@ -55,7 +60,7 @@ ALTER TABLE crm.activity ADD CONSTRAINT activity_deal_id_fkey
 
 CREATE TABLE crm.deal_stage_history (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    deal_id            bigint NOT NULL REFERENCES crm.deal ON DELETE CASCADE,
+    deal_id            bigint NOT NULL,     -- no foreign key: history outlives a deleted deal
     pipeline_id        bigint NOT NULL,
     from_stage         text,
     to_stage           text NOT NULL,
@@ -65,11 +70,15 @@ CREATE TABLE crm.deal_stage_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_stage_history_id_seq', '');
 CREATE INDEX deal_stage_history_deal_idx ON crm.deal_stage_history (deal_id, changed_at);
 CREATE TRIGGER deal_stage_history_set_updated_at BEFORE UPDATE ON crm.deal_stage_history
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.deal_stage_history IS
     'One row per stage a deal entered, written by the engine; from_stage is NULL for the row written at INSERT.';
+COMMENT ON COLUMN crm.deal_stage_history.deal_id IS
+    'The deal (crm.deal.id); the rows stay when a crm_admin deletes the deal, as the record of what happened.';
 COMMENT ON COLUMN crm.deal_stage_history.time_in_from_stage IS 'How long the deal spent in from_stage.';
 
 -- The engine also stamps updated_at, so crm.deal needs no crm.set_updated_at.
@@ -79,19 +88,48 @@ CREATE TRIGGER deal_record_transition AFTER INSERT OR UPDATE ON crm.deal
     FOR EACH ROW EXECUTE FUNCTION
     crm.record_transition('crm.deal_stage_history', 'deal_id', 'stage', 'pipeline_id');
 
+-- Before a deal is deleted: only crm_admin deletes one that has moved (or
+-- closed); everyone else closes it as lost, which keeps it on record.
+CREATE FUNCTION crm.deal_delete_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() OR pg_has_role('crm_admin', 'MEMBER') THEN
+        RETURN OLD;
+    END IF;
+    IF OLD.closed_at IS NOT NULL
+       OR EXISTS (SELECT FROM crm.deal_stage_history h WHERE h.deal_id = OLD.id AND h.from_stage IS NOT NULL) THEN
+        RAISE EXCEPTION 'only crm_admin can delete deal %, which has left the stage it started in', OLD.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Deal %s is in stage "%s"; a deal that has moved stays on record.', OLD.id, OLD.stage),
+                  HINT = 'Move it to a lost stage instead, with a lost_reason.';
+    END IF;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.deal_delete_guard() IS
+    'BEFORE DELETE trigger on crm.deal: a deal that has left its first stage is deleted only by crm_admin.';
+CREATE TRIGGER deal_delete_guard BEFORE DELETE ON crm.deal
+    FOR EACH ROW EXECUTE FUNCTION crm.deal_delete_guard();
+
 -- Line items.  A deal with items has amount = items_total = sum(line_total).
 CREATE TABLE crm.deal_item (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     deal_id     bigint NOT NULL REFERENCES crm.deal ON DELETE CASCADE,
     product_id  bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
-    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0),
-    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity    numeric NOT NULL CONSTRAINT deal_item_quantity_positive CHECK (quantity > 0)
+                CONSTRAINT deal_item_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price  numeric NOT NULL CONSTRAINT deal_item_unit_price_not_negative CHECK (unit_price >= 0)
+                CONSTRAINT deal_item_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount    numeric NOT NULL DEFAULT 0
                 CONSTRAINT deal_item_discount_range CHECK (discount >= 0 AND discount <= 1),
     line_total  numeric GENERATED ALWAYS AS (round(quantity * unit_price * (1 - discount), 2)) STORED,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.deal_item_id_seq', '');
 CREATE INDEX deal_item_deal_id_idx ON crm.deal_item (deal_id);
 CREATE INDEX deal_item_product_id_idx ON crm.deal_item (product_id);
 CREATE TRIGGER deal_item_set_updated_at BEFORE UPDATE ON crm.deal_item
@@ -112,6 +150,9 @@ DECLARE
     product_sku text;
     deal_currency text;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
     SELECT p.currency, p.unit_price, p.sku INTO product_currency, product_price, product_sku
       FROM crm.product p WHERE p.id = NEW.product_id;
     SELECT d.currency INTO deal_currency FROM crm.deal d WHERE d.id = NEW.deal_id;
@@ -141,6 +182,9 @@ AS $$
 DECLARE
     affected bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
     FOREACH affected IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.deal_id END,
                                     CASE WHEN TG_OP <> 'DELETE' THEN NEW.deal_id END]
     LOOP
@@ -159,3 +203,4 @@ CREATE TRIGGER deal_item_sync_amount AFTER INSERT OR UPDATE OR DELETE ON crm.dea
 
 GRANT SELECT ON crm.deal, crm.deal_item, crm.deal_stage_history TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.deal, crm.deal_item TO crm_user;
+REVOKE EXECUTE ON FUNCTION crm.deal_item_check(), crm.deal_item_sync_amount(), crm.deal_delete_guard() FROM PUBLIC;

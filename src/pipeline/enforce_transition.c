@@ -14,18 +14,27 @@
  * and a missing state its first open stage; the state must be an open stage.
  * On UPDATE: setting the same state again is a no-op; any other move must be
  * listed in crm.stage_transition (closed stages reopen only along such a
- * row); moving to another pipeline starts over in one of its open stages.
- * Entering a stage requires its required_fields, and a lost stage a
- * lost_reason when the table has that column.
+ * row).  Moving to another pipeline is a move too: the row enters the new
+ * pipeline in a stage a new row could start in (an open stage), and a
+ * closed (won or lost) row is refused, since that would reopen it without
+ * a rule.  Entering a stage requires its required_fields, and a lost stage
+ * a lost_reason when the table has that column.
  *
- * Optional columns the engine maintains when the table has them:
+ * Optional columns the engine owns when the table has them:
  *	  <state>_entered_at  when the row entered its state (kept if the same
  *						  statement sets it to a time not in the future and
  *						  not before the previous one, for imports)
  *	  closed_at			  set on entering won/lost, cleared on reopening
- *	  probability		  the stage's probability, unless the statement sets it
+ *	  probability		  the stage's probability, unless the statement sets
+ *						  it while the row is in an open stage (a won row's
+ *						  is always 1, a lost row's 0)
  *	  updated_at		  now(), on every UPDATE (so a table guarded by the
  *						  engine needs no separate crm.set_updated_at trigger)
+ * An UPDATE that does not move the row cannot change the first three: they
+ * keep their old values whatever the statement set.
+ *
+ * While a dump is being restored (crm_restoring()), rows pass through
+ * untouched: they were checked when they were first written.
  *
  * Refusals raise check_violation (23514) with constraint crm_stage_transition
  * or crm_required_field, the allowed next states in errdetail.
@@ -47,8 +56,8 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -74,13 +83,20 @@ typedef struct TransitionTrigger
 	int			id_att;
 } TransitionTrigger;
 
-/* A row being written: its state, its workflow and the changes to make. */
+/* The columns the engine may set in one row, each at most once. */
+enum EngineColumn
+{
+	EC_PIPELINE, EC_STATE, EC_UPDATED_AT, EC_ENTERED_AT, EC_CLOSED_AT, EC_PROBABILITY,
+	EC_NCOLUMNS
+};
+
+/* The changes the engine makes to the row being written. */
 typedef struct RowChange
 {
 	int			natts;
-	int			attnums[6];
-	Datum		values[6];
-	bool		nulls[6];
+	int			attnums[EC_NCOLUMNS];
+	Datum		values[EC_NCOLUMNS];
+	bool		nulls[EC_NCOLUMNS];
 } RowChange;
 
 static void
@@ -88,6 +104,8 @@ set_column(RowChange *change, int attnum, Datum value, bool isnull)
 {
 	if (attnum <= 0)
 		return;
+	if (unlikely(change->natts >= EC_NCOLUMNS))
+		elog(ERROR, "crm.enforce_transition() set more than %d columns", EC_NCOLUMNS);
 	change->attnums[change->natts] = attnum;
 	change->values[change->natts] = value;
 	change->nulls[change->natts] = isnull;
@@ -444,112 +462,144 @@ entered_at(const TransitionTrigger *cfg, HeapTuple newtuple, HeapTuple oldtuple,
 	return given;
 }
 
-Datum
-crm_enforce_transition(PG_FUNCTION_ARGS)
+/*
+ * The stage a row is in, or NULL when its workflow or state is unknown.
+ * Looks only (no defaults filled in, no errors); the pointer is valid until
+ * the rules are next read.
+ */
+static const CrmStage *
+row_stage(const TransitionTrigger *cfg, TupleTableSlot *slot)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TransitionTrigger *cfg;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	newtuple,
-				oldtuple = NULL;
-	bool		is_insert;
-	bool		restart = false;	/* INSERT, or moved to another pipeline */
 	CrmWorkflow *wf;
-	RowChange	change = {0};
-	Datum		state_datum;
 	bool		isnull;
-	text	   *new_state;
-	int			to,
-				from = -1;
-	char	   *label;
-	TimestampTz when;
+	Datum		state;
+	text	   *key;
+	int			index;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.enforce_transition() must be called as a trigger")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.enforce_transition() must be a BEFORE INSERT OR UPDATE FOR EACH ROW trigger")));
-
-	cfg = fcinfo->flinfo->fn_extra;
-	if (cfg == NULL || !cfg->valid)
-		fcinfo->flinfo->fn_extra = cfg = trigger_config(trigdata);
-
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
-	is_insert = TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
-	if (is_insert)
-		newtuple = trigdata->tg_trigtuple;
+	if (cfg->pipeline_att == 0)
+		wf = crm_workflow_by_name(NameStr(cfg->workflow_name));
 	else
 	{
-		newtuple = trigdata->tg_newtuple;
-		oldtuple = trigdata->tg_trigtuple;
-	}
+		Datum		id = slot_getattr(slot, cfg->pipeline_att, &isnull);
 
-	/*
-	 * The common UPDATE that leaves state and pipeline alone costs two
-	 * compares and the updated_at stamp.
-	 */
-	state_datum = heap_getattr(newtuple, cfg->state_att, desc, &isnull);
-	if (!is_insert)
+		wf = isnull ? NULL : crm_workflow_by_id(cfg->pipeline_type == INT8OID ?
+												DatumGetInt64(id) : (int64) DatumGetInt32(id));
+	}
+	state = slot_getattr(slot, cfg->state_att, &isnull);
+	if (wf == NULL || isnull)
+		return NULL;
+	key = DatumGetTextPP(state);
+	index = crm_stage_index(wf, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+	return index < 0 ? NULL : &wf->stages[index];
+}
+
+/*
+ * True when the statement gave column attnum a value other than the old
+ * row's.  Read through the trigger's slots, which deform each row once.
+ */
+static bool
+column_changed(int attnum, TupleTableSlot *newslot, TupleTableSlot *oldslot)
+{
+	Form_pg_attribute att = TupleDescAttr(newslot->tts_tupleDescriptor, attnum - 1);
+	bool		new_null,
+				old_null;
+	Datum		new_value = slot_getattr(newslot, attnum, &new_null);
+	Datum		old_value = slot_getattr(oldslot, attnum, &old_null);
+
+	if (new_null || old_null)
+		return new_null != old_null;
+	if (att->attlen == -1)
 	{
-		bool		old_isnull;
-		Datum		old_state = heap_getattr(oldtuple, cfg->state_att, desc, &old_isnull);
-		bool		same_pipeline = true;
+		/* by content: the same text may be stored with a short or a long header */
+		struct varlena *a = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(new_value));
+		struct varlena *b = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(old_value));
 
-		set_column(&change, cfg->updated_at_att,
-				   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
-		if (cfg->pipeline_att > 0)
-		{
-			bool		n1,
-						n2;
-			int64		p1 = pipeline_value(cfg, newtuple, desc, &n1);
-			int64		p2 = pipeline_value(cfg, oldtuple, desc, &n2);
-
-			same_pipeline = (n1 == n2 && p1 == p2);
-		}
-		if (same_pipeline)
-		{
-			if (isnull)			/* the NOT NULL constraint speaks */
-				return apply_change(newtuple, desc, &change);
-			if (!old_isnull)
-			{
-				text	   *a = DatumGetTextPP(state_datum);
-				text	   *b = DatumGetTextPP(old_state);
-
-				if (VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-					memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0)
-					return apply_change(newtuple, desc, &change);
-			}
-		}
-		else
-			restart = true;
+		return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
+			memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
 	}
-	else
-		restart = true;
+	return !datumIsEqual(new_value, old_value, att->attbyval, att->attlen);
+}
 
-	wf = row_workflow(cfg, rel, newtuple, &change);
-	label = record_label(cfg, newtuple, desc);
+/* Put the old row's value of column attnum back if the statement changed it. */
+static void
+keep_column(RowChange *change, int attnum, TupleTableSlot *newslot, TupleTableSlot *oldslot)
+{
+	bool		old_null;
+	Datum		old_value;
 
-	if (isnull)
+	if (attnum <= 0 || !column_changed(attnum, newslot, oldslot))
+		return;
+	old_value = slot_getattr(oldslot, attnum, &old_null);
+	set_column(change, attnum, old_value, old_null);
+}
+
+/*
+ * An UPDATE that moves nothing leaves the engine's columns alone: the time
+ * the row entered its state and closed, and a closed row's probability
+ * (the stage's: 1 for won, 0 for lost).  Costs two compares unless the
+ * statement touched probability.
+ */
+static void
+keep_engine_columns(const TransitionTrigger *cfg, TupleTableSlot *newslot, TupleTableSlot *oldslot,
+					RowChange *change)
+{
+	keep_column(change, cfg->entered_at_att, newslot, oldslot);
+	keep_column(change, cfg->closed_at_att, newslot, oldslot);
+	if (cfg->probability_att > 0 && column_changed(cfg->probability_att, newslot, oldslot))
 	{
-		to = first_open_stage(wf);
-		if (to < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("pipeline \"%s\" has no open stage to start in", wf->name),
-					 errtableconstraint(rel, "crm_stage_transition")));
-		set_column(&change, cfg->state_att, CStringGetTextDatum(wf->stages[to].key), false);
+		const CrmStage *stage = row_stage(cfg, oldslot);
+
+		if (stage != NULL && stage->kind != CRM_STAGE_OPEN)
+			set_column(change, cfg->probability_att, stage->probability, false);
 	}
-	else
-	{
-		new_state = DatumGetTextPP(state_datum);
-		to = known_stage(cfg, rel, wf, new_state);
-	}
+}
+
+/* True when the UPDATE leaves state and pipeline as they were. */
+static bool
+row_stays(const TransitionTrigger *cfg, TupleTableSlot *newslot, TupleTableSlot *oldslot,
+		  bool *pipeline_changed)
+{
+	*pipeline_changed = cfg->pipeline_att > 0 && column_changed(cfg->pipeline_att, newslot, oldslot);
+	return !*pipeline_changed && !column_changed(cfg->state_att, newslot, oldslot);
+}
+
+/*
+ * Moving a row to another pipeline would reopen a closed one with no rule
+ * saying so: refused.
+ */
+static void
+check_pipeline_switch(const TransitionTrigger *cfg, Relation rel, HeapTuple newtuple,
+					  HeapTuple oldtuple, TupleTableSlot *oldslot)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const CrmStage *old_stage = row_stage(cfg, oldslot);
+	bool		isnull;
+	int64		new_id;
+
+	if (old_stage == NULL || old_stage->kind == CRM_STAGE_OPEN)
+		return;
+	new_id = pipeline_value(cfg, newtuple, desc, &isnull);
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("%s is closed (%s \"%s\") and cannot move to another pipeline",
+					record_label(cfg, oldtuple, desc), NameStr(cfg->state_column), old_stage->key),
+			 isnull ? 0 :
+			 errdetail("Moving it to pipeline " INT64_FORMAT " would reopen it, which only a rule of "
+					   "crm.stage_transition can do.", new_id),
+			 errhint("Reopen it along a rule of its pipeline first, or create a new record in the other pipeline."),
+			 errtableconstraint(rel, "crm_stage_transition")));
+}
+
+/* The move's target stage must be reachable: from the old stage, or as a start. */
+static void
+check_move(const TransitionTrigger *cfg, Relation rel, const CrmWorkflow *wf, HeapTuple oldtuple,
+		   int to, bool restart, const char *label)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	text	   *old_state;
+	bool		isnull;
+	int			from;
+	char	   *allowed;
 
 	if (restart)
 	{
@@ -561,66 +611,153 @@ crm_enforce_transition(PG_FUNCTION_ARGS)
 							   crm_describe_stages(wf, -1, true)),
 					 errhint("Insert it in an open stage, then move it along crm.stage_transition."),
 					 errtableconstraint(rel, "crm_stage_transition")));
+		return;
+	}
+
+	old_state = DatumGetTextPP(heap_getattr(oldtuple, cfg->state_att, desc, &isnull));
+	from = isnull ? -1 : crm_stage_index(wf, VARDATA_ANY(old_state), VARSIZE_ANY_EXHDR(old_state));
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s is in %s \"%s\", which pipeline \"%s\" no longer has", label,
+						NameStr(cfg->state_column), isnull ? "" : text_to_cstring(old_state), wf->name),
+				 errtableconstraint(rel, "crm_stage_transition")));
+	if (crm_transition_allowed(wf, from, to))
+		return;
+	allowed = crm_describe_stages(wf, from, false);
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("cannot move %s from %s \"%s\" to \"%s\"", label, NameStr(cfg->state_column),
+					wf->stages[from].key, wf->stages[to].key),
+			 allowed[0] != '\0' ?
+			 errdetail("Allowed moves from \"%s\" in pipeline \"%s\": %s.", wf->stages[from].key,
+					   wf->name, allowed) :
+			 errdetail("No moves from \"%s\" are allowed in pipeline \"%s\".", wf->stages[from].key,
+					   wf->name),
+			 errhint("Move it through an allowed %s, or add the move to crm.stage_transition.",
+					 NameStr(cfg->state_column)),
+			 errtableconstraint(rel, "crm_stage_transition")));
+}
+
+/* The stamps of entering stage `to`: entered_at, closed_at, probability. */
+static void
+stamp_move(const TransitionTrigger *cfg, const CrmWorkflow *wf, int to, TriggerData *trigdata,
+		   HeapTuple newtuple, HeapTuple oldtuple, const char *label, RowChange *change)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	const CrmStage *stage = &wf->stages[to];
+	TimestampTz when = entered_at(cfg, newtuple, oldtuple, desc, label);
+
+	set_column(change, cfg->entered_at_att, TimestampTzGetDatum(when), false);
+	if (stage->kind == CRM_STAGE_OPEN)
+		set_column(change, cfg->closed_at_att, (Datum) 0, true);
+	else
+		set_column(change, cfg->closed_at_att, TimestampTzGetDatum(when), false);
+	if (cfg->probability_att > 0)
+	{
+		bool		set_by_statement;
+
+		if (oldtuple == NULL)
+			set_by_statement = !heap_attisnull(newtuple, cfg->probability_att, desc);
+		else
+			set_by_statement = column_changed(cfg->probability_att, trigdata->tg_newslot,
+											  trigdata->tg_trigslot);
+		if (!set_by_statement || stage->kind != CRM_STAGE_OPEN)
+			set_column(change, cfg->probability_att, stage->probability, false);
+	}
+}
+
+Datum
+crm_enforce_transition(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TransitionTrigger *cfg;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtuple,
+				oldtuple = NULL;
+	TupleTableSlot *newslot,
+			   *oldslot = NULL;
+	bool		restart;		/* INSERT, or moved to another pipeline */
+	CrmWorkflow *wf;
+	RowChange	change = {0};
+	Datum		state_datum;
+	bool		isnull;
+	int			to;
+	char	   *label;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.enforce_transition() must be called as a trigger")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.enforce_transition() must be a BEFORE INSERT OR UPDATE FOR EACH ROW trigger")));
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		newtuple = trigdata->tg_trigtuple;
+		newslot = trigdata->tg_trigslot;
 	}
 	else
 	{
-		text	   *old_state = DatumGetTextPP(heap_getattr(oldtuple, cfg->state_att, desc, &isnull));
+		newtuple = trigdata->tg_newtuple;
+		newslot = trigdata->tg_newslot;
+		oldtuple = trigdata->tg_trigtuple;
+		oldslot = trigdata->tg_trigslot;
+	}
+	if (crm_restoring())
+		return PointerGetDatum(newtuple);
 
-		from = isnull ? -1 : crm_stage_index(wf, VARDATA_ANY(old_state), VARSIZE_ANY_EXHDR(old_state));
-		if (from < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("%s is in %s \"%s\", which pipeline \"%s\" no longer has", label,
-							NameStr(cfg->state_column), isnull ? "" : text_to_cstring(old_state), wf->name),
-					 errtableconstraint(rel, "crm_stage_transition")));
-		if (!crm_transition_allowed(wf, from, to))
+	cfg = fcinfo->flinfo->fn_extra;
+	if (cfg == NULL || !cfg->valid)
+		fcinfo->flinfo->fn_extra = cfg = trigger_config(trigdata);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	state_datum = slot_getattr(newslot, cfg->state_att, &isnull);
+
+	/*
+	 * The common UPDATE that leaves state and pipeline alone costs a few
+	 * compares and the updated_at stamp.
+	 */
+	restart = (oldtuple == NULL);
+	if (oldtuple != NULL)
+	{
+		bool		pipeline_changed;
+
+		set_column(&change, cfg->updated_at_att,
+				   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+		if (row_stays(cfg, newslot, oldslot, &pipeline_changed) || (isnull && !pipeline_changed))
 		{
-			char	   *allowed = crm_describe_stages(wf, from, false);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("cannot move %s from %s \"%s\" to \"%s\"", label, NameStr(cfg->state_column),
-							wf->stages[from].key, wf->stages[to].key),
-					 allowed[0] != '\0' ?
-					 errdetail("Allowed moves from \"%s\" in pipeline \"%s\": %s.", wf->stages[from].key,
-							   wf->name, allowed) :
-					 errdetail("No moves from \"%s\" are allowed in pipeline \"%s\".", wf->stages[from].key,
-							   wf->name),
-					 errhint("Move it through an allowed %s, or add the move to crm.stage_transition.",
-							 NameStr(cfg->state_column)),
-					 errtableconstraint(rel, "crm_stage_transition")));
+			keep_engine_columns(cfg, newslot, oldslot, &change);
+			return apply_change(newtuple, desc, &change);	/* NULL state: NOT NULL speaks */
+		}
+		if (pipeline_changed)
+		{
+			check_pipeline_switch(cfg, rel, newtuple, oldtuple, oldslot);
+			restart = true;
 		}
 	}
 
+	wf = row_workflow(cfg, rel, newtuple, &change);
+	label = record_label(cfg, newtuple, desc);
+	if (isnull)
+	{
+		to = first_open_stage(wf);
+		if (to < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("pipeline \"%s\" has no open stage to start in", wf->name),
+					 errtableconstraint(rel, "crm_stage_transition")));
+		set_column(&change, cfg->state_att, CStringGetTextDatum(wf->stages[to].key), false);
+	}
+	else
+		to = known_stage(cfg, rel, wf, DatumGetTextPP(state_datum));
+
+	check_move(cfg, rel, wf, oldtuple, to, restart, label);
 	check_required_fields(cfg, rel, newtuple, wf, to);
-
-	when = entered_at(cfg, newtuple, oldtuple, desc, label);
-	set_column(&change, cfg->entered_at_att, TimestampTzGetDatum(when), false);
-	if (cfg->closed_at_att > 0)
-	{
-		if (wf->stages[to].kind == CRM_STAGE_OPEN)
-			set_column(&change, cfg->closed_at_att, (Datum) 0, true);
-		else
-			set_column(&change, cfg->closed_at_att, TimestampTzGetDatum(when), false);
-	}
-	if (cfg->probability_att > 0)
-	{
-		bool		prob_null;
-		Datum		prob = heap_getattr(newtuple, cfg->probability_att, desc, &prob_null);
-		bool		set_by_statement = false;
-
-		if (!is_insert && !prob_null)
-		{
-			bool		old_null;
-			Datum		old_prob = heap_getattr(oldtuple, cfg->probability_att, desc, &old_null);
-
-			set_by_statement = old_null || !datumIsEqual(prob, old_prob, false, -1);
-		}
-		else if (is_insert)
-			set_by_statement = !prob_null;
-		if (!set_by_statement || wf->stages[to].kind != CRM_STAGE_OPEN)
-			set_column(&change, cfg->probability_att, wf->stages[to].probability, false);
-	}
-
+	stamp_move(cfg, wf, to, trigdata, newtuple, oldtuple, label, &change);
 	return apply_change(newtuple, desc, &change);
 }

@@ -3,11 +3,13 @@
  *	  crm.record_transition(): AFTER INSERT OR UPDATE row trigger that
  *	  writes one history row per state change.
  *
- * Arguments: the history table, its column referencing the record, the
- * state column, and the pipeline column or workflow name (as for
- * crm.enforce_transition).  An UPDATE that changes neither the state nor
- * the pipeline writes nothing.  (Testing that here is cheaper than a WHEN
- * clause, whose expression PostgreSQL parses again for every statement.)
+ * Arguments: the history table (an unqualified name means the schema of the
+ * table the trigger fires on, never the search_path), its column
+ * referencing the record, the state column, and the pipeline column or
+ * workflow name (as for crm.enforce_transition).  An UPDATE that changes
+ * neither the state nor the pipeline writes nothing.  (Testing that here is
+ * cheaper than a WHEN clause, whose expression PostgreSQL parses again for
+ * every statement.)
  *
  * The history table needs: <reference> bigint, from_stage text, to_stage
  * text, changed_at timestamptz, changed_by name; it may have id (identity),
@@ -19,8 +21,20 @@
  * row.  The relation, its indexes and a slot are opened once per statement
  * and closed when the statement's executor state is freed (a memory context
  * callback; after an error, the resource owner has already released them).
- * The engine writes history whatever the user's privileges on the history
- * table, and the history table's own triggers do not fire.
+ * The history table's own triggers do not fire, and users need no privilege
+ * on it: history is written only by the engine.
+ *
+ * So the engine writes only where the owner of the table it fires on could
+ * write, as foreign key checks act as a table's owner: once per statement
+ * it checks that owner's INSERT privilege on the history table (and that
+ * no row-level security policy applies to it there), or refuses with
+ * 42501.  A trigger on a table of one's own, even a temporary one, cannot
+ * write someone else's history.  Rows also go in past the history table's
+ * foreign keys, so the only one allowed on a column the engine writes is
+ * the reference column pointing at the id of the table the trigger fires
+ * on, which holds by construction: the row that fired the trigger is there.
+ * While a dump is being restored (crm_restoring()) the engine writes
+ * nothing: the saved history is restored with the rest.
  *
  * Column positions, resolved from the catalogs once, are cached per backend
  * by trigger and dropped when either table's relcache entry is invalidated.
@@ -42,13 +56,16 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(crm_record_transition);
@@ -135,6 +152,96 @@ crm_history_cache_init(void)
 	CacheRegisterRelcacheCallback(layouts_relcache_callback, (Datum) 0);
 }
 
+/*
+ * The history table named by the trigger's first argument, opened with
+ * AccessShareLock: a qualified name as written, an unqualified one in the
+ * schema of the table the trigger fires on (never through the search_path,
+ * which whoever fires the trigger first would otherwise choose).
+ */
+static Relation
+open_history_table(const char *name, Relation source)
+{
+	List	   *names = stringToQualifiedNameList(name);
+	Oid			nsp,
+				relid;
+
+	if (list_length(names) > 1)
+		return table_openrv(makeRangeVarFromNameList(names), AccessShareLock);
+	nsp = RelationGetNamespace(source);
+	relid = get_relname_relid(strVal(linitial(names)), nsp);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("history table \"%s\" does not exist in schema \"%s\"", strVal(linitial(names)),
+						get_namespace_name(nsp)),
+				 errhint("Name the history table with its schema, as in 'crm.deal_stage_history'.")));
+	return table_open(relid, AccessShareLock);
+}
+
+/*
+ * The engine writes rows past the history table's foreign keys, so one on a
+ * column it writes is allowed only when it holds by construction: the
+ * reference column pointing at the id of the table the trigger fires on.
+ */
+static void
+check_history_foreign_keys(Relation history, Relation source, const HistoryLayout *layout,
+						   const char *history_name)
+{
+	ListCell   *lc;
+
+	foreach(lc, RelationGetFKeyList(history))
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+		bool		written = false;
+		int			k,
+					c;
+
+		for (k = 0; k < fk->nkeys; k++)
+			for (c = 0; c < H_NCOLUMNS; c++)
+				written |= (layout->history_att[c] > 0 && fk->conkey[k] == layout->history_att[c]);
+		if (!written ||
+			(fk->nkeys == 1 && fk->conkey[0] == layout->history_att[H_REFERENCE] &&
+			 fk->confrelid == RelationGetRelid(source) && fk->confkey[0] == layout->source_id_att))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("history table \"%s\" has a foreign key crm.record_transition() cannot keep",
+						history_name),
+				 errdetail("Constraint \"%s\" is on a column the engine writes, and the engine writes rows "
+						   "past foreign keys.", get_constraint_name(fk->conoid)),
+				 errhint("The only foreign key allowed there is the reference column pointing at the id "
+						 "of table \"%s\".", RelationGetRelationName(source))));
+	}
+}
+
+/*
+ * History is written only where the owner of the table the trigger fires on
+ * could write it (checked once per statement, so a revoked privilege or role
+ * membership counts from the next statement on).
+ */
+static void
+check_history_privilege(Relation source, const HistoryLayout *layout, const char *history_name)
+{
+	Oid			owner = source->rd_rel->relowner;
+
+	if (pg_class_aclcheck(layout->history_relid, owner, ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" may not write history into \"%s\"",
+						RelationGetRelationName(source), history_name),
+				 errdetail("crm.record_transition() writes history only where the table's owner, role \"%s\", "
+						   "may insert.", GetUserNameFromId(owner, false)),
+				 errhint("Keep the history of a table in a table its owner may write.")));
+	if (check_enable_rls(layout->history_relid, owner, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" may not write history into \"%s\"",
+						RelationGetRelationName(source), history_name),
+				 errdetail("Row-level security of \"%s\" applies to role \"%s\", the owner of \"%s\".",
+						   history_name, GetUserNameFromId(owner, false), RelationGetRelationName(source)),
+				 errhint("Keep the history of a table in a table its owner may write.")));
+}
+
 static void
 resolve_layout(HistoryLayout *layout, TriggerData *trigdata)
 {
@@ -144,7 +251,6 @@ resolve_layout(HistoryLayout *layout, TriggerData *trigdata)
 	const char *source_name = RelationGetRelationName(source);
 	Relation	history;
 	TupleDesc	desc;
-	RangeVar   *history_name;
 	int			c,
 				i;
 	char	   *entered_at;
@@ -156,16 +262,16 @@ resolve_layout(HistoryLayout *layout, TriggerData *trigdata)
 				 errhint("Pass the history table, its reference column, the state column, and the "
 						 "pipeline column or workflow name.")));
 
-	history_name = makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[0]));
-	history = table_openrv(history_name, AccessShareLock);
+	history = open_history_table(trigger->tgargs[0], source);
 	desc = RelationGetDescr(history);
+	layout->history_relid = RelationGetRelid(history);
+	check_history_privilege(source, layout, trigger->tgargs[0]);
 	if (history->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("history table \"%s\" must be a plain table", trigger->tgargs[0])));
 
 	layout->source_relid = RelationGetRelid(source);
-	layout->history_relid = RelationGetRelid(history);
 	for (c = 0; c < H_NCOLUMNS; c++)
 	{
 		const char *name = history_columns[c].name ? history_columns[c].name : trigger->tgargs[1];
@@ -203,7 +309,6 @@ resolve_layout(HistoryLayout *layout, TriggerData *trigdata)
 	layout->id_sequence = InvalidOid;
 	if (layout->history_att[H_ID] > 0 && TupleDescAttr(desc, layout->history_att[H_ID] - 1)->attidentity)
 		layout->id_sequence = getIdentitySequence(layout->history_relid, layout->history_att[H_ID], false);
-	table_close(history, AccessShareLock);
 
 	layout->source_id_att = SPI_fnumber(source_desc, "id");
 	if (layout->source_id_att <= 0 ||
@@ -211,6 +316,8 @@ resolve_layout(HistoryLayout *layout, TriggerData *trigdata)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("table \"%s\" needs a bigint column \"id\" for crm.record_transition()", source_name)));
+	check_history_foreign_keys(history, source, layout, trigger->tgargs[0]);
+	table_close(history, AccessShareLock);
 	layout->source_state_att = SPI_fnumber(source_desc, trigger->tgargs[2]);
 	if (layout->source_state_att <= 0)
 		ereport(ERROR,
@@ -259,8 +366,10 @@ new_writer(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (!found || !layout->valid)
 	{
 		layout->valid = false;
-		resolve_layout(layout, trigdata);
+		resolve_layout(layout, trigdata);	/* checks the privilege too */
 	}
+	else
+		check_history_privilege(trigdata->tg_relation, layout, trigdata->tg_trigger->tgargs[0]);
 	writer = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HistoryWriter));
 	writer->layout = *layout;
 	return writer;
@@ -363,6 +472,8 @@ crm_record_transition(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm.record_transition() must be an AFTER INSERT OR UPDATE FOR EACH ROW trigger")));
+	if (crm_restoring())
+		return PointerGetDatum(NULL);
 
 	writer = fcinfo->flinfo->fn_extra;
 	if (writer == NULL)

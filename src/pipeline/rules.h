@@ -47,16 +47,15 @@ typedef struct CrmWorkflow
 	bool	   *allowed;		/* allowed[from * n_stages + to] */
 } CrmWorkflow;
 
-/* Bumped on every reload, so callers can tell their resolved ids are stale. */
-extern uint64 crm_rules_generation;
-
 extern CrmWorkflow *crm_workflow_by_id(int64 id);
 extern CrmWorkflow *crm_workflow_by_name(const char *name);
 extern CrmWorkflow *crm_default_workflow(const char *object_type);
 extern int	crm_stage_index(const CrmWorkflow *wf, const char *key, int key_len);
 
-extern void crm_history_cache_init(void);
+/* Each file's per-backend cache set-up, called by crm_pipeline_init (pipeline.c). */
+extern void crm_rules_cache_init(void);
 extern void crm_transition_cache_init(void);
+extern void crm_history_cache_init(void);
 
 extern bool crm_transition_allowed(const CrmWorkflow *wf, int from, int to);
 extern char *crm_describe_stages(const CrmWorkflow *wf, int from, bool open_only);

@@ -4,7 +4,9 @@
 -- edited while it is a draft, sent, then accepted (crm.accept_quote, in
 -- 40_order.sql, which also wins the deal and creates the order), rejected
 -- or expired.  Its status follows the 'quote' workflow through the C engine;
--- quote_guard keeps what the customer has seen unchanged once it is sent.
+-- quote_guard keeps what the customer has seen unchanged once it is sent,
+-- its totals equal to the sums of its lines (10_common.sql), and a quote
+-- that ever left draft on record.
 
 CREATE TABLE crm.quote (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -26,8 +28,13 @@ CREATE TABLE crm.quote (
                       CONSTRAINT quote_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT quote_id_currency_key UNIQUE (id, currency)
+    CONSTRAINT quote_id_currency_key UNIQUE (id, currency),
+    CONSTRAINT quote_totals_finite CHECK (net_total > '-Infinity' AND net_total < 'Infinity'
+                                          AND tax_total > '-Infinity' AND tax_total < 'Infinity'
+                                          AND gross_total > '-Infinity' AND gross_total < 'Infinity')
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_id_seq', '');
 CREATE INDEX quote_deal_id_idx ON crm.quote (deal_id);
 CREATE INDEX quote_account_id_idx ON crm.quote (account_id);
 CREATE INDEX quote_contact_id_idx ON crm.quote (contact_id);
@@ -43,9 +50,9 @@ COMMENT ON COLUMN crm.quote.status_entered_at IS 'When the quote entered its sta
 COMMENT ON COLUMN crm.quote.closed_at IS 'When it was accepted, rejected or expired (set by the engine).';
 COMMENT ON COLUMN crm.quote.valid_until IS
     'Last day the offer can be accepted; today + crm.quote_valid_days by default. May change while draft or sent.';
-COMMENT ON COLUMN crm.quote.net_total IS 'Sum of the lines'' net amounts (kept by triggers).';
-COMMENT ON COLUMN crm.quote.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers).';
-COMMENT ON COLUMN crm.quote.gross_total IS 'net_total + tax_total (kept by triggers).';
+COMMENT ON COLUMN crm.quote.net_total IS 'Sum of the lines'' net amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.quote.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.quote.gross_total IS 'net_total + tax_total (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.quote.rejection_reason IS 'Why the customer declined; required to reject.';
 
 CREATE TABLE crm.quote_item (
@@ -54,8 +61,10 @@ CREATE TABLE crm.quote_item (
     currency     crm.currency_code NOT NULL,
     product_id   bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
     description  text NOT NULL,
-    quantity     numeric NOT NULL CONSTRAINT quote_item_quantity_positive CHECK (quantity > 0),
-    unit_price   numeric NOT NULL CONSTRAINT quote_item_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity     numeric NOT NULL CONSTRAINT quote_item_quantity_positive CHECK (quantity > 0)
+                 CONSTRAINT quote_item_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price   numeric NOT NULL CONSTRAINT quote_item_unit_price_not_negative CHECK (unit_price >= 0)
+                 CONSTRAINT quote_item_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount     numeric NOT NULL DEFAULT 0
                  CONSTRAINT quote_item_discount_range CHECK (discount >= 0 AND discount <= 1),
     tax_rate     numeric NOT NULL DEFAULT crm.default_tax_rate()
@@ -69,6 +78,8 @@ CREATE TABLE crm.quote_item (
     CONSTRAINT quote_item_quote_fkey FOREIGN KEY (quote_id, currency)
         REFERENCES crm.quote (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_item_id_seq', '');
 CREATE INDEX quote_item_quote_id_idx ON crm.quote_item (quote_id);
 CREATE INDEX quote_item_product_id_idx ON crm.quote_item (product_id);
 CREATE TRIGGER quote_item_set_updated_at BEFORE UPDATE ON crm.quote_item
@@ -97,6 +108,8 @@ CREATE TABLE crm.quote_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.quote_status_history_id_seq', '');
 CREATE INDEX quote_status_history_quote_idx ON crm.quote_status_history (quote_id, changed_at);
 COMMENT ON TABLE crm.quote_status_history IS
     'One row per status a quote entered, written by the engine; from_stage is NULL for the row written at INSERT.';
@@ -109,12 +122,19 @@ AS $$
 DECLARE
     deal record;
     changed text[];
+    totals record;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     IF TG_OP = 'DELETE' THEN
-        IF OLD.status <> 'draft' THEN
-            RAISE EXCEPTION 'quote % cannot be deleted: it is %', OLD.id, OLD.status
+        -- a quote moved back to draft by an added rule was still sent once
+        IF OLD.status <> 'draft'
+           OR EXISTS (SELECT FROM crm.quote_status_history h WHERE h.quote_id = OLD.id AND h.from_stage IS NOT NULL) THEN
+            RAISE EXCEPTION 'quote % cannot be deleted: it is %', OLD.id,
+                            CASE OLD.status WHEN 'draft' THEN 'no longer a new draft' ELSE OLD.status END
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Only draft quotes may be deleted; a quote the customer has seen stays on record.',
+                      DETAIL = 'Only a draft that never left draft may be deleted; a quote the customer has seen stays on record.',
                       HINT = 'Reject it with crm.reject_quote(quote_id, reason), or let it expire.';
         END IF;
         RETURN OLD;
@@ -148,6 +168,10 @@ BEGIN
                       DETAIL = 'New quotes start as drafts.',
                       HINT = 'Insert it as a draft, add its lines, then send it with crm.send_quote(quote_id).';
         END IF;
+        IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (0, 0, 0) THEN
+            totals := crm.derived_totals('quote', NEW.id, 'quote ' || NEW.id, NEW.net_total, NEW.tax_total,
+                                         NEW.gross_total);
+        END IF;
         RETURN NEW;
     END IF;
 
@@ -172,6 +196,16 @@ BEGIN
         RAISE EXCEPTION 'quote % has lines in %', OLD.id, OLD.currency
             USING ERRCODE = 'check_violation',
                   HINT = 'Delete its lines before changing its currency.';
+    END IF;
+    IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (OLD.net_total, OLD.tax_total, OLD.gross_total) THEN
+        totals := crm.derived_totals('quote', OLD.id, 'quote ' || OLD.id, NEW.net_total, NEW.tax_total, NEW.gross_total);
+        NEW.net_total := totals.net_total;
+        NEW.tax_total := totals.tax_total;
+        NEW.gross_total := totals.gross_total;
+    ELSE                        -- equal values keep their stored form (1999.00, not 1999)
+        NEW.net_total := OLD.net_total;
+        NEW.tax_total := OLD.tax_total;
+        NEW.gross_total := OLD.gross_total;
     END IF;
 
     IF NEW.status IS DISTINCT FROM OLD.status THEN
@@ -199,7 +233,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.quote_guard() IS
-    'BEFORE trigger on crm.quote: defaults from the deal, drafts only at INSERT and DELETE, sent quotes unchanged, checks per move.';
+    'BEFORE trigger on crm.quote: defaults from the deal, drafts only at INSERT and DELETE, sent quotes unchanged, '
+    'totals only from the lines, checks per move.';
 
 -- The engine fires first (enforce < guard), so a forbidden move is refused
 -- before the guard looks at it.  It also stamps updated_at.
@@ -216,9 +251,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     quote record;
-    product record;
+    line record;
     target bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     FOREACH target IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.quote_id END,
                                   CASE WHEN TG_OP <> 'DELETE' THEN NEW.quote_id END]
     LOOP
@@ -237,17 +275,11 @@ BEGIN
     IF quote.id IS NULL THEN
         RETURN NEW;             -- the foreign key reports the missing quote
     END IF;
-    NEW.currency := coalesce(NEW.currency, quote.currency);
-    IF NEW.currency <> quote.currency THEN
-        RAISE EXCEPTION 'a line in % cannot be added to quote %, which is in %', NEW.currency, quote.id, quote.currency
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Leave currency out: lines take the quote''s.';
-    END IF;
-    product := crm.line_product(NEW.product_id, quote.currency, 'quote ' || quote.id);
-    NEW.unit_price := coalesce(NEW.unit_price, product.unit_price);
-    NEW.description := coalesce(NEW.description, product.name);
-    PERFORM crm.check_line_values(NEW.quantity, NEW.unit_price, NEW.discount, NEW.tax_rate, TG_TABLE_NAME,
-                                  format('Line "%s" of quote %s', NEW.description, quote.id));
+    line := crm.complete_line(TG_TABLE_NAME, 'quote', quote.id, quote.currency, NEW.currency, NEW.product_id,
+                              NEW.unit_price, NEW.description, NEW.quantity, NEW.discount, NEW.tax_rate);
+    NEW.currency := line.currency;
+    NEW.unit_price := line.unit_price;
+    NEW.description := line.description;
     RETURN NEW;
 END
 $$;
@@ -256,42 +288,6 @@ COMMENT ON FUNCTION crm.quote_item_guard() IS
 CREATE TRIGGER quote_item_guard BEFORE INSERT OR UPDATE OR DELETE ON crm.quote_item
     FOR EACH ROW EXECUTE FUNCTION crm.quote_item_guard();
 
--- Document totals follow their lines (quotes, orders and invoices).
-CREATE FUNCTION crm.sync_document_totals() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    target bigint;
-BEGIN
-    FOREACH target IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) ->> TG_ARGV[0] END,
-                                  CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) ->> TG_ARGV[0] END]::bigint[]
-    LOOP
-        CONTINUE WHEN target IS NULL;
-        CASE TG_TABLE_NAME
-        WHEN 'quote_item' THEN
-            UPDATE crm.quote d SET net_total = t.net, tax_total = t.tax, gross_total = t.net + t.tax
-              FROM (SELECT coalesce(sum(i.net_amount), 0) AS net, coalesce(sum(i.tax_amount), 0) AS tax
-                      FROM crm.quote_item i WHERE i.quote_id = target) t
-             WHERE d.id = target AND (d.net_total, d.tax_total) IS DISTINCT FROM (t.net, t.tax);
-        WHEN 'sales_order_item' THEN
-            UPDATE crm.sales_order d SET net_total = t.net, tax_total = t.tax, gross_total = t.net + t.tax
-              FROM (SELECT coalesce(sum(i.net_amount), 0) AS net, coalesce(sum(i.tax_amount), 0) AS tax
-                      FROM crm.sales_order_item i WHERE i.sales_order_id = target) t
-             WHERE d.id = target AND (d.net_total, d.tax_total) IS DISTINCT FROM (t.net, t.tax);
-        WHEN 'invoice_line' THEN
-            UPDATE crm.invoice d SET net_total = t.net, tax_total = t.tax, gross_total = t.net + t.tax
-              FROM (SELECT coalesce(sum(i.net_amount), 0) AS net, coalesce(sum(i.tax_amount), 0) AS tax
-                      FROM crm.invoice_line i WHERE i.invoice_id = target) t
-             WHERE d.id = target AND (d.net_total, d.tax_total) IS DISTINCT FROM (t.net, t.tax);
-        END CASE;
-    END LOOP;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION crm.sync_document_totals() IS
-    'AFTER row trigger on quote, order and invoice lines (argument: the column referencing the document): '
-    'sets the document''s net_total, tax_total and gross_total to the sums of its lines.';
 CREATE TRIGGER quote_item_sync_totals AFTER INSERT OR UPDATE OR DELETE ON crm.quote_item
     FOR EACH ROW EXECUTE FUNCTION crm.sync_document_totals('quote_id');
 
@@ -360,9 +356,12 @@ $$;
 COMMENT ON FUNCTION crm.expire_quotes() IS
     'Moves every sent quote whose valid_until has passed to expired; returns how many. Schedule it daily (pg_cron).';
 
+REVOKE EXECUTE ON FUNCTION crm.quote_guard(), crm.quote_item_guard() FROM PUBLIC;
 GRANT SELECT ON crm.quote, crm.quote_item, crm.quote_status_history TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.quote, crm.quote_item TO crm_user;
 REVOKE EXECUTE ON FUNCTION crm.create_quote(bigint), crm.send_quote(bigint), crm.reject_quote(bigint, text),
     crm.expire_quotes() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.create_quote(bigint), crm.send_quote(bigint), crm.reject_quote(bigint, text),
     crm.expire_quotes() TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.quote_guard(), crm.quote_item_guard(), crm.sync_document_totals() FROM PUBLIC;

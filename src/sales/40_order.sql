@@ -3,9 +3,10 @@
 -- crm.accept_quote accepts a sent quote, moves its deal to the won stage and
 -- creates the order with the quote's lines.  An order is confirmed, then
 -- delivered (crm.deliver_order), and completed by itself once it is both
--- delivered and paid; it can be cancelled before delivery while it has no
--- live (non-void) invoice.  Its status follows the 'sales_order' workflow
--- through the C engine.
+-- delivered and paid: its paid invoices cover its gross total, which is the
+-- sum of its lines (10_common.sql), so no balance is left unbilled.  It can
+-- be cancelled before delivery while it has no live (non-void) invoice.  Its
+-- status follows the 'sales_order' workflow through the C engine.
 
 CREATE TABLE crm.sales_order (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -27,8 +28,13 @@ CREATE TABLE crm.sales_order (
                       CONSTRAINT sales_order_attributes_object CHECK (jsonb_typeof(attributes) = 'object'),
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT sales_order_id_currency_key UNIQUE (id, currency)
+    CONSTRAINT sales_order_id_currency_key UNIQUE (id, currency),
+    CONSTRAINT sales_order_totals_finite CHECK (net_total > '-Infinity' AND net_total < 'Infinity'
+                                                AND tax_total > '-Infinity' AND tax_total < 'Infinity'
+                                                AND gross_total > '-Infinity' AND gross_total < 'Infinity')
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_id_seq', '');
 CREATE INDEX sales_order_deal_id_idx ON crm.sales_order (deal_id);
 CREATE INDEX sales_order_account_id_idx ON crm.sales_order (account_id);
 CREATE INDEX sales_order_contact_id_idx ON crm.sales_order (contact_id);
@@ -43,9 +49,10 @@ COMMENT ON COLUMN crm.sales_order.status IS
     'confirmed, delivered, completed or cancelled; completed is set when a delivered order is paid.';
 COMMENT ON COLUMN crm.sales_order.status_entered_at IS 'When the order entered its status (set by the engine).';
 COMMENT ON COLUMN crm.sales_order.closed_at IS 'When it was completed or cancelled (set by the engine).';
-COMMENT ON COLUMN crm.sales_order.net_total IS 'Sum of the lines'' net amounts (kept by triggers).';
-COMMENT ON COLUMN crm.sales_order.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers).';
-COMMENT ON COLUMN crm.sales_order.gross_total IS 'net_total + tax_total (kept by triggers).';
+COMMENT ON COLUMN crm.sales_order.net_total IS 'Sum of the lines'' net amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.sales_order.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.sales_order.gross_total IS
+    'net_total + tax_total (kept by triggers; cannot be written otherwise): what its paid invoices must cover to complete it.';
 COMMENT ON COLUMN crm.sales_order.delivered_at IS 'When the goods or course access were delivered; required to enter delivered.';
 COMMENT ON COLUMN crm.sales_order.cancel_reason IS 'Why the order was cancelled; required to cancel.';
 
@@ -55,8 +62,10 @@ CREATE TABLE crm.sales_order_item (
     currency       crm.currency_code NOT NULL,
     product_id     bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
     description    text NOT NULL,
-    quantity       numeric NOT NULL CONSTRAINT sales_order_item_quantity_positive CHECK (quantity > 0),
-    unit_price     numeric NOT NULL CONSTRAINT sales_order_item_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity       numeric NOT NULL CONSTRAINT sales_order_item_quantity_positive CHECK (quantity > 0)
+                   CONSTRAINT sales_order_item_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price     numeric NOT NULL CONSTRAINT sales_order_item_unit_price_not_negative CHECK (unit_price >= 0)
+                   CONSTRAINT sales_order_item_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount       numeric NOT NULL DEFAULT 0
                    CONSTRAINT sales_order_item_discount_range CHECK (discount >= 0 AND discount <= 1),
     tax_rate       numeric NOT NULL DEFAULT crm.default_tax_rate()
@@ -70,6 +79,8 @@ CREATE TABLE crm.sales_order_item (
     CONSTRAINT sales_order_item_order_fkey FOREIGN KEY (sales_order_id, currency)
         REFERENCES crm.sales_order (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_item', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_item_id_seq', '');
 CREATE INDEX sales_order_item_order_idx ON crm.sales_order_item (sales_order_id);
 CREATE INDEX sales_order_item_product_id_idx ON crm.sales_order_item (product_id);
 CREATE TRIGGER sales_order_item_set_updated_at BEFORE UPDATE ON crm.sales_order_item
@@ -98,9 +109,26 @@ CREATE TABLE crm.sales_order_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_status_history_id_seq', '');
 CREATE INDEX sales_order_status_history_order_idx ON crm.sales_order_status_history (sales_order_id, changed_at);
 COMMENT ON TABLE crm.sales_order_status_history IS
     'One row per status a sales order entered, written by the engine.';
+
+-- True when the order's paid invoices cover its gross total: what it takes
+-- to complete it (an order of 0 is covered by nothing).
+CREATE FUNCTION crm.sales_order_paid_in_full(order_id bigint, gross_total numeric) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(sum(i.gross_total), 0) FROM crm.invoice i
+             WHERE i.sales_order_id = sales_order_paid_in_full.order_id AND i.status = 'paid')
+           >= sales_order_paid_in_full.gross_total;
+END
+$$;
+COMMENT ON FUNCTION crm.sales_order_paid_in_full(bigint, numeric) IS
+    'True when the paid invoices of a sales order add up to at least its gross total.';
 
 CREATE FUNCTION crm.sales_order_guard() RETURNS trigger
 LANGUAGE plpgsql
@@ -111,12 +139,18 @@ DECLARE
     has_source boolean := false;
     changed text[];
     live_invoice text;
+    totals record;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     IF TG_OP = 'DELETE' THEN
-        IF OLD.status <> 'confirmed' OR EXISTS (SELECT FROM crm.invoice i WHERE i.sales_order_id = OLD.id) THEN
+        IF OLD.status <> 'confirmed' OR EXISTS (SELECT FROM crm.invoice i WHERE i.sales_order_id = OLD.id)
+           OR EXISTS (SELECT FROM crm.sales_order_status_history h
+                       WHERE h.sales_order_id = OLD.id AND h.from_stage IS NOT NULL) THEN
             RAISE EXCEPTION 'sales order % cannot be deleted', OLD.id
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Only a confirmed order that was never invoiced may be deleted.',
+                      DETAIL = 'Only a confirmed order that never moved and was never invoiced may be deleted.',
                       HINT = 'Cancel it with crm.cancel_order(order_id, reason) instead.';
         END IF;
         RETURN OLD;
@@ -148,6 +182,10 @@ BEGIN
                       DETAIL = 'New orders start as confirmed.',
                       HINT = 'Record a delivery with crm.deliver_order(order_id).';
         END IF;
+        IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (0, 0, 0) THEN
+            totals := crm.derived_totals('sales_order', NEW.id, 'sales order ' || NEW.id, NEW.net_total, NEW.tax_total,
+                                         NEW.gross_total);
+        END IF;
         RETURN NEW;
     END IF;
 
@@ -174,6 +212,17 @@ BEGIN
             USING ERRCODE = 'check_violation',
                   HINT = 'Delete its lines before changing its currency.';
     END IF;
+    IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (OLD.net_total, OLD.tax_total, OLD.gross_total) THEN
+        totals := crm.derived_totals('sales_order', OLD.id, 'sales order ' || OLD.id, NEW.net_total, NEW.tax_total,
+                                     NEW.gross_total);
+        NEW.net_total := totals.net_total;
+        NEW.tax_total := totals.tax_total;
+        NEW.gross_total := totals.gross_total;
+    ELSE                        -- equal values keep their stored form (1999.00, not 1999)
+        NEW.net_total := OLD.net_total;
+        NEW.tax_total := OLD.tax_total;
+        NEW.gross_total := OLD.gross_total;
+    END IF;
 
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         IF NEW.status = 'cancelled' AND live_invoice IS NOT NULL THEN
@@ -188,36 +237,42 @@ BEGIN
                       DETAIL = format('delivered_at is %s, later than the current time.',
                                       to_char(NEW.delivered_at, 'YYYY-MM-DD HH24:MI:SSOF'));
         END IF;
-        IF NEW.status = 'completed' AND NEW.gross_total > 0
-           AND NOT EXISTS (SELECT FROM crm.invoice i WHERE i.sales_order_id = OLD.id AND i.status = 'paid') THEN
-            RAISE EXCEPTION 'sales order % is not paid', OLD.id
+        IF NEW.status = 'completed' AND NOT crm.sales_order_paid_in_full(OLD.id, NEW.gross_total) THEN
+            RAISE EXCEPTION 'sales order % is not paid in full', OLD.id
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'An order is completed when it is delivered and its invoice is paid.',
-                      HINT = 'Record the payment with crm.record_payment(invoice_id, amount); the order then completes by itself.';
+                      DETAIL = format('An order is completed when it is delivered and paid invoices cover its total, '
+                                      '%s %s; they cover %s.', NEW.gross_total, NEW.currency,
+                                      (SELECT coalesce(sum(i.gross_total), 0) FROM crm.invoice i
+                                        WHERE i.sales_order_id = OLD.id AND i.status = 'paid')),
+                      HINT = 'Bill it with crm.issue_invoice(order_id) and record the payments with '
+                             'crm.record_payment(invoice_id, amount); the order then completes by itself.';
         END IF;
     END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.sales_order_guard() IS
-    'BEFORE trigger on crm.sales_order: defaults from the quote or deal, invoiced orders unchanged, checks per move.';
+    'BEFORE trigger on crm.sales_order: defaults from the quote or deal, invoiced orders unchanged, totals only from '
+    'the lines, completion only when paid in full, checks per move.';
 
--- A delivered order whose invoice is paid is completed.
+-- A delivered order whose invoices are paid in full is completed.
 CREATE FUNCTION crm.sales_order_complete() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: rows as saved
+    END IF;
     IF NEW.status = 'delivered' AND OLD.status <> 'delivered'
-       AND (NEW.gross_total = 0
-            OR EXISTS (SELECT FROM crm.invoice i WHERE i.sales_order_id = NEW.id AND i.status = 'paid')) THEN
+       AND crm.sales_order_paid_in_full(NEW.id, NEW.gross_total) THEN
         UPDATE crm.sales_order SET status = 'completed' WHERE id = NEW.id;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.sales_order_complete() IS
-    'AFTER UPDATE trigger on crm.sales_order: an order delivered after it was paid is completed.';
+    'AFTER UPDATE trigger on crm.sales_order: an order delivered after it was paid in full is completed.';
 
 CREATE TRIGGER sales_order_enforce_transition BEFORE INSERT OR UPDATE ON crm.sales_order
     FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('status', 'sales_order');
@@ -237,9 +292,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ord record;
-    product record;
+    line record;
     target bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     FOREACH target IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.sales_order_id END,
                                   CASE WHEN TG_OP <> 'DELETE' THEN NEW.sales_order_id END]
     LOOP
@@ -259,17 +317,11 @@ BEGIN
     IF ord.id IS NULL THEN
         RETURN NEW;             -- the foreign key reports the missing order
     END IF;
-    NEW.currency := coalesce(NEW.currency, ord.currency);
-    IF NEW.currency <> ord.currency THEN
-        RAISE EXCEPTION 'a line in % cannot be added to sales order %, which is in %', NEW.currency, ord.id, ord.currency
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Leave currency out: lines take the order''s.';
-    END IF;
-    product := crm.line_product(NEW.product_id, ord.currency, 'sales order ' || ord.id);
-    NEW.unit_price := coalesce(NEW.unit_price, product.unit_price);
-    NEW.description := coalesce(NEW.description, product.name);
-    PERFORM crm.check_line_values(NEW.quantity, NEW.unit_price, NEW.discount, NEW.tax_rate, TG_TABLE_NAME,
-                                  format('Line "%s" of sales order %s', NEW.description, ord.id));
+    line := crm.complete_line(TG_TABLE_NAME, 'sales order', ord.id, ord.currency, NEW.currency, NEW.product_id,
+                              NEW.unit_price, NEW.description, NEW.quantity, NEW.discount, NEW.tax_rate);
+    NEW.currency := line.currency;
+    NEW.unit_price := line.unit_price;
+    NEW.description := line.description;
     RETURN NEW;
 END
 $$;
@@ -442,9 +494,12 @@ $$;
 COMMENT ON FUNCTION crm.cancel_order(bigint, text) IS
     'Cancels a confirmed (undelivered) order that has no live invoice; the reason is required. The deal stays won.';
 
+REVOKE EXECUTE ON FUNCTION crm.sales_order_guard(), crm.sales_order_complete(), crm.sales_order_item_guard() FROM PUBLIC;
 GRANT SELECT ON crm.sales_order, crm.sales_order_item, crm.sales_order_status_history TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.sales_order, crm.sales_order_item TO crm_user;
 REVOKE EXECUTE ON FUNCTION crm.win_deal(bigint), crm.accept_quote(bigint), crm.deliver_order(bigint),
     crm.cancel_order(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.win_deal(bigint), crm.accept_quote(bigint), crm.deliver_order(bigint),
     crm.cancel_order(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.sales_order_guard(), crm.sales_order_complete(), crm.sales_order_item_guard() FROM PUBLIC;

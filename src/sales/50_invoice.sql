@@ -8,17 +8,26 @@
 -- engine; invoice_guard keeps issued invoices unchanged except for the
 -- columns their moves set, and refuses to delete them.
 --
+-- Issued is final by rule, not by configuration: whatever moves crm_admin
+-- adds to crm.stage_transition, invoice_guard lets an invoice only go
+-- forward along the moves below (draft → issued | void, issued →
+-- partially_paid | paid | void, partially_paid → paid), so an issued
+-- invoice never returns to draft and its number, lines and amounts never
+-- change.  Its totals are the sums of its lines (10_common.sql), and it
+-- needs lines to be issued.
+--
 -- Gapless numbering: one counter row per year, locked (SELECT ... FOR
 -- UPDATE) and incremented by the issuing transaction.  The lock is held
 -- until that transaction ends, so a concurrent issuer waits and then takes
 -- the next number; a rollback undoes the increment with the invoice, so the
 -- number is reused and no gap appears.  The number is taken last (the
 -- draft and its lines exist before), to hold the lock briefly.  The year is
--- that of the issue date, which is the calendar date, in crm.invoice_time_zone,
--- of the moment the number is taken: read once to pick the year's counter,
--- again once its lock is held.  If the year turned while waiting (New
--- Year's midnight), the issuer moves on to the new year's counter, so
--- numbers and issue dates rise together within a year.
+-- that of the issue date, which is the calendar date, in the company's time
+-- zone (the time_zone setting), of the moment the number is taken: read
+-- once to pick the year's counter, again once its lock is held.  If the
+-- year turned while waiting (New Year's midnight), the issuer moves on to
+-- the new year's counter, so numbers and issue dates rise together within
+-- a year.
 
 CREATE TABLE crm.invoice_number_counter (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -29,6 +38,8 @@ CREATE TABLE crm.invoice_number_counter (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_number_counter_id_seq', '');
 CREATE TRIGGER invoice_number_counter_set_updated_at BEFORE UPDATE ON crm.invoice_number_counter
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.invoice_number_counter IS
@@ -61,8 +72,14 @@ CREATE TABLE crm.invoice (
     CONSTRAINT invoice_number_with_issue_date CHECK ((number IS NULL) = (issue_date IS NULL)),
     CONSTRAINT invoice_number_year CHECK (substr(number, 5, 4)::integer = extract(year FROM issue_date)),
     CONSTRAINT invoice_due_after_issue CHECK (due_date >= issue_date),
-    CONSTRAINT invoice_amount_paid_range CHECK (amount_paid >= 0 AND amount_paid <= gross_total)
+    CONSTRAINT invoice_amount_paid_range CHECK (amount_paid >= 0 AND amount_paid <= gross_total),
+    CONSTRAINT invoice_totals_finite CHECK (net_total > '-Infinity' AND net_total < 'Infinity'
+                                            AND tax_total > '-Infinity' AND tax_total < 'Infinity'
+                                            AND gross_total > '-Infinity' AND gross_total < 'Infinity'
+                                            AND amount_paid < 'Infinity')
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_id_seq', '');
 CREATE INDEX invoice_sales_order_id_idx ON crm.invoice (sales_order_id);
 CREATE UNIQUE INDEX invoice_one_live_per_order ON crm.invoice (sales_order_id) WHERE status <> 'void';
 CREATE INDEX invoice_account_id_idx ON crm.invoice (account_id);
@@ -78,12 +95,12 @@ COMMENT ON COLUMN crm.invoice.contact_id IS 'Who receives the invoice and paymen
 COMMENT ON COLUMN crm.invoice.status IS 'draft, issued, partially_paid, paid or void; payments set the paid states.';
 COMMENT ON COLUMN crm.invoice.status_entered_at IS 'When the invoice entered its status (set by the engine).';
 COMMENT ON COLUMN crm.invoice.closed_at IS 'When it was paid in full or voided (set by the engine).';
-COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in crm.invoice_time_zone; its year is the number''s year.';
+COMMENT ON COLUMN crm.invoice.issue_date IS 'Date of issue in the company''s time zone (setting time_zone); its year is the number''s year.';
 COMMENT ON COLUMN crm.invoice.due_date IS 'Payment due date; issue date + crm.invoice_payment_days unless set on the draft.';
-COMMENT ON COLUMN crm.invoice.net_total IS 'Sum of the lines'' net amounts (kept by triggers).';
-COMMENT ON COLUMN crm.invoice.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers).';
-COMMENT ON COLUMN crm.invoice.gross_total IS 'net_total + tax_total: the amount due.';
-COMMENT ON COLUMN crm.invoice.amount_paid IS 'Sum of its payments (kept by triggers).';
+COMMENT ON COLUMN crm.invoice.net_total IS 'Sum of the lines'' net amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.invoice.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.invoice.gross_total IS 'net_total + tax_total: the amount due (kept by triggers; cannot be written otherwise).';
+COMMENT ON COLUMN crm.invoice.amount_paid IS 'Sum of its payments (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.invoice.void_reason IS 'Why it was voided; required to void.';
 
 CREATE TABLE crm.invoice_line (
@@ -92,8 +109,10 @@ CREATE TABLE crm.invoice_line (
     currency     crm.currency_code NOT NULL,
     product_id   bigint NOT NULL REFERENCES crm.product ON DELETE RESTRICT,
     description  text NOT NULL,
-    quantity     numeric NOT NULL CONSTRAINT invoice_line_quantity_positive CHECK (quantity > 0),
-    unit_price   numeric NOT NULL CONSTRAINT invoice_line_unit_price_not_negative CHECK (unit_price >= 0),
+    quantity     numeric NOT NULL CONSTRAINT invoice_line_quantity_positive CHECK (quantity > 0)
+                 CONSTRAINT invoice_line_quantity_finite CHECK (quantity < 'Infinity'),
+    unit_price   numeric NOT NULL CONSTRAINT invoice_line_unit_price_not_negative CHECK (unit_price >= 0)
+                 CONSTRAINT invoice_line_unit_price_finite CHECK (unit_price < 'Infinity'),
     discount     numeric NOT NULL DEFAULT 0
                  CONSTRAINT invoice_line_discount_range CHECK (discount >= 0 AND discount <= 1),
     tax_rate     numeric NOT NULL DEFAULT crm.default_tax_rate()
@@ -107,6 +126,8 @@ CREATE TABLE crm.invoice_line (
     CONSTRAINT invoice_line_invoice_fkey FOREIGN KEY (invoice_id, currency)
         REFERENCES crm.invoice (id, currency) ON DELETE CASCADE
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_line_id_seq', '');
 CREATE INDEX invoice_line_invoice_id_idx ON crm.invoice_line (invoice_id);
 CREATE INDEX invoice_line_product_id_idx ON crm.invoice_line (product_id);
 CREATE TRIGGER invoice_line_set_updated_at BEFORE UPDATE ON crm.invoice_line
@@ -135,6 +156,8 @@ CREATE TABLE crm.invoice_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history_id_seq', '');
 CREATE INDEX invoice_status_history_invoice_idx ON crm.invoice_status_history (invoice_id, changed_at);
 COMMENT ON TABLE crm.invoice_status_history IS 'One row per status an invoice entered, written by the engine.';
 
@@ -185,13 +208,21 @@ DECLARE
     paid numeric;
     expected text;
     taken record;
+    totals record;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF OLD.number IS NOT NULL THEN
             RAISE EXCEPTION 'invoice % cannot be deleted', OLD.number
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'An issued invoice keeps its number for the books, so it is voided, never deleted.',
                       HINT = format('Void it: SELECT crm.void_invoice(%s, ''reason'');', OLD.id);
+        ELSIF OLD.status <> 'draft' THEN
+            RAISE EXCEPTION 'invoice % cannot be deleted: it is %', OLD.id, OLD.status
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Only a draft may be deleted; a voided draft stays on record with its reason.';
         END IF;
         RETURN OLD;
     END IF;
@@ -232,10 +263,25 @@ BEGIN
                 NEW.currency := coalesce(NEW.currency, ord.currency);
             END IF;
         END IF;
+        IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (0, 0, 0) THEN
+            totals := crm.derived_totals('invoice', NEW.id, 'invoice ' || NEW.id, NEW.net_total, NEW.tax_total,
+                                         NEW.gross_total);
+        END IF;
         RETURN NEW;
     END IF;
 
     label := coalesce(OLD.number, OLD.id::text);
+    IF NEW.status IS DISTINCT FROM OLD.status
+       AND (OLD.status, NEW.status) NOT IN (('draft', 'issued'), ('draft', 'void'), ('issued', 'partially_paid'),
+                                            ('issued', 'paid'), ('issued', 'void'), ('partially_paid', 'paid')) THEN
+        RAISE EXCEPTION 'invoice % cannot move from % to %', label, OLD.status, NEW.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoice_status_forward_only',
+                  DETAIL = 'An invoice is issued once and then only moves forward: it never returns to draft, and a '
+                           'paid or void invoice stays so, whatever moves crm.stage_transition allows.',
+                  HINT = CASE WHEN OLD.status IN ('issued', 'partially_paid')
+                         THEN 'To bill differently, void it with crm.void_invoice(invoice_id, reason) and issue a new one.'
+                         ELSE 'Issue a new invoice.' END;
+    END IF;
     IF OLD.status <> 'draft' THEN
         changed := crm.changed_columns(to_jsonb(OLD), to_jsonb(NEW),
             ARRAY['status', 'status_entered_at', 'closed_at', 'amount_paid', 'updated_at']
@@ -256,8 +302,25 @@ BEGIN
             USING ERRCODE = 'check_violation',
                   HINT = 'Delete its lines before changing its currency.';
     END IF;
+    IF (NEW.net_total, NEW.tax_total, NEW.gross_total) IS DISTINCT FROM (OLD.net_total, OLD.tax_total, OLD.gross_total) THEN
+        totals := crm.derived_totals('invoice', OLD.id, 'invoice ' || label, NEW.net_total, NEW.tax_total,
+                                     NEW.gross_total);
+        NEW.net_total := totals.net_total;
+        NEW.tax_total := totals.tax_total;
+        NEW.gross_total := totals.gross_total;
+    ELSE                        -- equal values keep their stored form (1999.00, not 1999)
+        NEW.net_total := OLD.net_total;
+        NEW.tax_total := OLD.tax_total;
+        NEW.gross_total := OLD.gross_total;
+    END IF;
 
     IF NEW.status = 'issued' AND OLD.status = 'draft' THEN
+        IF NOT EXISTS (SELECT FROM crm.invoice_line l WHERE l.invoice_id = OLD.id) THEN
+            RAISE EXCEPTION 'invoice % has no lines', label
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'An invoice bills its lines; without lines there is nothing to issue.',
+                      HINT = 'Add lines to crm.invoice_line before issuing it.';
+        END IF;
         IF NEW.gross_total <= 0 THEN
             RAISE EXCEPTION 'invoice % has nothing to bill', label
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -274,6 +337,13 @@ BEGIN
 
     IF NEW.status IS DISTINCT FROM OLD.status OR NEW.amount_paid IS DISTINCT FROM OLD.amount_paid THEN
         SELECT coalesce(sum(p.amount), 0) INTO paid FROM crm.payment p WHERE p.invoice_id = OLD.id;
+        -- derived from the payments, and refused otherwise, as the totals are
+        IF NEW.amount_paid IS DISTINCT FROM OLD.amount_paid AND NEW.amount_paid IS DISTINCT FROM paid THEN
+            RAISE EXCEPTION 'the amount paid of invoice % is computed from its payments', label
+                USING ERRCODE = 'generated_always',
+                      DETAIL = format('Its payments add up to %s; this writes %s.', paid, NEW.amount_paid),
+                      HINT = 'Record payments with crm.record_payment(invoice_id, amount); amount_paid follows them.';
+        END IF;
         NEW.amount_paid := paid;
         IF NEW.status IN ('issued', 'partially_paid', 'paid') THEN
             expected := CASE WHEN paid >= NEW.gross_total THEN 'paid' WHEN paid > 0 THEN 'partially_paid'
@@ -296,29 +366,38 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.invoice_guard() IS
-    'BEFORE trigger on crm.invoice: drafts only at INSERT (defaults from the order), numbering on issue, issued '
-    'invoices unchanged except for their status, status in line with payments, no deleting issued invoices.';
+    'BEFORE trigger on crm.invoice: drafts only at INSERT (defaults from the order), totals only from the lines, '
+    'numbering on issue (not without lines), status moves forward only, issued invoices unchanged except for their '
+    'status, status in line with payments, only drafts deleted.';
 
--- After a move: a paid invoice completes its delivered order.
+-- After a move: a paid invoice completes its delivered order once the
+-- order is paid in full.
 CREATE FUNCTION crm.invoice_after_move() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: rows as saved
+    END IF;
     IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status = 'paid' AND NEW.sales_order_id IS NOT NULL THEN
-        UPDATE crm.sales_order SET status = 'completed' WHERE id = NEW.sales_order_id AND status = 'delivered';
+        UPDATE crm.sales_order o SET status = 'completed'
+         WHERE o.id = NEW.sales_order_id AND o.status = 'delivered' AND crm.sales_order_paid_in_full(o.id, o.gross_total);
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.invoice_after_move() IS
-    'AFTER UPDATE trigger on crm.invoice: when it is paid, its order is completed if already delivered.';
+    'AFTER UPDATE trigger on crm.invoice: when it is paid, its order is completed if already delivered and paid in full.';
 
 CREATE FUNCTION crm.refuse_truncate() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: the restorer decides
+    END IF;
     RAISE EXCEPTION 'table crm.% cannot be truncated', TG_TABLE_NAME
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = 'Issued invoices and payments are kept for the books.';
@@ -343,9 +422,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     inv record;
-    product record;
+    line record;
     target bigint;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: an issued invoice's lines as saved
+    END IF;
     FOREACH target IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.invoice_id END,
                                   CASE WHEN TG_OP <> 'DELETE' THEN NEW.invoice_id END]
     LOOP
@@ -364,17 +446,11 @@ BEGIN
     IF inv.id IS NULL THEN
         RETURN NEW;             -- the foreign key reports the missing invoice
     END IF;
-    NEW.currency := coalesce(NEW.currency, inv.currency);
-    IF NEW.currency <> inv.currency THEN
-        RAISE EXCEPTION 'a line in % cannot be added to invoice %, which is in %', NEW.currency, inv.id, inv.currency
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Leave currency out: lines take the invoice''s.';
-    END IF;
-    product := crm.line_product(NEW.product_id, inv.currency, 'invoice ' || inv.id);
-    NEW.unit_price := coalesce(NEW.unit_price, product.unit_price);
-    NEW.description := coalesce(NEW.description, product.name);
-    PERFORM crm.check_line_values(NEW.quantity, NEW.unit_price, NEW.discount, NEW.tax_rate, TG_TABLE_NAME,
-                                  format('Line "%s" of invoice %s', NEW.description, inv.id));
+    line := crm.complete_line(TG_TABLE_NAME, 'invoice', inv.id, inv.currency, NEW.currency, NEW.product_id,
+                              NEW.unit_price, NEW.description, NEW.quantity, NEW.discount, NEW.tax_rate);
+    NEW.currency := line.currency;
+    NEW.unit_price := line.unit_price;
+    NEW.description := line.description;
     RETURN NEW;
 END
 $$;
@@ -441,6 +517,9 @@ COMMENT ON FUNCTION crm.void_invoice(bigint, text) IS
 GRANT SELECT ON crm.invoice, crm.invoice_line, crm.invoice_status_history, crm.invoice_number_counter TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.invoice, crm.invoice_line TO crm_user;
 REVOKE EXECUTE ON FUNCTION crm.take_invoice_number() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION crm.invoice_guard() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION crm.invoice_guard(), crm.invoice_after_move(), crm.refuse_truncate(), crm.invoice_line_guard()
+    FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION crm.issue_invoice(bigint), crm.void_invoice(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.issue_invoice(bigint), crm.void_invoice(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.invoice_after_move(), crm.refuse_truncate(), crm.invoice_line_guard() FROM PUBLIC;

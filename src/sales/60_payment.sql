@@ -6,15 +6,16 @@
 -- checked against the balance the first left (read again after the lock,
 -- including rows inserted earlier by the same statement).  Refused: a draft
 -- or void invoice, one already paid, a currency other than the invoice's,
--- an amount that is not positive or has more decimals than the currency,
--- and any amount above the balance.  payment_apply then moves the invoice
+-- an amount that is NaN, infinite, not positive or has more decimals than
+-- the currency, and any amount above the balance.  payment_apply then moves the invoice
 -- to partially_paid or paid.  Payments are records of money received: their
 -- amount, invoice, currency and date never change and they are not deleted.
 
 CREATE TABLE crm.payment (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     invoice_id  bigint NOT NULL REFERENCES crm.invoice ON DELETE RESTRICT,
-    amount      numeric NOT NULL CONSTRAINT payment_amount_positive CHECK (amount > 0),
+    amount      numeric NOT NULL CONSTRAINT payment_amount_positive CHECK (amount > 0)
+                CONSTRAINT payment_amount_finite CHECK (amount < 'Infinity'),
     currency    crm.currency_code NOT NULL,
     paid_at     timestamptz NOT NULL DEFAULT now(),
     method      text,
@@ -25,6 +26,8 @@ CREATE TABLE crm.payment (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.payment', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.payment_id_seq', '');
 CREATE INDEX payment_invoice_id_idx ON crm.payment (invoice_id);
 CREATE INDEX payment_paid_at_idx ON crm.payment (paid_at);
 CREATE TRIGGER payment_set_updated_at BEFORE UPDATE ON crm.payment
@@ -48,6 +51,9 @@ DECLARE
     paid numeric;
     changed text[];
 BEGIN
+    IF crm.restoring() THEN
+        RETURN coalesce(NEW, OLD);  -- restore mode: rows as saved
+    END IF;
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'payment % cannot be deleted', OLD.id
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -88,6 +94,13 @@ BEGIN
             USING ERRCODE = 'check_violation', CONSTRAINT = 'payment_within_balance',
                   DETAIL = format('%s %s was paid in full.', inv.gross_total, inv.currency);
     END IF;
+    -- NaN passes amount > 0 (it sorts above every number), so it is refused first
+    IF NOT NEW.amount < 'Infinity' THEN
+        RAISE EXCEPTION 'payment amount must be a finite number'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'payment_amount_finite',
+                  DETAIL = format('The amount given for invoice %s is %s.', label, NEW.amount),
+                  HINT = 'NaN and Infinity are not amounts of money.';
+    END IF;
     IF NEW.amount <= 0 THEN
         RAISE EXCEPTION 'payment amount must be more than 0'
             USING ERRCODE = 'check_violation', CONSTRAINT = 'payment_amount_positive',
@@ -119,8 +132,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.payment_check() IS
-    'BEFORE trigger on crm.payment: locks the invoice and refuses draft, void or paid invoices, another currency '
-    'and overpayment; payments themselves cannot be changed or deleted.';
+    'BEFORE trigger on crm.payment: locks the invoice and refuses draft, void or paid invoices, another currency, '
+    'an amount that is NaN, infinite or not positive, and overpayment; payments themselves cannot be changed or deleted.';
 
 CREATE FUNCTION crm.payment_apply() RETURNS trigger
 LANGUAGE plpgsql
@@ -128,6 +141,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: invoices keep their saved status
+    END IF;
     UPDATE crm.invoice i
        SET amount_paid = t.paid,
            status = CASE WHEN t.paid >= i.gross_total THEN 'paid' ELSE 'partially_paid' END
@@ -155,6 +171,12 @@ AS $$
 DECLARE
     new_id bigint;
 BEGIN
+    IF NOT record_payment.amount > '-Infinity' OR NOT record_payment.amount < 'Infinity' THEN
+        RAISE EXCEPTION 'payment amount must be a finite number'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The amount given for invoice %s is %s.', record_payment.invoice_id, record_payment.amount),
+                  HINT = 'NaN and Infinity are not amounts of money.';
+    END IF;
     IF NOT EXISTS (SELECT FROM crm.invoice i WHERE i.id = record_payment.invoice_id) THEN
         RAISE EXCEPTION 'invoice % does not exist', record_payment.invoice_id USING ERRCODE = 'no_data_found';
     END IF;
@@ -169,7 +191,10 @@ COMMENT ON FUNCTION crm.record_payment(bigint, numeric, timestamptz, text) IS
     'Records money received against an issued invoice (in its currency, at most its balance) and moves it to '
     'partially_paid or paid. Returns the payment id.';
 
+REVOKE EXECUTE ON FUNCTION crm.payment_check(), crm.payment_apply() FROM PUBLIC;
 GRANT SELECT ON crm.payment TO crm_reader;
 GRANT INSERT, UPDATE ON crm.payment TO crm_user;
 REVOKE EXECUTE ON FUNCTION crm.record_payment(bigint, numeric, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.record_payment(bigint, numeric, timestamptz, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.payment_check(), crm.payment_apply() FROM PUBLIC;

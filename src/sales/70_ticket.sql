@@ -6,7 +6,9 @@
 -- when its priority changes (editing a policy affects tickets created after).
 -- The clock runs in every status until resolved, waiting included.  Status
 -- follows the 'ticket' workflow: open → in_progress ⇄ waiting → resolved →
--- closed, and a resolved ticket can be reopened (back to in_progress).
+-- closed, and a resolved ticket can be reopened (back to in_progress).  A
+-- ticket someone has worked on (it left open) is a service record: it is
+-- closed, never deleted.
 
 CREATE TABLE crm.ticket_sla_policy (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -21,6 +23,12 @@ CREATE TABLE crm.ticket_sla_policy (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT ticket_sla_policy_resolve_after_response CHECK (resolve_within >= response_within)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_sla_policy_id_seq', '');
+CREATE TRIGGER ticket_sla_policy_restore_seed BEFORE INSERT ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.replace_seeded_row();
+CREATE TRIGGER ticket_sla_policy_deleted_key AFTER INSERT OR UPDATE OR DELETE ON crm.ticket_sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.remember_deleted_key('priority');
 CREATE TRIGGER ticket_sla_policy_set_updated_at BEFORE UPDATE ON crm.ticket_sla_policy
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.ticket_sla_policy IS 'Service levels per ticket priority; edit to match your support contract.';
@@ -59,6 +67,8 @@ CREATE TABLE crm.ticket (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_id_seq', '');
 CREATE INDEX ticket_account_id_idx ON crm.ticket (account_id);
 CREATE INDEX ticket_contact_id_idx ON crm.ticket (contact_id);
 CREATE INDEX ticket_sales_order_id_idx ON crm.ticket (sales_order_id);
@@ -90,6 +100,8 @@ CREATE TABLE crm.ticket_status_history (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history_id_seq', '');
 CREATE INDEX ticket_status_history_ticket_idx ON crm.ticket_status_history (ticket_id, changed_at);
 COMMENT ON TABLE crm.ticket_status_history IS 'One row per status a ticket entered, written by the engine.';
 
@@ -102,6 +114,9 @@ AS $$
 DECLARE
     policy record;
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;             -- restore mode: rows as saved
+    END IF;
     IF TG_OP = 'INSERT' OR NEW.priority IS DISTINCT FROM OLD.priority OR NEW.created_at IS DISTINCT FROM OLD.created_at THEN
         SELECT p.response_within, p.resolve_within INTO policy
           FROM crm.ticket_sla_policy p WHERE p.priority = NEW.priority;
@@ -130,12 +145,38 @@ $$;
 COMMENT ON FUNCTION crm.ticket_sla() IS
     'BEFORE trigger on crm.ticket: SLA due times from the priority; responded_at and resolved_at from the moves.';
 
+-- A ticket that ever left open is kept (its history too).  The history is
+-- asked as well, because a rule an admin adds could move a ticket back to open.
+CREATE FUNCTION crm.ticket_keep_record() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN OLD;             -- restore mode: the restorer decides
+    END IF;
+    IF OLD.status <> 'open'
+       OR EXISTS (SELECT FROM crm.ticket_status_history h WHERE h.ticket_id = OLD.id AND h.from_stage IS NOT NULL) THEN
+        RAISE EXCEPTION 'ticket % cannot be deleted: it is %', OLD.id,
+                        CASE OLD.status WHEN 'open' THEN 'reopened' ELSE OLD.status END
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Only a ticket nobody has worked on yet may be deleted; the others stay as the service record.',
+                  HINT = 'Close it instead: move it on to resolved, then closed, with crm.move_ticket(ticket_id, status).';
+    END IF;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.ticket_keep_record() IS
+    'BEFORE DELETE trigger on crm.ticket: only a ticket that never left open may be deleted.';
+
 CREATE TRIGGER ticket_enforce_transition BEFORE INSERT OR UPDATE ON crm.ticket
     FOR EACH ROW EXECUTE FUNCTION crm.enforce_transition('status', 'ticket');
 CREATE TRIGGER ticket_sla BEFORE INSERT OR UPDATE ON crm.ticket
     FOR EACH ROW EXECUTE FUNCTION crm.ticket_sla();
 CREATE TRIGGER ticket_record_transition AFTER INSERT OR UPDATE ON crm.ticket
     FOR EACH ROW EXECUTE FUNCTION crm.record_transition('crm.ticket_status_history', 'ticket_id', 'status', 'ticket');
+CREATE TRIGGER ticket_keep_record BEFORE DELETE ON crm.ticket
+    FOR EACH ROW EXECUTE FUNCTION crm.ticket_keep_record();
 
 CREATE FUNCTION crm.move_ticket(ticket_id bigint, status text) RETURNS void
 LANGUAGE plpgsql
@@ -151,8 +192,11 @@ $$;
 COMMENT ON FUNCTION crm.move_ticket(bigint, text) IS
     'Moves a ticket to another status along the ''ticket'' workflow (refused otherwise, with the allowed moves).';
 
+REVOKE EXECUTE ON FUNCTION crm.ticket_sla(), crm.ticket_keep_record() FROM PUBLIC;
 GRANT SELECT ON crm.ticket_sla_policy, crm.ticket, crm.ticket_status_history TO crm_reader;
 GRANT INSERT, UPDATE, DELETE ON crm.ticket TO crm_user;
 GRANT INSERT, UPDATE, DELETE ON crm.ticket_sla_policy TO crm_admin;
 REVOKE EXECUTE ON FUNCTION crm.move_ticket(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.move_ticket(bigint, text) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.ticket_sla() FROM PUBLIC;

@@ -105,6 +105,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: nothing is sent again
+    END IF;
     IF OLD.status = 'draft' AND NEW.status = 'issued' THEN
         PERFORM crm.queue_sales_notice('invoice_issued', NEW.id);
     END IF;
@@ -122,6 +125,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;            -- restore mode: nothing is sent again
+    END IF;
     PERFORM crm.queue_sales_notice('payment_received', NEW.invoice_id,
         jsonb_build_object('amount', NEW.amount,
                            'paid_at', to_char(NEW.paid_at, 'YYYY-MM-DD HH24:MI'),
@@ -134,5 +140,8 @@ COMMENT ON FUNCTION crm.payment_received_notice() IS
 CREATE TRIGGER payment_notice AFTER INSERT ON crm.payment
     FOR EACH ROW EXECUTE FUNCTION crm.payment_received_notice();
 
+REVOKE EXECUTE ON FUNCTION crm.invoice_issued_notice(), crm.payment_received_notice() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION crm.queue_sales_notice(text, bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.queue_sales_notice(text, bigint, jsonb) TO crm_user;
+-- Trigger functions and SECURITY DEFINER helpers are never executable by PUBLIC.
+REVOKE EXECUTE ON FUNCTION crm.invoice_issued_notice(), crm.payment_received_notice() FROM PUBLIC;

@@ -1,17 +1,22 @@
 /*-------------------------------------------------------------------------
  * settings.c
- *	  Settings of the sales process (GUCs) and the SQL functions that read
- *	  them for column defaults and invoice dating.
+ *	  Settings of the sales process and the SQL functions that read them for
+ *	  column defaults and for dating invoices.
  *
- *	  crm.quote_valid_days	   days a new quote stays valid (valid_until)
- *	  crm.default_tax_rate	   tax rate of new quote lines that name none
- *	  crm.invoice_payment_days payment terms: due date = issue date + days
- *	  crm.invoice_time_zone	   time zone whose calendar dates invoices, and so
- *							   decides the year of an invoice number
+ *	  crm.quote_valid_days	   GUC: days a new quote stays valid (valid_until)
+ *	  crm.default_tax_rate	   GUC: tax rate of new quote lines that name none
+ *	  crm.invoice_payment_days GUC: payment terms, due date = issue date + days
+ *	  time_zone				   crm.setting row: the company's time zone, whose
+ *							   calendar dates invoices (and so decides the year
+ *							   of an invoice number)
  *
- * The SQL side reads them through these C functions rather than
- * current_setting(), because calling a C function loads the library (and so
- * defines the settings) even in a session that has not used crm yet.
+ * Dates are the company's, never the session's: two clerks in sessions set
+ * to Etc/GMT-14 and Etc/GMT+12 issuing at the same instant date their
+ * invoices the same day.  The time zone is read through the settings cache
+ * (src/core/setting_cache.c), so dating an invoice runs no query.  The SQL
+ * side calls these C functions rather than current_setting(), because
+ * calling a C function loads the library (and so defines the GUCs) even in
+ * a session that has not used crm yet.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -19,6 +24,7 @@
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -30,20 +36,37 @@ PG_FUNCTION_INFO_V1(crm_invoice_calendar_date);
 static int	quote_valid_days = 30;
 static double default_tax_rate = 0.0;
 static int	invoice_payment_days = 30;
-static char *invoice_time_zone = NULL;
 
-/* An empty value means "the session's TimeZone"; anything else must be known. */
-static bool
-check_invoice_time_zone(char **newval, void **extra, GucSource source)
+/* The company's time zone, from the time_zone setting (UTC without one). */
+static pg_tz *
+company_time_zone(void)
 {
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	if (pg_tzset(*newval) == NULL)
-	{
-		GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
-		return false;
-	}
-	return true;
+	char	   *name = crm_setting_value("time_zone");
+	pg_tz	   *tz = pg_tzset(name != NULL ? name : "UTC");
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("company time zone \"%s\" is not recognized", name),
+				 errhint("Set a known time zone: UPDATE crm.setting SET value = 'Asia/Shanghai' WHERE key = 'time_zone';")));
+	return tz;
+}
+
+/* The date of a moment in the company's time zone. */
+static DateADT
+company_date(TimestampTz at)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz_offset;
+
+	if (TIMESTAMP_NOT_FINITE(at))
+		return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(at)));
+	if (timestamp2tm(at, &tz_offset, &tm, &fsec, NULL, company_time_zone()) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
 void
@@ -71,14 +94,6 @@ crm_sales_init(void)
 							30, 0, 3650,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
-	DefineCustomStringVariable("crm.invoice_time_zone",
-							   "Time zone whose calendar gives invoices their issue date.",
-							   "The issue date also decides the year in the invoice number. "
-							   "Empty means the session's TimeZone.",
-							   &invoice_time_zone,
-							   "",
-							   PGC_SUSET, 0,
-							   check_invoice_time_zone, NULL, NULL);
 }
 
 /* crm.quote_default_valid_until() → date: today plus crm.quote_valid_days. */
@@ -108,16 +123,10 @@ crm_invoice_default_due_date(PG_FUNCTION_ARGS)
 
 /*
  * crm.invoice_calendar_date(at timestamptz) → date: the date of that moment
- * in crm.invoice_time_zone, or in the session's TimeZone when it is empty.
+ * in the company's time zone (the time_zone setting).
  */
 Datum
 crm_invoice_calendar_date(PG_FUNCTION_ARGS)
 {
-	Datum		at = PG_GETARG_DATUM(0);
-	Datum		local;
-
-	if (invoice_time_zone == NULL || invoice_time_zone[0] == '\0')
-		return DirectFunctionCall1(timestamptz_date, at);
-	local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(invoice_time_zone), at);
-	return DirectFunctionCall1(timestamp_date, local);
+	PG_RETURN_DATEADT(company_date(PG_GETARG_TIMESTAMPTZ(0)));
 }

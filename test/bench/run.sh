@@ -3,7 +3,7 @@
 #
 # Benchmarks are not tests: they measure, side by side in one run, and print
 # ratio tables.  As root this installs missing packages (the benchmarks also
-# need postfix's smtp-sink), then re-runs itself as $CRM_USER in a private
+# need postfix's smtp-sink and valgrind), then re-runs itself as $CRM_USER in a private
 # copy of the tree with crm in ./tmp_install, and runs every
 # test/bench/*.bench.sh in name order (BENCH="pipeline mail" picks some by
 # the part of the name before ".bench.sh").  Each script starts and stops its
@@ -17,7 +17,7 @@ if [ "${1:-}" != --inner ]; then
 		# smtp-sink ships with postfix; install it unconfigured so no MTA starts.
 		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	fi
-	ensure_packages $CRM_PACKAGES postfix || exit 1
+	ensure_packages $CRM_PACKAGES postfix valgrind || exit 1
 	if [ "$(id -u)" -eq 0 ]; then
 		ensure_user
 		work=$(private_copy "$top")
