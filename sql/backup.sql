@@ -69,7 +69,7 @@ SELECT count(*) AS default_stages FROM crm.stage WHERE pipeline_id = 1;
 -- a setting, and an edited template, by key
 INSERT INTO crm.setting (key, value, description, validator, updated_at, updated_by)
 VALUES ('time_zone', 'Asia/Shanghai', 'saved description', 'crm.valid_time_zone', '2025-01-02 03:04:05+00', 'alice');
-SELECT key, value, description, updated_at, updated_by FROM crm.setting;
+SELECT key, value, description, updated_at, updated_by FROM crm.setting WHERE key = 'time_zone';
 INSERT INTO crm.email_template (id, key, subject, body_text, created_at, updated_at) OVERRIDING SYSTEM VALUE
 VALUES (9, 'invoice_issued', '发票 {{number}}', '正文', '2025-01-02 03:04:05+00', '2025-01-02 03:04:05+00');
 SELECT id, key, subject, body_text, body_html, updated_at FROM crm.email_template ORDER BY id;

@@ -37,6 +37,8 @@
 --                              the mail queue is written only through them
 --   crm.seal_audit, crm.verify_audit, crm.audit_anchor (30_audit.sql)
 --                              the hash chain covers every audit row
+--   crm.remember_deleted_key   writes crm.deleted_key (restore bookkeeping),
+--                              which no role writes itself
 -- and the mail worker runs as a superuser: it delivers everyone's mail.
 -- sql/security.sql lists the SECURITY DEFINER functions, so a new one is seen.
 
