@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #include "audit.h"
+#include "spi_util.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
@@ -32,6 +33,16 @@
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(crm_audit_history);
+
+enum
+{
+	LOG_TABLE_NAME, LOG_ROW_ID, LOG_NARGS
+};
+static const Oid log_types[LOG_NARGS] = {[LOG_TABLE_NAME] = TEXTOID,[LOG_ROW_ID] = INT8OID};
+static CrmSpiQuery log_query = {
+	"SELECT l.* FROM crm.audit_log l"
+	" WHERE l.table_name OPERATOR(pg_catalog.=) $1 AND l.row_id OPERATOR(pg_catalog.=) $2 ORDER BY l.id",
+	LOG_NARGS, log_types};
 
 /* True when the caller can see row id of the table. */
 static bool
@@ -81,13 +92,11 @@ crm_audit_history(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *table_name;
-	Oid			argtypes[2] = {TEXTOID, INT8OID};
-	Datum		args[2];
+	Datum		args[LOG_NARGS];
 	Oid			saved_user;
 	int			saved_context;
 	bool		as_owner;
 	uint64		i;
-	volatile int rc = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!OidIsValid(get_rel_namespace(relid)))
@@ -95,11 +104,10 @@ crm_audit_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	table_name = crm_audit_table_name(relid);
-	args[0] = CStringGetTextDatum(table_name);
-	args[1] = Int64GetDatum(id);
+	args[LOG_TABLE_NAME] = CStringGetTextDatum(table_name);
+	args[LOG_ROW_ID] = Int64GetDatum(id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	as_owner = row_is_visible(relid, table_name, id);
 
 	GetUserIdAndSecContext(&saved_user, &saved_context);
@@ -108,18 +116,13 @@ crm_audit_history(PG_FUNCTION_ARGS)
 							   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		rc = SPI_execute_with_args("SELECT l.* FROM crm.audit_log l "
-								   "WHERE l.table_name OPERATOR(pg_catalog.=) $1 "
-								   "AND l.row_id OPERATOR(pg_catalog.=) $2 ORDER BY l.id",
-								   2, argtypes, args, NULL, true, 0);
+		crm_spi_execute(&log_query, args, NULL, true, 0);
 	}
 	PG_FINALLY();
 	{
 		SetUserIdAndSecContext(saved_user, saved_context);
 	}
 	PG_END_TRY();
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 
 	for (i = 0; i < SPI_processed; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
