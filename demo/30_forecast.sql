@@ -1,6 +1,6 @@
 -- demo/30_forecast.sql: the company's won revenue, month by month, and the
--- next three months forecast in SQL -- the model chosen by crm.best_model
--- among ARIMA and Holt-Winters, then two models picked by hand.
+-- next three months forecast in SQL -- crm.best_model's combination of
+-- ETS, Theta and ARIMA -- then two models picked by hand.
 \pset footer off
 SET client_min_messages = warning;
 
@@ -10,15 +10,14 @@ SELECT month, kind, revenue, revenue_lo, revenue_hi, model
   FROM crm.revenue_forecast WHERE currency = 'CNY' ORDER BY month;
 
 \echo
-\echo '--- how crm.best_model chose: the best candidates by AICc on the same data (points 2..n given point 1) ---'
+\echo '--- how crm.best_model forecasts: the mean of three members, each chosen by AICc among its own candidates ---'
 CREATE TEMP TABLE won_monthly AS
 SELECT month, revenue::float8 AS revenue FROM crm.revenue_forecast WHERE currency = 'CNY' AND kind = 'actual';
-SELECT c ->> 'model' AS candidate, (c ->> 'parameters')::int AS parameters,
-       round((c ->> 'aicc')::numeric, 1) AS aicc
+SELECT e ->> 'kind' AS member, b.m -> 'selection' -> 'members' ->> (o - 1)::int AS chosen,
+       jsonb_array_length(e -> 'selection' -> 'candidates') AS candidates
   FROM (SELECT crm.best_model(revenue, 12 ORDER BY month) AS m FROM won_monthly) b,
-       jsonb_array_elements(b.m -> 'selection' -> 'candidates') c
- WHERE c ? 'aicc'
- ORDER BY (c ->> 'aicc')::float8 LIMIT 6;
+       jsonb_array_elements(b.m -> 'members') WITH ORDINALITY x(e, o)
+ ORDER BY o;
 
 \echo
 \echo '--- models picked by hand: ARIMA(1,1,1) and multiplicative Holt-Winters, next six months (80% intervals) ---'

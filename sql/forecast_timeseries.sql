@@ -90,27 +90,40 @@ SELECT abs(f13.yhat / f1.yhat - ((m ->> 'level')::float8 + 13 * (m ->> 'trend'):
                                 / ((m ->> 'level')::float8 + (m ->> 'trend')::float8)) < 1e-9 AS multiplicative_scales
   FROM hw, crm.forecast(m, 13) f13, crm.forecast(m, 1) f1 WHERE f13.step = 13;
 
--- best_model: every candidate listed, the chosen one has the smallest AICc
+-- best_model: the mean of ETS, Theta and ARIMA, each chosen automatically
 CREATE TEMP TABLE best AS
 SELECT series, crm.best_model(y, CASE series WHEN 'seasonal' THEN 12 ELSE 1 END ORDER BY t) AS m
   FROM ts GROUP BY series;
 SELECT series, m ->> 'kind' AS kind, m -> 'selection' ->> 'chosen' AS chosen,
-       jsonb_array_length(m -> 'selection' -> 'candidates') AS candidates,
-       (SELECT count(*) FROM jsonb_array_elements(m -> 'selection' -> 'candidates') c WHERE c ? 'skipped') AS skipped,
-       (SELECT min((c ->> 'aicc')::float8) FROM jsonb_array_elements(m -> 'selection' -> 'candidates') c)
-         = (SELECT (c ->> 'aicc')::float8 FROM jsonb_array_elements(m -> 'selection' -> 'candidates') c
-             WHERE c ->> 'model' = m -> 'selection' ->> 'chosen') AS smallest_aicc
+       jsonb_array_length(m -> 'members') AS members,
+       jsonb_array_length(m -> 'selection' -> 'skipped') AS skipped,
+       (SELECT array_agg(e ->> 'kind' ORDER BY o) FROM jsonb_array_elements(m -> 'members') WITH ORDINALITY a(e, o)) AS kinds
   FROM best ORDER BY series;
-SELECT c ->> 'model' AS model, c ->> 'skipped' AS skipped
-  FROM best, jsonb_array_elements(m -> 'selection' -> 'candidates') c
- WHERE series = 'walk' AND c ? 'skipped';
--- a d = 1 candidate's AICc is its own model's AICc (the same data)
+-- each member's own choice lists its candidates; the chosen one has the smallest AICc
+SELECT series, e ->> 'kind' AS member, jsonb_array_length(e -> 'selection' -> 'candidates') AS candidates,
+       (SELECT min((c ->> 'aicc')::float8) FROM jsonb_array_elements(e -> 'selection' -> 'candidates') c)
+         = (SELECT (c ->> 'aicc')::float8 FROM jsonb_array_elements(e -> 'selection' -> 'candidates') c
+             WHERE c ->> 'model' = e -> 'selection' ->> 'chosen') AS smallest_aicc
+  FROM best, jsonb_array_elements(m -> 'members') e
+ WHERE e ? 'selection' ORDER BY 1, 2;
+-- the ETS member is what crm.ets chooses, the Theta member what crm.theta fits
+SELECT b.series, b.m -> 'members' -> 0 -> 'selection' ->> 'chosen' = e.m -> 'selection' ->> 'chosen' AS same_ets,
+       b.m -> 'members' -> 1 = t.m AS same_theta
+  FROM best b
+  JOIN (SELECT series, crm.ets(y, CASE series WHEN 'seasonal' THEN 12 ELSE 1 END ORDER BY t) AS m FROM ts GROUP BY series) e USING (series)
+  JOIN (SELECT series, crm.theta(y, CASE series WHEN 'seasonal' THEN 12 ELSE 1 END ORDER BY t) AS m FROM ts GROUP BY series) t USING (series)
+ ORDER BY 1;
+-- a d = 1 ARIMA candidate's AICc is its own model's AICc (the same data; 'walk' is not seasonal)
 SELECT abs((c ->> 'aicc')::float8 - (SELECT (crm.arima(y, 1, 1, 1 ORDER BY t) ->> 'aicc')::float8
                                        FROM ts WHERE series = 'walk')) < 1e-6 AS same_aicc
-  FROM best, jsonb_array_elements(m -> 'selection' -> 'candidates') c
+  FROM best, jsonb_array_elements(m -> 'members' -> 2 -> 'selection' -> 'candidates') c
  WHERE series = 'walk' AND c ->> 'model' = 'arima(1,1,1)';
--- crm.forecast takes the chosen model as is
-SELECT series, count(*) AS steps FROM best, crm.forecast(m, 3) GROUP BY series ORDER BY series;
+-- the forecast and its interval are the means of the members'
+SELECT series, count(*) AS steps,
+       max(abs(f.yhat - (SELECT avg(g.yhat) FROM jsonb_array_elements(m -> 'members') e, crm.forecast(e, 3) g WHERE g.step = f.step))) < 1e-9 AS mean_of_members,
+       max(abs(f.lo - (SELECT avg(g.lo) FROM jsonb_array_elements(m -> 'members') e, crm.forecast(e, 3) g WHERE g.step = f.step))) < 1e-9 AS lo_mean,
+       bool_and(f.lo < f.yhat AND f.yhat < f.hi) AS inside
+  FROM best, crm.forecast(m, 3) f GROUP BY series ORDER BY series;
 -- a constant series gets a constant forecast with zero-width intervals
 SELECT step, yhat, lo, hi
   FROM (SELECT crm.best_model(5.0::float8, 1 ORDER BY g) AS m FROM generate_series(1, 10) g) x, crm.forecast(m, 2);

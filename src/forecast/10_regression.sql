@@ -60,7 +60,7 @@ COMMENT ON FUNCTION crm.logreg_accum(internal, boolean, float8[]) IS
     'Transition function of crm.logreg: keeps the row.';
 CREATE FUNCTION crm.logreg_combine(state1 internal, state2 internal) RETURNS internal
     LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'crm_logreg_combine';
+    AS 'MODULE_PATHNAME', 'crm_rows_combine';
 COMMENT ON FUNCTION crm.logreg_combine(internal, internal) IS
     'Combine function of crm.logreg: appends the rows of a partial state.';
 CREATE FUNCTION crm.logreg_serialize(state internal) RETURNS bytea
@@ -109,7 +109,7 @@ COMMENT ON FUNCTION crm.revenue_range_accum(internal, float8, float8) IS
     'Transition function of crm.revenue_range: checks and keeps the deal.';
 CREATE FUNCTION crm.revenue_range_combine(state1 internal, state2 internal) RETURNS internal
     LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'crm_revenue_range_combine';
+    AS 'MODULE_PATHNAME', 'crm_rows_combine';
 COMMENT ON FUNCTION crm.revenue_range_combine(internal, internal) IS
     'Combine function of crm.revenue_range: appends the deals of a partial state.';
 CREATE FUNCTION crm.revenue_range_serialize(state internal) RETURNS bytea

@@ -58,6 +58,6 @@ COMMENT ON COLUMN crm.revenue_forecast.revenue_lo IS
 COMMENT ON COLUMN crm.revenue_forecast.revenue_hi IS
     'Upper end of the 95% prediction interval; NULL for actual months.';
 COMMENT ON COLUMN crm.revenue_forecast.model IS
-    'The model crm.best_model chose, e.g. holt_winters(additive) or arima(0,1,1); NULL for actual months.';
+    'The models crm.best_model combined, e.g. ets(M,Ad,M) + theta + arima(0,1,1); NULL for actual months.';
 
 GRANT SELECT ON crm.revenue_forecast TO crm_reader;

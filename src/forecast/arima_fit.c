@@ -42,7 +42,16 @@
 #include "forecast/optimize.h"
 #include "forecast/series_models.h"
 
-#define LYAP_MAX (ARIMA_MAX_R * (ARIMA_MAX_R + 1) / 2)
+/*
+ * States up to this size get their stationary covariance from the
+ * Lyapunov equation (a dense system of r(r + 1)/2 unknowns); larger ones,
+ * those of seasonal models, from the autocovariances (see
+ * stationary_covariance_acvf).
+ */
+#define ARIMA_LYAP_MAX_R (Max(ARIMA_MAX_P, ARIMA_MAX_Q + 1))
+#define LYAP_MAX (ARIMA_LYAP_MAX_R * (ARIMA_LYAP_MAX_R + 1) / 2)
+/* Partial autocorrelations searched: p + q + P + Q. */
+#define ARIMA_MAX_PACF (ARIMA_MAX_P + ARIMA_MAX_Q + ARIMA_MAX_SP + ARIMA_MAX_SQ)
 /* A filtered covariance below this is treated as zero (steady state). */
 #define STEADY_STATE_TOLERANCE 1e-13
 /* Stopping tolerance on the objective, -loglik / N up to a constant. */
@@ -62,17 +71,23 @@ typedef struct ArimaWork
 {
 	int			p,
 				q,
+				sp,
+				sq,
+				m,				/* season (1 without) */
+				p_full,			/* degrees of the expanded polynomials: */
+				q_full,			/* p + sp m and q + sq m */
+				k,				/* partial autocorrelations: p + q + sp + sq */
 				r,
 				n;				/* length of w */
 	bool		has_mean;
 	const double *w;			/* differenced series, centred when has_mean */
 	double	   *resid;			/* conditional residuals (CSS) */
-	double		lo[ARIMA_MAX_P + ARIMA_MAX_Q],	/* box of the partial */
-				hi[ARIMA_MAX_P + ARIMA_MAX_Q];	/* autocorrelations */
+	double		lo[ARIMA_MAX_PACF],	/* box of the partial */
+				hi[ARIMA_MAX_PACF];	/* autocorrelations */
 	double		center;			/* the mean removed from w */
 	/* the model being evaluated */
-	double		phi[ARIMA_MAX_R];	/* AR coefficients, zero beyond p */
-	double		rvec[ARIMA_MAX_R];	/* (1, theta_1, ..., theta_{r-1}) */
+	double		phi[ARIMA_MAX_R];	/* AR coefficients (expanded), zero beyond p_full */
+	double		rvec[ARIMA_MAX_R];	/* (1, theta_1, ..., theta_{r-1}), expanded */
 	/* filter buffers */
 	double		a[ARIMA_MAX_R],
 				a1[ARIMA_MAX_R];
@@ -89,7 +104,7 @@ typedef struct ArimaWork
 } ArimaWork;
 
 const char *
-arima_check_order(int p, int d, int q)
+crm_arima_check_order(int p, int d, int q)
 {
 	if (p < 0 || d < 0 || q < 0)
 		return psprintf("The order (p, d, q) = (%d, %d, %d) has a negative term.", p, d, q);
@@ -99,8 +114,21 @@ arima_check_order(int p, int d, int q)
 	return NULL;
 }
 
+const char *
+crm_arima_check_seasonal_order(int sp, int sd, int sq, int m)
+{
+	if (sp < 0 || sd < 0 || sq < 0)
+		return psprintf("The seasonal order (P, D, Q) = (%d, %d, %d) has a negative term.", sp, sd, sq);
+	if (sp > ARIMA_MAX_SP || sd > ARIMA_MAX_SD || sq > ARIMA_MAX_SQ)
+		return psprintf("The seasonal order (P, D, Q) = (%d, %d, %d) is too large; P and Q can be at most %d and D at most %d.",
+						sp, sd, sq, ARIMA_MAX_SP, ARIMA_MAX_SD);
+	if (m < 2 || m > ARIMA_MAX_SEASON)
+		return psprintf("The season must be 2 to %d points, not %d.", ARIMA_MAX_SEASON, m);
+	return NULL;
+}
+
 char *
-arima_name(int p, int d, int q)
+crm_arima_name(int p, int d, int q)
 {
 	return psprintf("arima(%d,%d,%d)", p, d, q);
 }
@@ -164,20 +192,73 @@ coefficients_to_partial(int k, const double *c, double *pacf)
 	return true;
 }
 
-/* Partial autocorrelations (AR part, then MA part) into phi and rvec. */
+/*
+ * phi and rvec, the coefficients of the products
+ *   1 - sum phi_k B^k = (1 - ar_1 B - ...)(1 - sar_1 B^m - ...)
+ *   1 + sum theta_k B^k = (1 + ma_1 B + ...)(1 + sma_1 B^m + ...),
+ * rvec = (1, theta_1, ..., theta_{r-1}).
+ */
+static void
+expand_polynomials(ArimaWork *wk, const double *ar, const double *ma, const double *sar,
+				   const double *sma)
+{
+	int			i,
+				j,
+				m = wk->m;
+
+	memset(wk->phi, 0, sizeof(double) * wk->r);
+	memset(wk->rvec, 0, sizeof(double) * wk->r);
+	for (i = 0; i < wk->p; i++)
+		wk->phi[i] = ar[i];
+	for (j = 0; j < wk->sp; j++)
+	{
+		wk->phi[(j + 1) * m - 1] += sar[j];
+		for (i = 0; i < wk->p; i++)
+			wk->phi[(j + 1) * m + i] -= ar[i] * sar[j];
+	}
+	wk->rvec[0] = 1.0;
+	for (i = 0; i < wk->q; i++)
+		wk->rvec[i + 1] = ma[i];
+	for (j = 0; j < wk->sq; j++)
+	{
+		wk->rvec[(j + 1) * m] += sma[j];
+		for (i = 0; i < wk->q; i++)
+			wk->rvec[(j + 1) * m + i + 1] += ma[i] * sma[j];
+	}
+}
+
+/*
+ * The factors' coefficients from partial autocorrelations (AR, MA,
+ * seasonal AR, seasonal MA; the MA ones with a sign change, so that every
+ * point of the box is invertible).
+ */
+static void
+factors_from_partial(const ArimaWork *wk, const double *pacf, double *ar, double *ma, double *sar,
+					 double *sma)
+{
+	int			i;
+
+	partial_to_coefficients(wk->p, pacf, ar);
+	partial_to_coefficients(wk->q, pacf + wk->p, ma);
+	partial_to_coefficients(wk->sp, pacf + wk->p + wk->q, sar);
+	partial_to_coefficients(wk->sq, pacf + wk->p + wk->q + wk->sp, sma);
+	for (i = 0; i < wk->q; i++)
+		ma[i] = -ma[i];
+	for (i = 0; i < wk->sq; i++)
+		sma[i] = -sma[i];
+}
+
+/* The model at partial autocorrelations pacf into phi and rvec. */
 static void
 set_model(ArimaWork *wk, const double *pacf)
 {
-	double		c[ARIMA_MAX_R];
-	int			i;
+	double		ar[ARIMA_MAX_P],
+				ma[ARIMA_MAX_Q],
+				sar[ARIMA_MAX_SP],
+				sma[ARIMA_MAX_SQ];
 
-	memset(wk->phi, 0, sizeof(wk->phi));
-	memset(wk->rvec, 0, sizeof(wk->rvec));
-	partial_to_coefficients(wk->p, pacf, wk->phi);
-	partial_to_coefficients(wk->q, pacf + wk->p, c);
-	wk->rvec[0] = 1.0;
-	for (i = 0; i < wk->q; i++)
-		wk->rvec[i + 1] = -c[i];
+	factors_from_partial(wk, pacf, ar, ma, sar, sma);
+	expand_polynomials(wk, ar, ma, sar, sma);
 }
 
 static inline int
@@ -195,8 +276,114 @@ sym_index(int r, int i, int j)
 }
 
 /*
- * The stationary covariance Q0 = T Q0 T' + R R' of the state, into wk->pm,
- * by solving the linear system for its upper triangle.
+ * The stationary covariance of the state from the autocovariances, for the
+ * large sparse states of seasonal models, where the Lyapunov system (of
+ * r(r + 1)/2 unknowns) would cost O(r^6).  Unrolling a = T a + R e gives
+ *
+ *	   a_t[i] = sum_{j >= 0} (phi[i + j] y_{t-1-j} + rvec[i + j] e_{t-j}),
+ *
+ * so Cov(a[i], a[l]) needs only the autocovariances g(h) of the ARMA
+ * process y and Cov(y_s, e_u) = psi_{s-u} (its psi weights), sigma2 = 1.
+ * g(0..p_full) solve g(h) - sum_i phi_i g(|h - i|) = sum_{j >= h} theta_j
+ * psi_{j-h} (theta_0 = 1), and later lags follow by the same recursion.
+ * The sums run over the nonzero coefficients only.
+ */
+static bool
+stationary_covariance_acvf(ArimaWork *wk)
+{
+	int			r = wk->r,
+				pf = wk->p_full,
+				nphi = 0,
+				nrv = 0,
+				i,
+				j,
+				l,
+				x,
+				z;
+	const double *phi = wk->phi,
+			   *rv = wk->rvec;
+	int			phi_at[ARIMA_MAX_R],
+				rv_at[ARIMA_MAX_R];
+	double		psi[ARIMA_MAX_R + 1],
+				gamma[ARIMA_MAX_R + 1],
+			   *system = palloc0(sizeof(double) * (pf + 1) * (pf + 1));
+
+	for (i = 0; i < r; i++)
+	{
+		if (phi[i] != 0.0)
+			phi_at[nphi++] = i;
+		if (rv[i] != 0.0)
+			rv_at[nrv++] = i;
+	}
+	/* psi weights: psi_h = theta_h + sum_i phi_i psi_{h-i} */
+	for (i = 0; i <= r; i++)
+	{
+		psi[i] = i < r ? rv[i] : 0.0;
+		for (j = 1; j <= Min(i, pf); j++)
+			psi[i] += phi[j - 1] * psi[i - j];
+	}
+	/* g(0..pf) from their linear system, then the recursion */
+	for (i = 0; i <= pf; i++)
+	{
+		system[i * (pf + 1) + i] += 1.0;
+		for (j = 1; j <= pf; j++)
+			system[i * (pf + 1) + abs(i - j)] -= phi[j - 1];
+		gamma[i] = 0.0;
+		for (j = i; j < r; j++)
+			gamma[i] += rv[j] * psi[j - i];
+	}
+	if (!crm_dense_solve(pf + 1, system, gamma))
+		return false;
+	pfree(system);
+	for (i = pf + 1; i <= r; i++)
+	{
+		gamma[i] = 0.0;
+		for (j = 1; j <= pf; j++)
+			gamma[i] += phi[j - 1] * gamma[i - j];
+		for (j = i; j < r; j++)
+			gamma[i] += rv[j] * psi[j - i];
+	}
+
+	for (i = 0; i < r; i++)
+		for (l = i; l < r; l++)
+		{
+			double		c = 0.0;
+
+			/* phi[a] y_{t-1-(a-i)} with phi[b] y_{t-1-(b-l)} */
+			for (x = 0; x < nphi; x++)
+				for (z = 0; z < nphi; z++)
+					if (phi_at[x] >= i && phi_at[z] >= l)
+						c += phi[phi_at[x]] * phi[phi_at[z]] *
+							gamma[abs((phi_at[x] - i) - (phi_at[z] - l))];
+			/* y against e in both orders: psi_{k-1-j} when k > j */
+			for (x = 0; x < nphi; x++)
+				for (z = 0; z < nrv; z++)
+				{
+					int			ja = phi_at[x] - i,
+								kb = rv_at[z] - l,
+								jb = phi_at[x] - l,
+								ka = rv_at[z] - i;
+
+					if (ja >= 0 && kb > ja)
+						c += phi[phi_at[x]] * rv[rv_at[z]] * psi[kb - 1 - ja];
+					if (jb >= 0 && ka > jb)
+						c += phi[phi_at[x]] * rv[rv_at[z]] * psi[ka - 1 - jb];
+				}
+			/* e with e at the same time */
+			for (z = 0; z < nrv; z++)
+				if (rv_at[z] >= i && rv_at[z] - i + l < r)
+					c += rv[rv_at[z]] * rv[rv_at[z] - i + l];
+			wk->pm[i * r + l] = wk->pm[l * r + i] = c;
+		}
+	for (i = 0; i < r; i++)
+		if (!(wk->pm[i * r + i] >= 0.0) || !isfinite(wk->pm[i * r + i]))
+			return false;
+	return wk->pm[0] > 0.0;
+}
+
+/*
+ * The stationary covariance Q0 = T Q0 T' + R R' of the state, into wk->pm:
+ * for small states by solving the linear system for its upper triangle.
  */
 static bool
 stationary_covariance(ArimaWork *wk)
@@ -208,6 +395,8 @@ stationary_covariance(ArimaWork *wk)
 	const double *phi = wk->phi,
 			   *rv = wk->rvec;
 
+	if (r > ARIMA_LYAP_MAX_R)
+		return stationary_covariance_acvf(wk);
 	memset(wk->lyap, 0, sizeof(double) * m * m);
 	for (i = 0; i < r; i++)
 		for (j = i; j < r; j++)
@@ -225,7 +414,7 @@ stationary_covariance(ArimaWork *wk)
 				eq[sym_index(r, i + 1, j + 1)] -= 1.0;
 			wk->rhs[row] = rv[i] * rv[j];
 		}
-	if (!dense_solve(m, wk->lyap, wk->rhs))
+	if (!crm_dense_solve(m, wk->lyap, wk->rhs))
 		return false;
 	for (i = 0; i < r; i++)
 		for (j = 0; j < r; j++)
@@ -236,8 +425,115 @@ stationary_covariance(ArimaWork *wk)
 	return wk->pm[0] > 0.0;
 }
 
+/* The state prediction a = T a, for the series and the column of ones. */
+static inline void
+predict_state(const ArimaWork *wk, double *a, double *a1)
+{
+	const double *phi = wk->phi;
+	double		a0 = a[0],
+				a10 = a1[0];
+	int			r = wk->r,
+				i;
+
+	/* in place, ascending: T has phi in its first column, ones above the diagonal */
+	for (i = 0; i < r - 1; i++)
+	{
+		a[i] = phi[i] * a0 + a[i + 1];
+		a1[i] = phi[i] * a10 + a1[i + 1];
+	}
+	a[r - 1] = phi[r - 1] * a0;
+	a1[r - 1] = phi[r - 1] * a10;
+}
+
+/* The covariance prediction pn = T pm T' + R R' (symmetric, r x r). */
+static inline void
+predict_covariance(const ArimaWork *wk, const double *pm, double *pn)
+{
+	const double *phi = wk->phi,
+			   *rv = wk->rvec;
+	int			r = wk->r,
+				i,
+				j;
+
+	for (i = 0; i < r; i++)
+		for (j = i; j < r; j++)
+		{
+			double		x = phi[i] * phi[j] * pm[0] + rv[i] * rv[j];
+
+			if (j + 1 < r)
+				x += phi[i] * pm[j + 1];
+			if (i + 1 < r)
+				x += phi[j] * pm[(i + 1) * r];
+			if (i + 1 < r && j + 1 < r)
+				x += pm[(i + 1) * r + j + 1];
+			pn[i * r + j] = pn[j * r + i] = x;
+		}
+}
+
 /*
- * Runs the Kalman filter for the model in wk (phi, rvec) over w.  Fills
+ * The measurement update with innovations v (series) and v1 (ones) of
+ * variance f: a += P Z' v / F, P -= P Z' Z P / F.  Returns the largest
+ * entry of the new P in size.
+ */
+static inline double
+update_state(const ArimaWork *wk, double *a, double *a1, double *pm, double v, double v1, double f)
+{
+	double		k[ARIMA_MAX_R],
+				pmax = 0.0;
+	int			r = wk->r,
+				i,
+				j;
+
+	for (i = 0; i < r; i++)
+		k[i] = pm[i * r] / f;
+	for (i = 0; i < r; i++)
+	{
+		a[i] += k[i] * v;
+		a1[i] += k[i] * v1;
+	}
+	for (i = 0; i < r; i++)
+		for (j = i; j < r; j++)
+		{
+			double		x = pm[i * r + j] - k[i] * k[j] * f;
+
+			pm[i * r + j] = pm[j * r + i] = x;
+			pmax = Max(pmax, fabs(x));
+		}
+	return pmax;
+}
+
+/*
+ * The mean concentrated out (GLS from the sums over the filter run, when
+ * the model has one), the innovations' sum of squares and the final state
+ * shifted to the GLS mean.
+ */
+static bool
+finish_filter(ArimaWork *wk, double syy, double s1y, double s11, double sumlog)
+{
+	int			i;
+
+	if (wk->has_mean)
+	{
+		if (!(s11 > 0.0))
+			return false;
+		wk->mean_shift = s1y / s11;
+		wk->ssq = syy - s1y * wk->mean_shift;
+		for (i = 0; i < wk->r; i++)
+			wk->a[i] -= wk->mean_shift * wk->a1[i];
+		wk->v1 -= wk->mean_shift;
+	}
+	else
+	{
+		wk->mean_shift = 0.0;
+		wk->ssq = syy;
+	}
+	wk->sumlog = sumlog;
+	return wk->ssq > 0.0 && isfinite(wk->ssq);
+}
+
+/*
+ * Runs the Kalman filter for the model in wk (phi, rvec) over w, in
+ * parallel for a column of ones (to concentrate the mean out).  Fills
  * ssq, sumlog, mean_shift, v1, f1; leaves a[n|n] (for the series minus the
  * GLS mean) in wk->a and P[n|n] in wk->pm.  Returns false when the model
  * has no finite likelihood.
@@ -248,10 +544,8 @@ kalman_filter(ArimaWork *wk)
 	int			r = wk->r,
 				n = wk->n,
 				t,
-				i,
-				j;
-	const double *phi = wk->phi,
-			   *rv = wk->rvec;
+				i;
+	const double *rv = wk->rvec;
 	double	   *a = wk->a,
 			   *a1 = wk->a1,
 			   *pm = wk->pm,
@@ -272,22 +566,11 @@ kalman_filter(ArimaWork *wk)
 	{
 		double		v,
 					v1,
-					f,
-					pmax = 0.0;
+					f;
 
 		if (t > 0)
 		{
-			/* predict: a = T a (in place, ascending), P = T P T' + R R' */
-			double		a0 = a[0],
-						a10 = a1[0];
-
-			for (i = 0; i < r - 1; i++)
-			{
-				a[i] = phi[i] * a0 + a[i + 1];
-				a1[i] = phi[i] * a10 + a1[i + 1];
-			}
-			a[r - 1] = phi[r - 1] * a0;
-			a1[r - 1] = phi[r - 1] * a10;
+			predict_state(wk, a, a1);
 			if (steady)
 			{
 				/* P[t|t-1] = R R', F = 1, gain R: P[t|t] stays zero */
@@ -303,19 +586,7 @@ kalman_filter(ArimaWork *wk)
 				}
 				continue;
 			}
-			for (i = 0; i < r; i++)
-				for (j = i; j < r; j++)
-				{
-					double		x = phi[i] * phi[j] * pm[0] + rv[i] * rv[j];
-
-					if (j + 1 < r)
-						x += phi[i] * pm[j + 1];
-					if (i + 1 < r)
-						x += phi[j] * pm[(i + 1) * r];
-					if (i + 1 < r && j + 1 < r)
-						x += pm[(i + 1) * r + j + 1];
-					pn[i * r + j] = pn[j * r + i] = x;
-				}
+			predict_covariance(wk, pm, pn);
 			/* the new covariance becomes the current one */
 			{
 				double	   *swap = pm;
@@ -345,28 +616,7 @@ kalman_filter(ArimaWork *wk)
 			sumlog += log(fprod);
 			fprod = 1.0;
 		}
-
-		/* update: a += P Z' v / F, P -= P Z' Z P / F */
-		{
-			double		k[ARIMA_MAX_R];
-
-			for (i = 0; i < r; i++)
-				k[i] = pm[i * r] / f;
-			for (i = 0; i < r; i++)
-			{
-				a[i] += k[i] * v;
-				a1[i] += k[i] * v1;
-			}
-			for (i = 0; i < r; i++)
-				for (j = i; j < r; j++)
-				{
-					double		x = pm[i * r + j] - k[i] * k[j] * f;
-
-					pm[i * r + j] = pm[j * r + i] = x;
-					pmax = Max(pmax, fabs(x));
-				}
-		}
-		if (pmax < STEADY_STATE_TOLERANCE)
+		if (update_state(wk, a, a1, pm, v, v1, f) < STEADY_STATE_TOLERANCE)
 		{
 			steady = true;
 			memset(pm, 0, sizeof(double) * r * r);
@@ -375,24 +625,7 @@ kalman_filter(ArimaWork *wk)
 	sumlog += log(fprod);
 	if (pm != wk->pm)
 		memcpy(wk->pm, pm, sizeof(double) * r * r);
-
-	if (wk->has_mean)
-	{
-		if (!(s11 > 0.0))
-			return false;
-		wk->mean_shift = s1y / s11;
-		wk->ssq = syy - s1y * wk->mean_shift;
-		for (i = 0; i < r; i++)
-			a[i] -= wk->mean_shift * a1[i];
-		wk->v1 -= wk->mean_shift;
-	}
-	else
-	{
-		wk->mean_shift = 0.0;
-		wk->ssq = syy;
-	}
-	wk->sumlog = sumlog;
-	return wk->ssq > 0.0 && isfinite(wk->ssq);
+	return finish_filter(wk, syy, s1y, s11, sumlog);
 }
 
 /* Concentrated objective: -loglik / n up to a constant. */
@@ -414,7 +647,7 @@ arima_objective(const double *pacf, double *gradient, void *context)
 	double		f = arima_value(pacf, context);
 
 	if (gradient != NULL)
-		opt_numeric_gradient(arima_value, context, wk->p + wk->q, (double *) pacf,
+		crm_opt_numeric_gradient(arima_value, context, wk->k, (double *) pacf,
 							 wk->lo, wk->hi, f, gradient);
 	return f;
 }
@@ -439,21 +672,21 @@ css_value(const double *pacf, void *context)
 	{
 		double		v = w[t];
 
-		if (t < wk->p)
+		if (t < wk->p_full)
 		{
 			e[t] = 0.0;
 			continue;
 		}
-		for (i = 0; i < wk->p; i++)
+		for (i = 0; i < wk->p_full; i++)
 			v -= wk->phi[i] * w[t - 1 - i];
-		for (i = 0; i < wk->q && i < t; i++)
+		for (i = 0; i < wk->q_full && i < t; i++)
 			v -= wk->rvec[i + 1] * e[t - 1 - i];
 		e[t] = v;
 		ssq += v * v;
 	}
 	if (!(ssq > 0.0) || !isfinite(ssq))
 		return INFINITY;
-	return 0.5 * log(ssq / (wk->n - wk->p));
+	return 0.5 * log(ssq / (wk->n - wk->p_full));
 }
 
 static double
@@ -463,7 +696,7 @@ css_objective(const double *pacf, double *gradient, void *context)
 	double		f = css_value(pacf, context);
 
 	if (gradient != NULL)
-		opt_numeric_gradient(css_value, context, wk->p + wk->q, (double *) pacf,
+		crm_opt_numeric_gradient(css_value, context, wk->k, (double *) pacf,
 							 wk->lo, wk->hi, f, gradient);
 	return f;
 }
@@ -581,7 +814,7 @@ hannan_rissanen(ArimaWork *wk, double *pacf)
 		}
 	}
 	pfree(e);
-	if (!dense_solve(k, xtx, xty))
+	if (!crm_dense_solve(k, xtx, xty))
 		return false;
 
 	memcpy(coef, xty, sizeof(double) * p);
@@ -592,53 +825,90 @@ hannan_rissanen(ArimaWork *wk, double *pacf)
 	return true;
 }
 
-/* Differences y d times into a new array of n - d points. */
+/*
+ * Differences y d times and then sd times at lag m, into a new array of
+ * n - d - sd m points.
+ */
 static double *
-difference(const double *y, int n, int d)
+difference(const double *y, int n, int d, int sd, int m)
 {
 	double	   *w = palloc(sizeof(double) * n);
 	int			i,
-				k;
+				k,
+				len = n;
 
 	memcpy(w, y, sizeof(double) * n);
-	for (k = 0; k < d; k++)
-		for (i = 0; i < n - k - 1; i++)
+	for (k = 0; k < d; k++, len--)
+		for (i = 0; i < len - 1; i++)
 			w[i] = w[i + 1] - w[i];
+	for (k = 0; k < sd; k++, len -= m)
+		for (i = 0; i < len - m; i++)
+			w[i] = w[i + m] - w[i];
 	return w;
 }
 
+/* The model's name in messages: ARIMA(p,d,q), or ARIMA(p,d,q)(P,D,Q)[m]. */
+char *
+crm_arima_display_name(int p, int d, int q, int sp, int sd, int sq, int m)
+{
+	if (m <= 1)
+		return psprintf("ARIMA(%d,%d,%d)", p, d, q);
+	return psprintf("ARIMA(%d,%d,%d)(%d,%d,%d)[%d]", p, d, q, sp, sd, sq, m);
+}
+
 const char *
-arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
+crm_arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
+{
+	return crm_arima_fit_seasonal(y, n, p, d, q, 0, 0, 0, 1, model);
+}
+
+/*
+ * ARIMA(p, d, q)(sp, sd, sq)[m] by exact maximum likelihood; m = 1 with
+ * sp = sd = sq = 0 is the plain ARIMA(p, d, q).
+ */
+const char *
+crm_arima_fit_seasonal(const double *y, int n, int p, int d, int q, int sp, int sd, int sq, int m,
+					   ArimaModel *model)
 {
 	ArimaWork	wk;
 	double	   *w;
-	double		pacf[ARIMA_MAX_P + ARIMA_MAX_Q],
-				best_pacf[ARIMA_MAX_P + ARIMA_MAX_Q];
+	double		pacf[ARIMA_MAX_PACF],
+				best_pacf[ARIMA_MAX_PACF];
 	double		best = INFINITY,
 				lo,
 				hi;
 	const char *problem;
-	int			k = p + q,
+	int			k = p + q + sp + sq,
+				lags = d + sd * m,
 				needed,
 				nparams,
 				start,
 				i;
+	bool		seasonal = m > 1;
 
-	if ((problem = arima_check_order(p, d, q)) != NULL)
+	if ((problem = crm_arima_check_order(p, d, q)) != NULL)
 		return problem;
-	needed = k + (d == 0 ? 1 : 0) + 3;
-	if (n - d < needed)
-		return psprintf("ARIMA(%d,%d,%d) needs at least %d points after differencing, and the series has %d.",
-						p, d, q, needed, Max(n - d, 0));
+	if (seasonal && (problem = crm_arima_check_seasonal_order(sp, sd, sq, m)) != NULL)
+		return problem;
+	needed = k + (lags == 0 ? 1 : 0) + 3 + (seasonal ? sp * m : 0);
+	if (n - lags < needed)
+		return psprintf("%s needs at least %d points after differencing, and the series has %d.",
+						crm_arima_display_name(p, d, q, sp, sd, sq, m), needed, Max(n - lags, 0));
 
 	memset(&wk, 0, sizeof(wk));
 	memset(model, 0, sizeof(*model));
 	wk.p = p;
 	wk.q = q;
-	wk.r = Max(p, q + 1);
-	wk.n = n - d;
-	wk.has_mean = (d == 0);
-	w = difference(y, n, d);
+	wk.sp = sp;
+	wk.sq = sq;
+	wk.m = seasonal ? m : 1;
+	wk.p_full = p + sp * wk.m;
+	wk.q_full = q + sq * wk.m;
+	wk.k = k;
+	wk.r = Max(wk.p_full, wk.q_full + 1);
+	wk.n = n - lags;
+	wk.has_mean = lags == 0;
+	w = difference(y, n, d, sd, wk.m);
 	wk.w = w;
 
 	lo = hi = w[0];
@@ -680,16 +950,17 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 		OptResult	result;
 
 		memset(pacf, 0, sizeof(pacf));
-		if (start < 2 && !hannan_rissanen(&wk, pacf))
+		/* Hannan-Rissanen for plain ARMA; seasonal models start from zero */
+		if (start < 2 && (seasonal || !hannan_rissanen(&wk, pacf)))
 			continue;
 		if (start == 1)
 		{
-			result = opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+			result = crm_opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
 								  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
 			if (!isfinite(result.value))
 				continue;
 		}
-		result = opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
+		result = crm_opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
 							  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
 		if (result.value < best)
 		{
@@ -698,26 +969,27 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 		}
 	}
 	if (!isfinite(best))
-		return psprintf("No stationary and invertible ARIMA(%d,%d,%d) has a finite likelihood for this series.",
-						p, d, q);
+		return psprintf("No stationary and invertible %s has a finite likelihood for this series.",
+						crm_arima_display_name(p, d, q, sp, sd, sq, m));
 
 	/* the model at the optimum, with the filter's final state */
 	set_model(&wk, best_pacf);
 	if (!kalman_filter(&wk))
-		return psprintf("No stationary and invertible ARIMA(%d,%d,%d) has a finite likelihood for this series.",
-						p, d, q);
+		return psprintf("No stationary and invertible %s has a finite likelihood for this series.",
+						crm_arima_display_name(p, d, q, sp, sd, sq, m));
 
 	model->p = p;
 	model->d = d;
 	model->q = q;
+	model->sp = sp;
+	model->sd = sd;
+	model->sq = sq;
+	model->m = wk.m;
 	model->n = n;
 	model->n_used = wk.n;
 	model->has_mean = wk.has_mean;
 	model->r = wk.r;
-	for (i = 0; i < p; i++)
-		model->ar[i] = wk.phi[i];
-	for (i = 0; i < q; i++)
-		model->ma[i] = wk.rvec[i + 1];
+	factors_from_partial(&wk, best_pacf, model->ar, model->ma, model->sar, model->sma);
 	model->mean = wk.has_mean ? wk.center + wk.mean_shift : 0.0;
 	model->sigma2 = wk.ssq / wk.n;
 	model->loglik = -0.5 * wk.n * (log(2.0 * M_PI) + 1.0 + log(model->sigma2)) - 0.5 * wk.sumlog;
@@ -726,7 +998,9 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 	model->bic = -2.0 * model->loglik + nparams * log((double) wk.n);
 	model->aicc = wk.n - nparams - 1 > 0 ?
 		model->aic + 2.0 * nparams * (nparams + 1) / (wk.n - nparams - 1) : INFINITY;
-	if (d == 0)
+	if (seasonal)
+		model->loglik_after_first = NAN;
+	else if (d == 0)
 		model->loglik_after_first = model->loglik +
 			0.5 * (log(2.0 * M_PI * model->sigma2 * wk.f1) + wk.v1 * wk.v1 / (model->sigma2 * wk.f1));
 	else if (d == 1)
@@ -735,57 +1009,71 @@ arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 		model->loglik_after_first = NAN;
 	memcpy(model->state, wk.a, sizeof(double) * wk.r);
 	memcpy(model->state_cov, wk.pm, sizeof(double) * wk.r * wk.r);
-	for (i = 0; i < d; i++)
-		model->tail[i] = y[n - d + i];
+	for (i = 0; i < lags; i++)
+		model->tail[i] = y[n - lags + i];
 	pfree(w);
 	return NULL;
 }
 
 /*
  * Forecast means and variances of the series (undifferenced) for steps
- * 1..horizon.  The state is the ARMA state followed by the last d points of
- * the series; those are known, so their covariance starts at zero.
+ * 1..horizon.  The state is the ARMA state (expanded over the seasonal
+ * lags) followed by the last d + sd m points of the series; those are
+ * known, so their covariance starts at zero.
  */
 void
-arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance)
+crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *variance)
 {
+	ArimaWork	wk;
 	int			r = model->r,
-				d = model->d,
-				dim = r + d,
+				m = model->m,
+				lags = model->d + model->sd * m,
+				dim = r + lags,
 				h,
 				i,
-				j,
-				k;
-	double		phi[ARIMA_MAX_R] = {0},
-				rv[ARIMA_MAX_R] = {0},
-				c[ARIMA_MAX_D] = {0},
-				g[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)],
-				hv[ARIMA_MAX_R + ARIMA_MAX_D],
-				s[ARIMA_MAX_R + ARIMA_MAX_D],
-				snew[ARIMA_MAX_R + ARIMA_MAX_D],
-				cov[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)],
-				tmp[(ARIMA_MAX_R + ARIMA_MAX_D) * (ARIMA_MAX_R + ARIMA_MAX_D)];
+				j;
+	double	   *c = palloc0(sizeof(double) * (lags + 1)),
+			   *g = palloc0(sizeof(double) * dim * dim),
+			   *hv = palloc0(sizeof(double) * dim),
+			   *s = palloc0(sizeof(double) * dim),
+			   *snew = palloc(sizeof(double) * dim),
+			   *cov = palloc0(sizeof(double) * dim * dim),
+			   *tmp = palloc(sizeof(double) * dim * dim);
+	const double *phi,
+			   *rv;
 
-	for (i = 0; i < model->p; i++)
-		phi[i] = model->ar[i];
-	rv[0] = 1.0;
-	for (i = 0; i < model->q; i++)
-		rv[i + 1] = model->ma[i];
-	/* y[t] = w[t] + sum c_i y[t-i]: (1 - B)^d expanded */
-	if (d == 1)
-		c[0] = 1.0;
-	else if (d == 2)
+	/* the expanded coefficients, from the model's factors */
+	memset(&wk, 0, sizeof(wk));
+	wk.p = model->p;
+	wk.q = model->q;
+	wk.sp = model->sp;
+	wk.sq = model->sq;
+	wk.m = m;
+	wk.r = r;
+	expand_polynomials(&wk, model->ar, model->ma, model->sar, model->sma);
+	phi = wk.phi;
+	rv = wk.rvec;
+
+	/* y[t] = w[t] + sum c_i y[t-i]: (1 - B)^d (1 - B^m)^sd expanded */
+	c[0] = 1.0;
 	{
-		c[0] = 2.0;
-		c[1] = -1.0;
+		int			degree = 0,
+					k;
+
+		for (k = 0; k < model->d; k++, degree++)
+			for (i = degree + 1; i >= 1; i--)
+				c[i] -= c[i - 1];
+		for (k = 0; k < model->sd; k++, degree += m)
+			for (i = degree + m; i >= m; i--)
+				c[i] -= c[i - m];
+		for (i = 1; i <= lags; i++)
+			c[i] = -c[i];
 	}
 
 	/*
-	 * Transition G of s = (a, y[t-1], ..., y[t-d]) and loading hv of the
+	 * Transition G of s = (a, y[t-1], ..., y[t-lags]) and loading hv of the
 	 * shock: a' = T a + R e; y' = Z a' + sum c y[t-i]; lags shift.
 	 */
-	memset(g, 0, sizeof(double) * dim * dim);
-	memset(hv, 0, sizeof(double) * dim);
 	for (i = 0; i < r; i++)
 	{
 		g[i * dim] = phi[i];
@@ -793,61 +1081,41 @@ arima_forecast(const ArimaModel *model, int horizon, double *mean, double *varia
 			g[i * dim + i + 1] = 1.0;
 		hv[i] = rv[i];
 	}
-	if (d > 0)
+	if (lags > 0)
 	{
 		/* Z T a = phi_1 a_1 + a_2 */
 		g[r * dim] = phi[0];
 		if (r > 1)
 			g[r * dim + 1] = 1.0;
-		for (i = 0; i < d; i++)
-			g[r * dim + r + i] = c[i];
+		for (i = 0; i < lags; i++)
+			g[r * dim + r + i] = c[i + 1];
 		hv[r] = rv[0];
-		for (i = 1; i < d; i++)
+		for (i = 1; i < lags; i++)
 			g[(r + i) * dim + r + i - 1] = 1.0;
 	}
 
-	memset(s, 0, sizeof(double) * dim);
-	memset(cov, 0, sizeof(double) * dim * dim);
 	for (i = 0; i < r; i++)
 	{
 		s[i] = model->state[i];
 		for (j = 0; j < r; j++)
 			cov[i * dim + j] = model->state_cov[i * r + j];
 	}
-	for (i = 0; i < d; i++)
-		s[r + i] = model->tail[d - 1 - i];	/* most recent first */
+	for (i = 0; i < lags; i++)
+		s[r + i] = model->tail[lags - 1 - i];	/* most recent first */
 
 	for (h = 0; h < horizon; h++)
 	{
-		int			out = d > 0 ? r : 0;
+		int			out = lags > 0 ? r : 0;
 
-		for (i = 0; i < dim; i++)
-		{
-			snew[i] = 0.0;
-			for (j = 0; j < dim; j++)
-				snew[i] += g[i * dim + j] * s[j];
-		}
+		crm_matmul(g, s, snew, dim, dim, 1);
 		memcpy(s, snew, sizeof(double) * dim);
 		/* cov = G cov G' + hv hv' */
+		crm_matmul(g, cov, tmp, dim, dim, dim);
+		crm_matmul_bt(tmp, g, cov, dim, dim, dim);
 		for (i = 0; i < dim; i++)
 			for (j = 0; j < dim; j++)
-			{
-				double		x = 0.0;
-
-				for (k = 0; k < dim; k++)
-					x += g[i * dim + k] * cov[k * dim + j];
-				tmp[i * dim + j] = x;
-			}
-		for (i = 0; i < dim; i++)
-			for (j = 0; j < dim; j++)
-			{
-				double		x = hv[i] * hv[j];
-
-				for (k = 0; k < dim; k++)
-					x += tmp[i * dim + k] * g[j * dim + k];
-				cov[i * dim + j] = x;
-			}
-		mean[h] = s[out] + (d == 0 ? model->mean : 0.0);
+				cov[i * dim + j] += hv[i] * hv[j];
+		mean[h] = s[out] + (lags == 0 ? model->mean : 0.0);
 		variance[h] = model->sigma2 * cov[out * dim + out];
 	}
 }

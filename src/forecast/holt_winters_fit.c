@@ -136,7 +136,7 @@ typedef struct HwWork
 } HwWork;
 
 bool
-hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
+crm_hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
 {
 	if (strcmp(text, "additive") == 0)
 		*seasonal = HW_ADDITIVE;
@@ -148,30 +148,31 @@ hw_parse_seasonal(const char *text, HwSeasonal *seasonal)
 }
 
 const char *
-hw_seasonal_name(HwSeasonal seasonal)
+crm_hw_seasonal_name(HwSeasonal seasonal)
 {
 	return seasonal == HW_ADDITIVE ? "additive" : "multiplicative";
 }
 
 /* Points the optimised fit needs: two seasons, and 2 more than parameters. */
-static int
+static int64
 hw_min_points(int m, bool optimized)
 {
-	return optimized ? Max(2 * m, m + 7) : 2 * m;
+	return optimized ? Max(2 * (int64) m, (int64) m + 7) : 2 * (int64) m;
 }
 
 const char *
-hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized)
+crm_hw_check_data(const double *y, int n, int m, HwSeasonal seasonal, bool optimized)
 {
 	int			i;
 
 	if (m < 2)
 		return psprintf("The season must be at least 2 points long, not %d.", m);
-	if (n < 2 * m)
+	/* in 64 bits: a season near INT_MAX must not wrap around */
+	if ((int64) n < 2 * (int64) m)
 		return psprintf("The season (%d points) is longer than half the series (%d points).", m, n);
-	if (n < hw_min_points(m, optimized))
+	if ((int64) n < hw_min_points(m, optimized))
 		return psprintf("Holt-Winters with a season of %d points estimates %d parameters and needs at least %d points, and the series has %d.",
-						m, m + 4, hw_min_points(m, optimized), n);
+						m, m + 4, (int) hw_min_points(m, optimized), n);
 	if (seasonal == HW_MULTIPLICATIVE)
 		for (i = 0; i < n; i++)
 			if (!(y[i] > 0.0))
@@ -314,12 +315,188 @@ hw_work_init(HwWork *wk, const double *y, int n, int m, HwSeasonal seasonal)
 }
 
 /*
+ * The derivatives of every state in every initial state, carried one point
+ * further (point t, seasonal index j, the point's level plus trend lb,
+ * seasonal state sj, value yt and error e), and the point's row of the
+ * Jacobian added to the normal equations J'J and J'e in the free initial
+ * states.
+ */
+static inline void
+hw_jacobian_step(HwWork *wk, int t, int j, double lb, double sj, double yt, double e)
+{
+	int			m = wk->m,
+				k = m + 2,
+				nf = m + 1,
+				kp = PAIR_ROUND(k),
+				nfp = PAIR_ROUND(nf),
+				c,
+				i;
+	double		alpha = wk->alpha,
+				beta = wk->beta,
+				gamma = wk->gamma;
+	double	   *dl = wk->dl,
+			   *db = wk->db,
+			   *ds = wk->ds,
+			   *rowraw = wk->rowraw,
+			   *row = wk->row,
+			   *jtj = wk->jtj,
+			   *jte = wk->jte,
+			   *dsj = ds + j * kp;
+	bool		additive = wk->seasonal == HW_ADDITIVE;
+
+	/*
+	 * Derivatives of every state in every initial state, two columns
+	 * at a time (the arrays are padded to even length).
+	 */
+	if (additive)
+	{
+#ifdef HW_PAIRS
+		hw_pair		va = {alpha, alpha},
+					vb = {beta, beta},
+					vb1 = {1.0 - beta, 1.0 - beta},
+					vg = {gamma, gamma};
+
+		for (c = 0; c < kp; c += 2)
+		{
+			hw_pair		vl = pair_load(dl + c),
+						vlb = vl + pair_load(db + c),
+						vy = vlb + pair_load(dsj + c),
+						vln = vlb - va * vy;
+
+			pair_store(dsj + c, pair_load(dsj + c) - vg * vy);
+			pair_store(db + c, vb * (vln - vl) + vb1 * pair_load(db + c));
+			pair_store(dl + c, vln);
+			pair_store(rowraw + c, -vy);
+		}
+#else
+		for (c = 0; c < kp; c++)
+		{
+			double		dlb = dl[c] + db[c],
+						dy = dlb + dsj[c],
+						dln = dlb - alpha * dy;
+
+			dsj[c] -= gamma * dy;
+			db[c] = beta * (dln - dl[c]) + (1.0 - beta) * db[c];
+			dl[c] = dln;
+			rowraw[c] = -dy;
+		}
+#endif
+	}
+	else
+	{
+		double		ly = alpha * yt / (sj * sj),
+					gy = gamma * yt / (lb * lb);
+
+		for (c = 0; c < kp; c += 2)
+		{
+			double		dlb0 = dl[c] + db[c],
+						dlb1 = dl[c + 1] + db[c + 1],
+						dy0 = dlb0 * sj + lb * dsj[c],
+						dy1 = dlb1 * sj + lb * dsj[c + 1],
+						dln0 = (1.0 - alpha) * dlb0 - ly * dsj[c],
+						dln1 = (1.0 - alpha) * dlb1 - ly * dsj[c + 1];
+
+			dsj[c] = (1.0 - gamma) * dsj[c] - gy * dlb0;
+			dsj[c + 1] = (1.0 - gamma) * dsj[c + 1] - gy * dlb1;
+			db[c] = beta * (dln0 - dl[c]) + (1.0 - beta) * db[c];
+			db[c + 1] = beta * (dln1 - dl[c + 1]) + (1.0 - beta) * db[c + 1];
+			dl[c] = dln0;
+			dl[c + 1] = dln1;
+			rowraw[c] = -dy0;
+			rowraw[c + 1] = -dy1;
+		}
+	}
+	/* free coordinates: the last seasonal moves against the others */
+	row[0] = rowraw[0];
+	row[1] = rowraw[1];
+	for (i = 0; i < m - 1; i++)
+		row[2 + i] = rowraw[2 + i] - rowraw[k - 1];
+	if (wk->rows_out != NULL)
+		memcpy(wk->rows_out + t * nf, row, sizeof(double) * nf);
+	/* lower triangle of J'J (rounded up to pairs) and J'e */
+	for (i = 0; i < nf; i++)
+	{
+		double	   *jrow = jtj + i * nfp;
+		double		ri = row[i];
+		int			len = PAIR_ROUND(i + 1);
+#ifdef HW_PAIRS
+		hw_pair		vr = {ri, ri};
+
+		for (c = 0; c < len; c += 2)
+			pair_store(jrow + c, pair_load(jrow + c) + vr * pair_load(row + c));
+#else
+		for (c = 0; c < len; c++)
+			jrow[c] += ri * row[c];
+#endif
+		jte[i] += ri * e;
+	}
+}
+
+/* The derivatives of the level, trend and SSE in alpha, beta and gamma. */
+typedef struct HwGradient
+{
+	double		level[3],
+				trend[3],
+				sse[3];
+} HwGradient;
+
+/*
+ * The derivatives of the states and of the SSE in alpha, beta and gamma
+ * (initial states held) carried over point t: l and b are the states
+ * before it, lnew the new level; lb, sj, yt, e as in hw_jacobian_step.
+ */
+static inline void
+hw_gradient_step(HwWork *wk, HwGradient *g, int j, double l, double b, double lb, double sj,
+				 double yt, double e, double lnew)
+{
+	int			m = wk->m;
+	double		alpha = wk->alpha,
+				beta = wk->beta,
+				gamma = wk->gamma;
+	double	   *gs = wk->gs,
+			   *gl = g->level,
+			   *gb = g->trend,
+			   *gsse = g->sse;
+	bool		additive = wk->seasonal == HW_ADDITIVE;
+
+	/* derivatives in alpha (p = 0), beta (1), gamma (2) */
+	int			p;
+
+	for (p = 0; p < 3; p++)
+	{
+		double		dlb = gl[p] + gb[p],
+					dsj = gs[p * m + j],
+					dy,
+					dlnew;
+
+		if (additive)
+		{
+			dy = dlb + dsj;
+			dlnew = dlb - alpha * dy + (p == 0 ? e : 0.0);
+			gs[p * m + j] = dsj - gamma * dy + (p == 2 ? e : 0.0);
+		}
+		else
+		{
+			dy = dlb * sj + lb * dsj;
+			dlnew = (1.0 - alpha) * dlb - alpha * yt * dsj / (sj * sj) +
+				(p == 0 ? yt / sj - lb : 0.0);
+			gs[p * m + j] = (1.0 - gamma) * dsj - gamma * yt * dlb / (lb * lb) +
+				(p == 2 ? yt / lb - sj : 0.0);
+		}
+		gb[p] = beta * (dlnew - gl[p]) + (1.0 - beta) * gb[p] +
+			(p == 1 ? lnew - l - b : 0.0);
+		gl[p] = dlnew;
+		gsse[p] -= 2.0 * e * dy;
+	}
+}
+
+/*
  * One pass of the recursions from initial states x0 with wk's smoothing
  * parameters.  Returns the SSE (INFINITY if not finite) and leaves the final
  * state in wk->level, wk->trend, wk->s.  With jacobian, also accumulates
- * the normal equations J'J and J'e of the errors in the free initial states;
- * with gradient, the SSE's derivatives in alpha, beta, gamma (initial
- * states held) in wk->pass_gradient.
+ * the normal equations J'J and J'e of the errors in the free initial states
+ * (hw_jacobian_step); with gradient, the SSE's derivatives in alpha, beta,
+ * gamma (initial states held) in wk->pass_gradient (hw_gradient_step).
  */
 static double
 hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
@@ -327,12 +504,10 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 	const double *y = wk->y;
 	int			n = wk->n,
 				m = wk->m,
-				k = m + 2,
+				kp = PAIR_ROUND(m + 2),
 				nf = m + 1,
-				kp = PAIR_ROUND(k),
 				nfp = PAIR_ROUND(nf),
 				t,
-				c,
 				i,
 				j = 0;
 	double		alpha = wk->alpha,
@@ -341,35 +516,28 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 	double		l = x0[0],
 				b = x0[1],
 				sse = 0.0;
-	double		gl[3] = {0.0, 0.0, 0.0},
-				gb[3] = {0.0, 0.0, 0.0},
-				gsse[3] = {0.0, 0.0, 0.0};
-	double	   *gs = wk->gs;
-	double	   *s = wk->s,
-			   *dl = wk->dl,
-			   *db = wk->db,
-			   *ds = wk->ds,
-			   *rowraw = wk->rowraw,
-			   *row = wk->row,
-			   *jtj = wk->jtj,
-			   *jte = wk->jte;
+	HwGradient	g;
+	double	   *s = wk->s;
 	bool		additive = wk->seasonal == HW_ADDITIVE;
 
 	memcpy(s, x0 + 2, sizeof(double) * m);
 	if (jacobian)
 	{
-		memset(dl, 0, sizeof(double) * kp);
-		memset(db, 0, sizeof(double) * kp);
-		memset(ds, 0, sizeof(double) * kp * m);
-		dl[0] = 1.0;
-		db[1] = 1.0;
+		memset(wk->dl, 0, sizeof(double) * kp);
+		memset(wk->db, 0, sizeof(double) * kp);
+		memset(wk->ds, 0, sizeof(double) * kp * m);
+		wk->dl[0] = 1.0;
+		wk->db[1] = 1.0;
 		for (i = 0; i < m; i++)
-			ds[i * kp + i + 2] = 1.0;
-		memset(jtj, 0, sizeof(double) * nf * nfp);
-		memset(jte, 0, sizeof(double) * nf);
+			wk->ds[i * kp + i + 2] = 1.0;
+		memset(wk->jtj, 0, sizeof(double) * nf * nfp);
+		memset(wk->jte, 0, sizeof(double) * nf);
 	}
 	if (gradient)
-		memset(gs, 0, sizeof(double) * 3 * m);
+	{
+		memset(&g, 0, sizeof(g));
+		memset(wk->gs, 0, sizeof(double) * 3 * m);
+	}
 
 	for (t = 0; t < n; t++)
 	{
@@ -384,98 +552,8 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 		wk->errors[t] = e;
 		if (t == 0)
 			wk->first_error = e;
-
 		if (jacobian)
-		{
-			double	   *dsj = ds + j * kp;
-
-			/*
-			 * Derivatives of every state in every initial state, two columns
-			 * at a time (the arrays are padded to even length).
-			 */
-			if (additive)
-			{
-#ifdef HW_PAIRS
-				hw_pair		va = {alpha, alpha},
-							vb = {beta, beta},
-							vb1 = {1.0 - beta, 1.0 - beta},
-							vg = {gamma, gamma};
-
-				for (c = 0; c < kp; c += 2)
-				{
-					hw_pair		vl = pair_load(dl + c),
-								vlb = vl + pair_load(db + c),
-								vy = vlb + pair_load(dsj + c),
-								vln = vlb - va * vy;
-
-					pair_store(dsj + c, pair_load(dsj + c) - vg * vy);
-					pair_store(db + c, vb * (vln - vl) + vb1 * pair_load(db + c));
-					pair_store(dl + c, vln);
-					pair_store(rowraw + c, -vy);
-				}
-#else
-				for (c = 0; c < kp; c++)
-				{
-					double		dlb = dl[c] + db[c],
-								dy = dlb + dsj[c],
-								dln = dlb - alpha * dy;
-
-					dsj[c] -= gamma * dy;
-					db[c] = beta * (dln - dl[c]) + (1.0 - beta) * db[c];
-					dl[c] = dln;
-					rowraw[c] = -dy;
-				}
-#endif
-			}
-			else
-			{
-				double		ly = alpha * yt / (sj * sj),
-							gy = gamma * yt / (lb * lb);
-
-				for (c = 0; c < kp; c += 2)
-				{
-					double		dlb0 = dl[c] + db[c],
-								dlb1 = dl[c + 1] + db[c + 1],
-								dy0 = dlb0 * sj + lb * dsj[c],
-								dy1 = dlb1 * sj + lb * dsj[c + 1],
-								dln0 = (1.0 - alpha) * dlb0 - ly * dsj[c],
-								dln1 = (1.0 - alpha) * dlb1 - ly * dsj[c + 1];
-
-					dsj[c] = (1.0 - gamma) * dsj[c] - gy * dlb0;
-					dsj[c + 1] = (1.0 - gamma) * dsj[c + 1] - gy * dlb1;
-					db[c] = beta * (dln0 - dl[c]) + (1.0 - beta) * db[c];
-					db[c + 1] = beta * (dln1 - dl[c + 1]) + (1.0 - beta) * db[c + 1];
-					dl[c] = dln0;
-					dl[c + 1] = dln1;
-					rowraw[c] = -dy0;
-					rowraw[c + 1] = -dy1;
-				}
-			}
-			/* free coordinates: the last seasonal moves against the others */
-			row[0] = rowraw[0];
-			row[1] = rowraw[1];
-			for (i = 0; i < m - 1; i++)
-				row[2 + i] = rowraw[2 + i] - rowraw[k - 1];
-			if (wk->rows_out != NULL)
-				memcpy(wk->rows_out + t * nf, row, sizeof(double) * nf);
-			/* lower triangle of J'J (rounded up to pairs) and J'e */
-			for (i = 0; i < nf; i++)
-			{
-				double	   *jrow = jtj + i * nfp;
-				double		ri = row[i];
-				int			len = PAIR_ROUND(i + 1);
-#ifdef HW_PAIRS
-				hw_pair		vr = {ri, ri};
-
-				for (c = 0; c < len; c += 2)
-					pair_store(jrow + c, pair_load(jrow + c) + vr * pair_load(row + c));
-#else
-				for (c = 0; c < len; c++)
-					jrow[c] += ri * row[c];
-#endif
-				jte[i] += ri * e;
-			}
-		}
+			hw_jacobian_step(wk, t, j, lb, sj, yt, e);
 
 		if (additive)
 		{
@@ -487,39 +565,8 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 			lnew = alpha * yt / sj + (1.0 - alpha) * lb;
 			s[j] = gamma * yt / lb + (1.0 - gamma) * sj;
 		}
-
 		if (gradient)
-		{
-			/* derivatives in alpha (p = 0), beta (1), gamma (2) */
-			int			p;
-
-			for (p = 0; p < 3; p++)
-			{
-				double		dlb = gl[p] + gb[p],
-							dsj = gs[p * m + j],
-							dy,
-							dlnew;
-
-				if (additive)
-				{
-					dy = dlb + dsj;
-					dlnew = dlb - alpha * dy + (p == 0 ? e : 0.0);
-					gs[p * m + j] = dsj - gamma * dy + (p == 2 ? e : 0.0);
-				}
-				else
-				{
-					dy = dlb * sj + lb * dsj;
-					dlnew = (1.0 - alpha) * dlb - alpha * yt * dsj / (sj * sj) +
-						(p == 0 ? yt / sj - lb : 0.0);
-					gs[p * m + j] = (1.0 - gamma) * dsj - gamma * yt * dlb / (lb * lb) +
-						(p == 2 ? yt / lb - sj : 0.0);
-				}
-				gb[p] = beta * (dlnew - gl[p]) + (1.0 - beta) * gb[p] +
-					(p == 1 ? lnew - l - b : 0.0);
-				gl[p] = dlnew;
-				gsse[p] -= 2.0 * e * dy;
-			}
-		}
+			hw_gradient_step(wk, &g, j, l, b, lb, sj, yt, e, lnew);
 		b = beta * (lnew - l) + (1.0 - beta) * b;
 		l = lnew;
 		if (++j == m)
@@ -528,7 +575,7 @@ hw_pass(HwWork *wk, const double *x0, bool jacobian, bool gradient)
 	wk->level = l;
 	wk->trend = b;
 	if (gradient)
-		memcpy(wk->pass_gradient, gsse, sizeof(gsse));
+		memcpy(wk->pass_gradient, g.sse, sizeof(g.sse));
 	return isfinite(sse) ? sse : INFINITY;
 }
 
@@ -563,7 +610,7 @@ hw_profile(HwWork *wk, bool gradient)
 			memcpy(wk->a + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
 			wk->row[i] = -wk->jte[i];
 		}
-		dense_solve_psd(nf, wk->a, wk->row, wk->solve_work);
+		crm_dense_solve_psd(nf, wk->a, wk->row, wk->solve_work);
 
 		/*
 		 * Additive errors are linear in the initial states, so the SSE at
@@ -831,7 +878,7 @@ hw_grid_cache_for(HwWork *wk, double points[HW_GRID_MAX][3], int count)
 		wk->rows_out = NULL;
 		for (i = 0; i < nf; i++)
 			memcpy(cache->factor[p] + i * nf, wk->jtj + i * nfp, sizeof(double) * (i + 1));
-		dense_factor_psd(nf, cache->factor[p], cache->work[p]);
+		crm_dense_factor_psd(nf, cache->factor[p], cache->work[p]);
 	}
 	cache->n = n;
 	cache->m = wk->m;
@@ -863,7 +910,7 @@ hw_grid_value(HwWork *wk, HwGridCache *cache, int p, const double *u)
 			jte[i] += rows[t * nf + i] * wk->errors[t];
 	for (i = 0; i < nf; i++)
 		delta[i] = -jte[i];
-	dense_solve_factored(nf, cache->factor[p], cache->work[p], delta);
+	crm_dense_solve_factored(nf, cache->factor[p], cache->work[p], delta);
 	for (i = 0; i < nf; i++)
 		drop += delta[i] * jte[i];
 	return Max(sse + drop, 0.0);
@@ -896,7 +943,7 @@ hw_keep_start(double starts[][3], double *start_sse, const double *u, double sse
 }
 
 const char *
-hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
+crm_hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 {
 	static const double probes[] = {0.03, 0.1, 0.25, 0.5, 0.8};
 	HwWork		wk;
@@ -913,7 +960,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 				p,
 				s;
 
-	if ((problem = hw_check_data(y, n, m, seasonal, true)) != NULL)
+	if ((problem = crm_hw_check_data(y, n, m, seasonal, true)) != NULL)
 		return problem;
 	hw_work_init(&wk, y, n, m, seasonal);
 	hw_initial_states(y, n, m, seasonal, wk.warm);
@@ -932,7 +979,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 
 		if (!isfinite(start_sse[s]))
 			continue;
-		result = opt_bfgs_box(hw_objective, &wk, 3, starts[s], lo, hi,
+		result = crm_opt_bfgs_box(hw_objective, &wk, 3, starts[s], lo, hi,
 							  HW_TOLERANCE, 0.0, HW_MAX_STEP, HW_MAX_EVALUATIONS);
 		if (result.value < best)
 		{
@@ -945,7 +992,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 	 * A search often stops on a bound (beta = 0, say) where the surface
 	 * dips again further in: probe each parameter across its range.
 	 */
-	opt_probe(hw_value, hw_objective, &wk, 3, best_u, &best, lo, hi, probes, lengthof(probes),
+	crm_opt_probe(hw_value, hw_objective, &wk, 3, best_u, &best, lo, hi, probes, lengthof(probes),
 			  HW_PROBE_ROUNDS, HW_TOLERANCE, 0.0, HW_MAX_STEP, HW_MAX_EVALUATIONS);
 	if (!isfinite(best))
 		return pstrdup("No Holt-Winters model has a finite sum of squared errors for this series.");
@@ -961,7 +1008,7 @@ hw_fit(const double *y, int n, int m, HwSeasonal seasonal, HwModel *model)
 }
 
 const char *
-hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
+crm_hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 			 double alpha, double beta, double gamma, HwModel *model)
 {
 	HwWork		wk;
@@ -971,7 +1018,7 @@ hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 		  gamma >= 0.0 && gamma <= 1.0 - alpha))
 		return psprintf("The smoothing parameters must satisfy 0 <= alpha <= 1, 0 <= beta <= 1 and 0 <= gamma <= 1 - alpha; they are %g, %g and %g.",
 						alpha, beta, gamma);
-	if ((problem = hw_check_data(y, n, m, seasonal, false)) != NULL)
+	if ((problem = crm_hw_check_data(y, n, m, seasonal, false)) != NULL)
 		return problem;
 	hw_work_init(&wk, y, n, m, seasonal);
 	hw_initial_states(y, n, m, seasonal, wk.x0);
@@ -985,7 +1032,7 @@ hw_fit_fixed(const double *y, int n, int m, HwSeasonal seasonal,
 }
 
 void
-hw_forecast(const HwModel *model, int horizon, double *mean, double *variance)
+crm_hw_forecast(const HwModel *model, int horizon, double *mean, double *variance)
 {
 	int			m = model->m,
 				h,

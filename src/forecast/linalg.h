@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * linalg.h
  *	  Small dense linear algebra for the forecasting and scoring aggregates:
- *	  Cholesky factorisation with a rank test, solves and inverses.
+ *	  Cholesky factorisation with a rank test, solves, inverses, Gaussian
+ *	  elimination and matrix products.
  *
  * Matrices are n × n, row-major, in caller-owned double arrays; nothing
  * here allocates.  Sizes are small (a few to a few hundred), so the code is
@@ -41,5 +42,35 @@ extern void crm_cholesky_inverse(const double *l, int n, double *inv, double *wo
  * above tol × the largest entry of its column.
  */
 extern bool crm_invert(double *a, int n, double *inv, double tol);
+
+/*
+ * Solves A x = b for a general n x n matrix (row-major, overwritten) by
+ * Gaussian elimination with partial pivoting; b is overwritten by x.
+ * Returns false when A is singular to working precision.
+ */
+extern bool crm_dense_solve(int n, double *a, double *b);
+
+/*
+ * Solves the symmetric positive semi-definite system A x = b (row-major,
+ * only the lower triangle read, A overwritten) by a Cholesky factorisation
+ * of the diagonally scaled matrix.  Directions whose pivot is negligible are
+ * set to zero (a basic solution of rank-deficient least squares).  work
+ * holds 2n doubles.  Returns the number of directions dropped.
+ */
+extern int	crm_dense_solve_psd(int n, double *a, double *b, double *work);
+
+/*
+ * crm_dense_solve_psd in two steps, for many right-hand sides: factor A (and
+ * fill work), then solve for b in place with that factor and work.
+ */
+extern int	crm_dense_factor_psd(int n, double *a, double *work);
+extern void crm_dense_solve_factored(int n, const double *a, const double *work, double *b);
+
+
+/* out = a b for a (r x inner) and b (inner x c); out distinct from both. */
+extern void crm_matmul(const double *a, const double *b, double *out, int r, int inner, int c);
+
+/* out = a b' for a (r x inner) and b (c x inner); out distinct from both. */
+extern void crm_matmul_bt(const double *a, const double *b, double *out, int r, int inner, int c);
 
 #endif							/* CRM_FORECAST_LINALG_H */

@@ -32,11 +32,10 @@
 
 #include "utils/jsonb.h"
 
-#include "linalg.h"
+#include "forecast/linalg.h"
 #include "logistic.h"
 
 PG_FUNCTION_INFO_V1(crm_logreg_accum);
-PG_FUNCTION_INFO_V1(crm_logreg_combine);
 PG_FUNCTION_INFO_V1(crm_logreg_serialize);
 PG_FUNCTION_INFO_V1(crm_logreg_deserialize);
 PG_FUNCTION_INFO_V1(crm_logreg_final);
@@ -143,11 +142,13 @@ rank_deficient(int feature, bool constant)
 	if (constant)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the design matrix is rank deficient", LOGREG),
+				 errcontext("%s", LOGREG),
+				 errmsg("the design matrix is rank deficient"),
 				 errdetail("x[%d] is constant.", feature)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: the design matrix is rank deficient", LOGREG),
+			 errcontext("%s", LOGREG),
+			 errmsg("the design matrix is rank deficient"),
 			 errdetail("x[%d] is a linear combination of the intercept and x[1..%d].",
 					   feature, feature - 1)));
 }
@@ -207,7 +208,8 @@ report_separation(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: the outcome is separated by the features", LOGREG),
+			 errcontext("%s", LOGREG),
+			 errmsg("the outcome is separated by the features"),
 			 errdetail("A linear combination of the features separates the rows by outcome "
 					   "(perfect or quasi-complete separation), so the maximum likelihood estimate "
 					   "does not exist."),
@@ -239,27 +241,6 @@ crm_logreg_accum(PG_FUNCTION_ARGS)
 }
 
 Datum
-crm_logreg_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext = crm_agg_context(fcinfo, LOGREG);
-	CrmRows    *rows1 = PG_ARGISNULL(0) ? NULL : (CrmRows *) PG_GETARG_POINTER(0);
-	CrmRows    *rows2 = PG_ARGISNULL(1) ? NULL : (CrmRows *) PG_GETARG_POINTER(1);
-
-	if (rows2 == NULL)
-	{
-		if (rows1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(rows1);
-	}
-	if (rows1 == NULL)
-		rows1 = crm_rows_create(aggcontext, rows2->width, true, LOGREG);
-	else
-		crm_check_feature_count(rows2->width, rows1->width, LOGREG);
-	crm_rows_append_all(rows1, rows2);
-	PG_RETURN_POINTER(rows1);
-}
-
-Datum
 crm_logreg_serialize(PG_FUNCTION_ARGS)
 {
 	crm_agg_context(fcinfo, LOGREG);
@@ -273,6 +254,162 @@ crm_logreg_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(crm_rows_deserialize(PG_GETARG_BYTEA_PP(0), CurrentMemoryContext, LOGREG));
 }
 
+/* Refuses outcomes of one kind only, and too few rows for the coefficients. */
+static void
+check_outcomes(int64 positives, int64 n, int p)
+{
+	if (positives == 0 || positives == n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errcontext("%s", LOGREG),
+				 errmsg("y is %s in every row", positives == 0 ? "false" : "true"),
+				 errdetail("Logistic regression needs rows of both outcomes.")));
+	if (n <= p)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errcontext("%s", LOGREG),
+				 errmsg(INT64_FORMAT " rows are too few for %d coefficients", n, p),
+				 errdetail("Estimating standard errors needs more rows than coefficients.")));
+}
+
+/* Newton's method: its iterate, score, information and their factor. */
+typedef struct Newton
+{
+	int			p;
+	double	   *beta,
+			   *g,				/* score at beta */
+			   *h,				/* information at beta */
+			   *l;				/* Cholesky factor of h */
+	double		ll;				/* log-likelihood at beta */
+	int			iterations;
+	bool		singular;		/* the information could not be factored */
+} Newton;
+
+/*
+ * Newton's method from the intercept-only fit in nt->beta, halving steps
+ * that lower the log-likelihood.  True when the steps became small.
+ */
+static bool
+newton_iterate(const Design *d, Newton *nt)
+{
+	int			p = nt->p;
+	double	   *trial = palloc(sizeof(double) * p),
+			   *step = palloc(sizeof(double) * p),
+			   *g2 = palloc(sizeof(double) * p),
+			   *h2 = palloc(sizeof(double) * p * p);
+
+	nt->ll = score_information(d, nt->beta, nt->g, nt->h);
+	while (nt->iterations < MAX_ITERATIONS)
+	{
+		double		t = 1.0;
+		double		trial_ll;
+		bool		small = true;
+		int			halvings;
+
+		if (!factor_information(nt->h, p, nt->l))
+		{
+			nt->singular = true;
+			return false;
+		}
+		memcpy(step, nt->g, sizeof(double) * p);
+		crm_cholesky_solve(nt->l, p, step);
+		/*
+		 * The full step usually succeeds: evaluate everything there in one
+		 * pass, and only the log-likelihood while halving.
+		 */
+		for (int j = 0; j < p; j++)
+			trial[j] = nt->beta[j] + step[j];
+		trial_ll = score_information(d, trial, g2, h2);
+		for (halvings = 0; !(trial_ll >= nt->ll - 1e-12 * fabs(nt->ll)) && halvings < MAX_HALVINGS; halvings++)
+		{
+			t *= 0.5;
+			for (int j = 0; j < p; j++)
+				trial[j] = nt->beta[j] + t * step[j];
+			trial_ll = loglik(d, trial);
+		}
+		if (!(trial_ll >= nt->ll - 1e-12 * fabs(nt->ll)))
+			return false;		/* no step improves: not converged */
+		for (int j = 0; j < p; j++)
+			small &= fabs(trial[j] - nt->beta[j]) <= STEP_TOL * (1.0 + fabs(nt->beta[j]));
+		memcpy(nt->beta, trial, sizeof(double) * p);
+		nt->iterations++;
+		if (halvings == 0)
+		{
+			memcpy(nt->g, g2, sizeof(double) * p);
+			memcpy(nt->h, h2, sizeof(double) * p * p);
+			nt->ll = trial_ll;
+		}
+		else
+			nt->ll = score_information(d, nt->beta, nt->g, nt->h);
+		if (small)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Newton's method did not converge: says why (separation, or a singular
+ * information matrix), or leaves the information factored when neither.
+ */
+static void
+explain_no_convergence(const CrmRows *rows, const Design *d, Newton *nt)
+{
+	switch (crm_logreg_separation(rows, d->mean, d->inv_sd))
+	{
+		case CRM_SEPARATION_FOUND:
+			report_separation();
+			break;
+		case CRM_SEPARATION_UNKNOWN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errcontext("%s", LOGREG),
+					 errmsg("Newton's method did not converge in %d iterations", nt->iterations),
+					 errdetail("The outcome may be separated by the features.")));
+			break;
+		case CRM_SEPARATION_NONE:
+			if (nt->singular)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errcontext("%s", LOGREG),
+						 errmsg("the information matrix is singular"),
+						 errdetail("The fitted probabilities are too close to 0 or 1 to estimate "
+								   "standard errors.")));
+			break;
+	}
+	if (!factor_information(nt->h, nt->p, nt->l))
+		elog(ERROR, "%s: information matrix became singular", LOGREG);
+}
+
+/*
+ * Coefficients and standard errors on the original scale of the features
+ * from the standardised fit: beta_j = gamma_j / sd_j, beta_0 = gamma_0 -
+ * sum beta_j mean_j, and Var(beta_0) = t' Cov t with t = (1, -mean_j / sd_j).
+ */
+static void
+original_scale(const Design *d, const Newton *nt, double *coef, double *se)
+{
+	int			p = nt->p;
+	double	   *cov = palloc(sizeof(double) * p * p),
+			   *work = palloc(sizeof(double) * p * p),
+				v = 0.0;
+
+	crm_cholesky_inverse(nt->l, p, cov, work);
+	coef[0] = nt->beta[0];
+	for (int j = 1; j < p; j++)
+	{
+		coef[j] = nt->beta[j] * d->inv_sd[j - 1];
+		coef[0] -= coef[j] * d->mean[j - 1];
+		se[j] = sqrt(cov[j * p + j]) * d->inv_sd[j - 1];
+	}
+	work[0] = 1.0;
+	for (int j = 1; j < p; j++)
+		work[j] = -d->mean[j - 1] * d->inv_sd[j - 1];
+	for (int a = 0; a < p; a++)
+		for (int b = 0; b < p; b++)
+			v += work[a] * cov[a * p + b] * work[b];
+	se[0] = sqrt(Max(v, 0.0));
+}
+
 Datum
 crm_logreg_final(PG_FUNCTION_ARGS)
 {
@@ -282,39 +419,18 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 	int64		n = rows->n;
 	int64		positives = 0;
 	Design		d;
-	double	   *beta = palloc0(sizeof(double) * p);
-	double	   *trial = palloc(sizeof(double) * p);
-	double	   *step = palloc(sizeof(double) * p);
-	double	   *g = palloc(sizeof(double) * p);
-	double	   *h = palloc(sizeof(double) * p * p);
-	double	   *g2 = palloc(sizeof(double) * p);
-	double	   *h2 = palloc(sizeof(double) * p * p);
-	double	   *l = palloc(sizeof(double) * p * p);
-	double	   *cov = palloc(sizeof(double) * p * p);
-	double	   *work = palloc(sizeof(double) * p * p);
+	Newton		nt;
 	double	   *coef = palloc(sizeof(double) * p);
 	double	   *se = palloc(sizeof(double) * p);
-	double		ll;
 	double		null_ll;
 	double		ybar;
-	int			iterations = 0;
-	bool		converged = false;
-	bool		singular = false;
+	bool		converged;
 	StringInfoData buf;
 
 	crm_agg_context(fcinfo, LOGREG);
 	for (int64 i = 0; i < n; i++)
 		positives += rows->flags[i];
-	if (positives == 0 || positives == n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: y is %s in every row", LOGREG, positives == 0 ? "false" : "true"),
-				 errdetail("Logistic regression needs rows of both outcomes.")));
-	if (n <= p)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: " INT64_FORMAT " rows are too few for %d coefficients", LOGREG, n, p),
-				 errdetail("Estimating standard errors needs more rows than coefficients.")));
+	check_outcomes(positives, n, p);
 
 	d.rows = rows;
 	d.p = p;
@@ -324,121 +440,34 @@ crm_logreg_final(PG_FUNCTION_ARGS)
 	standardise(rows, d.mean, d.inv_sd);
 
 	/* Newton's method from the intercept-only fit */
+	memset(&nt, 0, sizeof(nt));
+	nt.p = p;
+	nt.beta = palloc0(sizeof(double) * p);
+	nt.g = palloc(sizeof(double) * p);
+	nt.h = palloc(sizeof(double) * p * p);
+	nt.l = palloc(sizeof(double) * p * p);
 	ybar = (double) positives / n;
-	beta[0] = log(ybar / (1.0 - ybar));
+	nt.beta[0] = log(ybar / (1.0 - ybar));
 	null_ll = positives * log(ybar) + (n - positives) * log1p(-ybar);
-	ll = score_information(&d, beta, g, h);
-	while (iterations < MAX_ITERATIONS)
-	{
-		double		t = 1.0;
-		double		trial_ll = ll;
-		bool		small = true;
-		int			halvings;
-
-		if (!factor_information(h, p, l))
-		{
-			singular = true;
-			break;
-		}
-		memcpy(step, g, sizeof(double) * p);
-		crm_cholesky_solve(l, p, step);
-		/*
-		 * The full step usually succeeds: evaluate everything there in one
-		 * pass, and only the log-likelihood while halving.
-		 */
-		for (int j = 0; j < p; j++)
-			trial[j] = beta[j] + step[j];
-		trial_ll = score_information(&d, trial, g2, h2);
-		for (halvings = 0; !(trial_ll >= ll - 1e-12 * fabs(ll)) && halvings < MAX_HALVINGS; halvings++)
-		{
-			t *= 0.5;
-			for (int j = 0; j < p; j++)
-				trial[j] = beta[j] + t * step[j];
-			trial_ll = loglik(&d, trial);
-		}
-		if (!(trial_ll >= ll - 1e-12 * fabs(ll)))
-			break;				/* no step improves: not converged */
-		for (int j = 0; j < p; j++)
-			small &= fabs(trial[j] - beta[j]) <= STEP_TOL * (1.0 + fabs(beta[j]));
-		memcpy(beta, trial, sizeof(double) * p);
-		iterations++;
-		if (halvings == 0)
-		{
-			memcpy(g, g2, sizeof(double) * p);
-			memcpy(h, h2, sizeof(double) * p * p);
-			ll = trial_ll;
-		}
-		else
-			ll = score_information(&d, beta, g, h);
-		if (small)
-		{
-			converged = true;
-			break;
-		}
-	}
-	if (converged && !factor_information(h, p, l))
+	converged = newton_iterate(&d, &nt);
+	if (converged && !factor_information(nt.h, p, nt.l))
 	{
 		converged = false;
-		singular = true;
+		nt.singular = true;
 	}
 	if (!converged)
-	{
-		switch (crm_logreg_separation(rows, d.mean, d.inv_sd))
-		{
-			case CRM_SEPARATION_FOUND:
-				report_separation();
-				break;
-			case CRM_SEPARATION_UNKNOWN:
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s: Newton's method did not converge in %d iterations", LOGREG,
-								iterations),
-						 errdetail("The outcome may be separated by the features.")));
-				break;
-			case CRM_SEPARATION_NONE:
-				if (singular)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s: the information matrix is singular", LOGREG),
-							 errdetail("The fitted probabilities are too close to 0 or 1 to estimate "
-									   "standard errors.")));
-				break;
-		}
-		if (!factor_information(h, p, l))
-			elog(ERROR, "%s: information matrix became singular", LOGREG);
-	}
+		explain_no_convergence(rows, &d, &nt);
+	original_scale(&d, &nt, coef, se);
 
-	/* back to the original scale: β_j = γ_j / sd_j, β_0 = γ_0 − Σ β_j mean_j */
-	crm_cholesky_inverse(l, p, cov, work);
-	coef[0] = beta[0];
-	for (int j = 1; j < p; j++)
-	{
-		coef[j] = beta[j] * d.inv_sd[j - 1];
-		coef[0] -= coef[j] * d.mean[j - 1];
-		se[j] = sqrt(cov[j * p + j]) * d.inv_sd[j - 1];
-	}
-	{
-		/* Var(β_0) = tᵀ Cov t with t = (1, −mean_j / sd_j) */
-		double		v = 0.0;
-
-		work[0] = 1.0;
-		for (int j = 1; j < p; j++)
-			work[j] = -d.mean[j - 1] * d.inv_sd[j - 1];
-		for (int a = 0; a < p; a++)
-			for (int b = 0; b < p; b++)
-				v += work[a] * cov[a * p + b] * work[b];
-		se[0] = sqrt(Max(v, 0.0));
-	}
-
-	crm_json_begin(&buf, "logreg");
-	crm_json_number(&buf, "n", (double) n);
-	crm_json_number(&buf, "features", k);
-	crm_json_array(&buf, "coef", coef, p);
-	crm_json_array(&buf, "se", se, p);
-	crm_json_number(&buf, "loglik", ll);
-	crm_json_number(&buf, "null_loglik", null_ll);
-	crm_json_number(&buf, "aic", 2.0 * p - 2.0 * ll);
-	crm_json_number(&buf, "iterations", iterations);
-	crm_json_bool(&buf, "converged", converged);
-	PG_RETURN_DATUM(crm_json_end(&buf));
+	crm_model_json_begin(&buf, "logreg");
+	crm_model_json_number(&buf, "n", (double) n);
+	crm_model_json_number(&buf, "features", k);
+	crm_model_json_array(&buf, "coef", coef, p);
+	crm_model_json_array(&buf, "se", se, p);
+	crm_model_json_number(&buf, "loglik", nt.ll);
+	crm_model_json_number(&buf, "null_loglik", null_ll);
+	crm_model_json_number(&buf, "aic", 2.0 * p - 2.0 * nt.ll);
+	crm_model_json_number(&buf, "iterations", nt.iterations);
+	crm_model_json_bool(&buf, "converged", converged);
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

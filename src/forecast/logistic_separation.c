@@ -29,7 +29,7 @@
 
 #include <math.h>
 
-#include "linalg.h"
+#include "forecast/linalg.h"
 #include "logistic.h"
 
 #define REFACTOR_EVERY 25

@@ -8,7 +8,7 @@
  *	  handled directly rather than by a transformation whose flat tails
  *	  would stall the search.
  *
- * opt_probe restarts the search from the best of a few trial points along
+ * crm_opt_probe restarts the search from the best of a few trial points along
  * each coordinate, to leave a local minimum on a bound.  Everything works
  * on at most OPT_MAX_PARAMS parameters in stack buffers and calls
  * CHECK_FOR_INTERRUPTS every iteration, so a long fit can be cancelled.
@@ -49,7 +49,7 @@ clip(int n, double *x, const double *lo, const double *hi)
 }
 
 void
-opt_numeric_gradient(opt_value value, void *context, int n, double *x,
+crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 					 const double *lo, const double *hi, double f0, double *gradient)
 {
 	int			i;
@@ -68,7 +68,7 @@ opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 }
 
 OptResult
-opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
+crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 			 const double *lo, const double *hi, double tol, double scale,
 			 double max_step, int max_evaluations)
 {
@@ -240,8 +240,175 @@ opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 	return result;
 }
 
+/* Value the simplex gives an infeasible vertex (R's optim does the same). */
+#define NM_BIG 1.0e35
+
+OptResult
+crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
+				int max_evaluations)
+{
+	/* vertices: n + 1 points, each n coordinates, then the centroid */
+	double		v[(OPT_MAX_PARAMS + 2) * OPT_MAX_PARAMS],
+				f[OPT_MAX_PARAMS + 1],
+				trial[OPT_MAX_PARAMS],
+				step = 0.0,
+				size = 0.0,
+				tolerance,
+				value;
+	double	   *centroid = v + (n + 1) * n;
+	OptResult	result = {0};
+	int			best = 0,
+				i,
+				j;
+
+	Assert(n > 0 && n <= OPT_MAX_PARAMS);
+	value = fn(x, context);
+	result.evaluations = 1;
+	if (!isfinite(value))
+	{
+		result.value = INFINITY;
+		return result;
+	}
+	tolerance = reltol * (fabs(value) + reltol);
+	for (i = 0; i < n; i++)
+		step = Max(step, 0.1 * fabs(x[i]));
+	if (step == 0.0)
+		step = 0.1;
+
+	/* first simplex: x, and x with one coordinate moved by step */
+	memcpy(v, x, sizeof(double) * n);
+	f[0] = value;
+	for (j = 1; j <= n; j++)
+	{
+		double		move = step;
+
+		memcpy(v + j * n, x, sizeof(double) * n);
+		/* a step lost to rounding against a large coordinate grows */
+		while (v[j * n + j - 1] == x[j - 1])
+		{
+			v[j * n + j - 1] = x[j - 1] + move;
+			move *= 10.0;
+		}
+		size += move;
+		value = fn(v + j * n, context);
+		f[j] = isfinite(value) ? value : NM_BIG;
+		result.evaluations++;
+	}
+
+	while (result.evaluations <= max_evaluations)
+	{
+		int			worst = 0;
+		double		reflected,
+					contracted;
+		bool		replaced = false;
+
+		CHECK_FOR_INTERRUPTS();
+		best = 0;
+		for (j = 1; j <= n; j++)
+		{
+			if (f[j] < f[best])
+				best = j;
+			if (f[j] > f[worst])
+				worst = j;
+		}
+		if (f[worst] <= f[best] + tolerance)
+		{
+			result.converged = true;
+			break;
+		}
+
+		/* centroid of all vertices but the worst */
+		for (i = 0; i < n; i++)
+		{
+			double		sum = 0.0;
+
+			for (j = 0; j <= n; j++)
+				if (j != worst)
+					sum += v[j * n + i];
+			centroid[i] = sum / n;
+		}
+
+		/* reflect the worst vertex through the centroid */
+		for (i = 0; i < n; i++)
+			trial[i] = 2.0 * centroid[i] - v[worst * n + i];
+		value = fn(trial, context);
+		reflected = isfinite(value) ? value : NM_BIG;
+		result.evaluations++;
+
+		if (reflected < f[best])
+		{
+			/* better than the best: try going twice as far */
+			double		expanded[OPT_MAX_PARAMS];
+
+			for (i = 0; i < n; i++)
+				expanded[i] = 2.0 * trial[i] - centroid[i];
+			value = fn(expanded, context);
+			value = isfinite(value) ? value : NM_BIG;
+			result.evaluations++;
+			if (value < reflected)
+			{
+				memcpy(v + worst * n, expanded, sizeof(double) * n);
+				f[worst] = value;
+			}
+			else
+			{
+				memcpy(v + worst * n, trial, sizeof(double) * n);
+				f[worst] = reflected;
+			}
+			continue;
+		}
+		if (reflected < f[worst])
+		{
+			memcpy(v + worst * n, trial, sizeof(double) * n);
+			f[worst] = reflected;
+			replaced = true;
+		}
+
+		/* contract the (possibly new) worst vertex halfway to the centroid */
+		for (i = 0; i < n; i++)
+			trial[i] = 0.5 * v[worst * n + i] + 0.5 * centroid[i];
+		value = fn(trial, context);
+		contracted = isfinite(value) ? value : NM_BIG;
+		result.evaluations++;
+		if (contracted < f[worst])
+		{
+			memcpy(v + worst * n, trial, sizeof(double) * n);
+			f[worst] = contracted;
+		}
+		else if (!replaced)
+		{
+			/* nothing helped: shrink every vertex halfway to the best */
+			double		new_size = 0.0;
+
+			for (j = 0; j <= n; j++)
+			{
+				if (j == best)
+					continue;
+				for (i = 0; i < n; i++)
+				{
+					v[j * n + i] = 0.5 * (v[j * n + i] - v[best * n + i]) + v[best * n + i];
+					new_size += fabs(v[j * n + i] - v[best * n + i]);
+				}
+				value = fn(v + j * n, context);
+				f[j] = isfinite(value) ? value : NM_BIG;
+				result.evaluations++;
+			}
+			if (!(new_size < size))
+				break;
+			size = new_size;
+		}
+	}
+	best = 0;
+	for (j = 1; j <= n; j++)
+		if (f[j] < f[best])
+			best = j;
+	memcpy(x, v + best * n, sizeof(double) * n);
+	result.value = f[best] >= NM_BIG ? INFINITY : f[best];
+	return result;
+}
+
 void
-opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, double *fx,
+crm_opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, double *fx,
 		  const double *lo, const double *hi, const double *fractions, int nprobe,
 		  int rounds, double tol, double scale, double max_step, int max_evaluations)
 {
@@ -272,7 +439,7 @@ opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x, do
 			}
 		if (!(best < *fx - tol * (fabs(*fx) + scale)))
 			return;
-		result = opt_bfgs_box(fn, context, n, start, lo, hi, tol, scale, max_step, max_evaluations);
+		result = crm_opt_bfgs_box(fn, context, n, start, lo, hi, tol, scale, max_step, max_evaluations);
 		if (!(result.value < *fx))
 			return;
 		*fx = result.value;

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * optimize.h
- *	  Small-dimension minimisers and dense linear algebra for the
- *	  time-series models (ARIMA likelihood, Holt-Winters SSE).
+ *	  Small-dimension minimisers for the time-series models (ARIMA
+ *	  likelihood, Holt-Winters SSE, ETS likelihood).
  *
  * Everything works in caller-provided or stack buffers of at most
  * OPT_MAX_PARAMS parameters: nothing allocates per iteration.
@@ -10,13 +10,15 @@
 #ifndef CRM_FORECAST_OPTIMIZE_H
 #define CRM_FORECAST_OPTIMIZE_H
 
-#define OPT_MAX_PARAMS 16
+#include "forecast/linalg.h"
+
+#define OPT_MAX_PARAMS 32
 
 /* Objective value: returns +Inf (never NaN) where x is infeasible. */
 typedef double (*opt_value) (const double *x, void *context);
 
 /*
- * Objective for opt_bfgs_box: returns the value at x and, when gradient is
+ * Objective for crm_opt_bfgs_box: returns the value at x and, when gradient is
  * not NULL, writes the gradient there.  It is asked for the gradient only at
  * points it was just asked for the value of, so it may cache it.
  */
@@ -39,18 +41,31 @@ typedef struct OptResult
  * steepest descent step improves the objective by less than
  * tol * (|f| + scale).
  */
-extern OptResult opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
+extern OptResult crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 							  const double *lo, const double *hi, double tol, double scale,
 							  double max_step, int max_evaluations);
+
+/*
+ * Nelder-Mead simplex minimisation without derivatives, with the settings
+ * of R's optim(method = "Nelder-Mead"): reflection 1, contraction 0.5,
+ * expansion 2, a first simplex stepping each coordinate by a tenth of the
+ * largest |x_i| (0.1 if all are zero), stopping when the simplex's values
+ * are within reltol * (|f(x0)| + reltol) of each other, when a shrink no
+ * longer shrinks it, or after max_evaluations evaluations.  fn returns
+ * +Inf where x is infeasible.  x holds the start on entry and the best
+ * vertex on return.
+ */
+extern OptResult crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x,
+								 double reltol, int max_evaluations);
 
 /*
  * Escapes local minima on a bound or in a side valley: from the minimiser
  * x (value *fx), tries each coordinate at each of the nprobe fractions of
  * its range (the others held) with probe, a possibly cheaper evaluation of
- * the same objective, and runs opt_bfgs_box with fn again from the best
+ * the same objective, and runs crm_opt_bfgs_box with fn again from the best
  * probe that beats x; repeated up to rounds times.  Updates x and *fx.
  */
-extern void opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x,
+extern void crm_opt_probe(opt_value probe, opt_objective fn, void *context, int n, double *x,
 					  double *fx, const double *lo, const double *hi, const double *fractions,
 					  int nprobe, int rounds, double tol, double scale, double max_step,
 					  int max_evaluations);
@@ -59,34 +74,8 @@ extern void opt_probe(opt_value probe, opt_objective fn, void *context, int n, d
  * Forward-difference gradient of value at x (backward next to the upper
  * bound of the box), f0 being the value at x.
  */
-extern void opt_numeric_gradient(opt_value value, void *context, int n, double *x,
+extern void crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 								 const double *lo, const double *hi, double f0,
 								 double *gradient);
-
-/*
- * Solves A x = b for a general n x n matrix (row-major, overwritten) by
- * Gaussian elimination with partial pivoting; b is overwritten by x.
- * Returns false when A is singular to working precision.
- */
-extern bool dense_solve(int n, double *a, double *b);
-
-/*
- * Solves the symmetric positive semi-definite system A x = b (row-major,
- * only the lower triangle read, A overwritten) by a Cholesky factorisation
- * of the diagonally scaled matrix.  Directions whose pivot is negligible are
- * set to zero (a basic solution of rank-deficient least squares).  work
- * holds 2n doubles.  Returns the number of directions dropped.
- */
-extern int	dense_solve_psd(int n, double *a, double *b, double *work);
-
-/*
- * dense_solve_psd in two steps, for many right-hand sides: factor A (and
- * fill work), then solve for b in place with that factor and work.
- */
-extern int	dense_factor_psd(int n, double *a, double *work);
-extern void dense_solve_factored(int n, const double *a, const double *work, double *b);
-
-/* Quantile function of the standard normal distribution, 0 < p < 1. */
-extern double normal_quantile(double p);
 
 #endif							/* CRM_FORECAST_OPTIMIZE_H */

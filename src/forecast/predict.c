@@ -36,7 +36,8 @@ bad_model(const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s: not a crm.linreg or crm.logreg model", PREDICT),
+			 errcontext("%s", PREDICT),
+			 errmsg("not a crm.linreg or crm.logreg model"),
 			 errdetail("%s", detail)));
 }
 
@@ -58,7 +59,8 @@ parse_model(Jsonb *model, MemoryContext cxt)
 	if (strcmp(kind, "linreg") != 0 && strcmp(kind, "logreg") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: a model of kind \"%s\" cannot predict from features", PREDICT, kind),
+				 errcontext("%s", PREDICT),
+				 errmsg("a model of kind \"%s\" cannot predict from features", kind),
 				 errdetail("crm.predict takes the models of crm.linreg and crm.logreg."),
 				 (strcmp(kind, "arima") == 0 || strcmp(kind, "holt_winters") == 0) ?
 				 errhint("Use crm.forecast(model, horizon) for time-series models.") : 0));
@@ -115,8 +117,9 @@ crm_predict(PG_FUNCTION_ARGS)
 	if (k + 1 != parsed->ncoef)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg_plural("%s: x has %d element, the model expects %d",
-							   "%s: x has %d elements, the model expects %d", k, PREDICT, k,
+				 errcontext("%s", PREDICT),
+				 errmsg_plural("x has %d element, the model expects %d",
+							   "x has %d elements, the model expects %d", k, k,
 							   parsed->ncoef - 1)));
 	crm_check_finite_features(x, k, PREDICT);
 

@@ -2,8 +2,8 @@
  * regression.h
  *	  Declarations shared by the regression and scoring aggregates
  *	  (crm.linreg, crm.logreg, crm.predict, crm.revenue_range): reading
- *	  feature arrays, input checks, the row store of aggregates that keep
- *	  their rows, and writing models as jsonb.
+ *	  feature arrays, input checks and the row store of aggregates that keep
+ *	  their rows (models are written by model_json.h).
  *-------------------------------------------------------------------------
  */
 #ifndef CRM_FORECAST_REGRESSION_H
@@ -12,6 +12,8 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+
+#include "forecast/model_json.h"
 
 /* The most features (elements of x) a model may have. */
 #define CRM_MAX_FEATURES 1000
@@ -101,18 +103,5 @@ extern CrmRows *crm_rows_deserialize(const bytea *data, MemoryContext cxt, const
  * aggregate call (the support functions are visible in SQL).
  */
 extern MemoryContext crm_agg_context(FunctionCallInfo fcinfo, const char *fn);
-
-/*
- * Models as jsonb: crm_json_begin opens an object with "kind", then keys
- * are added with the helpers, and crm_json_end returns the Jsonb datum.
- * Doubles are written with the shortest text that reads back to the same
- * double; a non-finite value is written as null.
- */
-extern void crm_json_begin(StringInfo buf, const char *kind);
-extern void crm_json_number(StringInfo buf, const char *key, double v);
-extern void crm_json_array(StringInfo buf, const char *key, const double *v, int n);
-extern void crm_json_bool(StringInfo buf, const char *key, bool v);
-extern void crm_json_string(StringInfo buf, const char *key, const char *v);
-extern Datum crm_json_end(StringInfo buf);
 
 #endif							/* CRM_FORECAST_REGRESSION_H */

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * regression_common.c
  *	  Helpers of the regression and scoring aggregates: the
- *	  crm.max_aggregate_rows setting, reading feature arrays, input checks,
- *	  the aggregate memory context, and writing models as jsonb.
+ *	  crm.max_aggregate_rows setting, reading feature arrays, input checks
+ *	  and the aggregate memory context.
  *
  * crm.max_aggregate_rows bounds the aggregates that keep their input rows
  * (crm.logreg, crm.revenue_range), so a query over a huge table fails with
@@ -15,12 +15,9 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/shortest_dec.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/json.h"
-#include "utils/jsonb.h"
 
 #include "regression.h"
 
@@ -68,12 +65,14 @@ crm_read_features(Datum x, double *buf, int *k, const char *fn)
 	if (ndim != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: x must be a one-dimensional array", fn)));
+				 errcontext("%s", fn),
+				 errmsg("x must be a one-dimensional array")));
 	memcpy(&nitems, data + sizeof(ArrayType), sizeof(int32));
 	if (nitems > CRM_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: x has %d elements, at most %d are allowed", fn, nitems,
+				 errcontext("%s", fn),
+				 errmsg("x has %d elements, at most %d are allowed", nitems,
 						CRM_MAX_FEATURES)));
 	if (dataoffset != 0)
 	{
@@ -114,7 +113,8 @@ crm_check_finite(double v, const char *fn, const char *what)
 	if (unlikely(isnan(v) || isinf(v)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: input must be finite", fn),
+				 errcontext("%s", fn),
+				 errmsg("input must be finite"),
 				 errdetail("%s is %s.", what, isnan(v) ? "NaN" : v > 0 ? "infinity" : "-infinity")));
 }
 
@@ -137,8 +137,9 @@ crm_check_feature_count(int k, int k0, const char *fn)
 	if (unlikely(k != k0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg_plural("%s: x has %d element, earlier rows had %d",
-							   "%s: x has %d elements, earlier rows had %d", k, fn, k, k0),
+				 errcontext("%s", fn),
+				 errmsg_plural("x has %d element, earlier rows had %d",
+							   "x has %d elements, earlier rows had %d", k, k, k0),
 				 errdetail("Every row of one group must have the same number of features.")));
 }
 
@@ -152,76 +153,4 @@ crm_agg_context(FunctionCallInfo fcinfo, const char *fn)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s support functions can only be called by the aggregate", fn)));
 	return aggcontext;
-}
-
-void
-crm_json_begin(StringInfo buf, const char *kind)
-{
-	initStringInfo(buf);
-	appendStringInfoString(buf, "{\"kind\": ");
-	escape_json(buf, kind);
-}
-
-static void
-json_double(StringInfo buf, double v)
-{
-	char		text[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-	if (isnan(v) || isinf(v))
-	{
-		appendStringInfoString(buf, "null");
-		return;
-	}
-	double_to_shortest_decimal_buf(v, text);
-	appendStringInfoString(buf, text);
-}
-
-static void
-json_key(StringInfo buf, const char *key)
-{
-	appendStringInfoString(buf, ", ");
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
-}
-
-void
-crm_json_number(StringInfo buf, const char *key, double v)
-{
-	json_key(buf, key);
-	json_double(buf, v);
-}
-
-void
-crm_json_array(StringInfo buf, const char *key, const double *v, int n)
-{
-	json_key(buf, key);
-	appendStringInfoChar(buf, '[');
-	for (int i = 0; i < n; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		json_double(buf, v[i]);
-	}
-	appendStringInfoChar(buf, ']');
-}
-
-void
-crm_json_bool(StringInfo buf, const char *key, bool v)
-{
-	json_key(buf, key);
-	appendStringInfoString(buf, v ? "true" : "false");
-}
-
-void
-crm_json_string(StringInfo buf, const char *key, const char *v)
-{
-	json_key(buf, key);
-	escape_json(buf, v);
-}
-
-Datum
-crm_json_end(StringInfo buf)
-{
-	appendStringInfoChar(buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
 }

@@ -34,7 +34,7 @@
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
-#include "linalg.h"
+#include "forecast/linalg.h"
 #include "regression.h"
 
 PG_FUNCTION_INFO_V1(crm_linreg_accum);
@@ -279,12 +279,14 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 		if (isnan(s[i]) || isinf(s[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("%s: value out of range: overflow", LINREG),
+					 errcontext("%s", LINREG),
+					 errmsg("value out of range: overflow"),
 					 errdetail("The sums of squares of the input do not fit in float8.")));
 	if (n < p + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: %.0f rows are too few for %d coefficients", LINREG, n, p),
+				 errcontext("%s", LINREG),
+				 errmsg("%.0f rows are too few for %d coefficients", n, p),
 				 errdetail("Estimating standard errors needs more rows than coefficients.")));
 
 	for (int j = 0; j < p; j++)
@@ -298,7 +300,8 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 		if (!(a[j * p + j] > n * pow(CRM_COLLINEAR_TOL * mean[j], 2)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: the design matrix is rank deficient", LINREG),
+					 errcontext("%s", LINREG),
+					 errmsg("the design matrix is rank deficient"),
 					 errdetail("x[%d] is constant.", j + 1)));
 	/* a constant y fits exactly with zero slopes */
 	cyy = a[k * p + k];
@@ -314,7 +317,8 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 	if (bad >= 0 && bad < k)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: the design matrix is rank deficient", LINREG),
+				 errcontext("%s", LINREG),
+				 errmsg("the design matrix is rank deficient"),
 				 errdetail("x[%d] is a linear combination of the intercept and x[1..%d].",
 						   bad + 1, bad)));
 	if (cyy == 0.0)
@@ -367,15 +371,15 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 		se[1 + j] = sqrt(sigma2 * xinv[j * k + j]);
 	r2 = (cyy == 0.0) ? NAN : 1.0 - rss / cyy;
 
-	crm_json_begin(&buf, "linreg");
-	crm_json_number(&buf, "n", n);
-	crm_json_number(&buf, "features", k);
-	crm_json_array(&buf, "coef", coef, p);
-	crm_json_array(&buf, "se", se, p);
-	crm_json_number(&buf, "r2", r2);
-	crm_json_number(&buf, "adj_r2", (cyy == 0.0) ? NAN : 1.0 - (1.0 - r2) * (n - 1) / df);
-	crm_json_number(&buf, "sigma", sqrt(sigma2));
-	crm_json_number(&buf, "rss", rss);
-	crm_json_number(&buf, "df_resid", df);
-	PG_RETURN_DATUM(crm_json_end(&buf));
+	crm_model_json_begin(&buf, "linreg");
+	crm_model_json_number(&buf, "n", n);
+	crm_model_json_number(&buf, "features", k);
+	crm_model_json_array(&buf, "coef", coef, p);
+	crm_model_json_array(&buf, "se", se, p);
+	crm_model_json_number(&buf, "r2", r2);
+	crm_model_json_number(&buf, "adj_r2", (cyy == 0.0) ? NAN : 1.0 - (1.0 - r2) * (n - 1) / df);
+	crm_model_json_number(&buf, "sigma", sqrt(sigma2));
+	crm_model_json_number(&buf, "rss", rss);
+	crm_model_json_number(&buf, "df_resid", df);
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

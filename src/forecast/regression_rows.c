@@ -16,6 +16,11 @@
 
 #include "regression.h"
 
+PG_FUNCTION_INFO_V1(crm_rows_combine);
+/* 0.1.0's SQL names these two; they are crm_rows_combine */
+PG_FUNCTION_INFO_V1(crm_logreg_combine);
+PG_FUNCTION_INFO_V1(crm_revenue_range_combine);
+
 /* Serialised header: n, width, has_flag; then the values, then the flags. */
 typedef struct RowsHeader
 {
@@ -46,7 +51,8 @@ rows_reserve(CrmRows *rows, int64 n)
 	if (n > crm_max_aggregate_rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s: more than %d rows in one group", rows->fn, crm_max_aggregate_rows),
+				 errcontext("%s", rows->fn),
+				 errmsg("more than %d rows in one group", crm_max_aggregate_rows),
 				 errdetail("The aggregate keeps its rows in memory until its final step."),
 				 errhint("Raise crm.max_aggregate_rows, or aggregate fewer rows per group.")));
 	if (n <= rows->cap)
@@ -107,7 +113,8 @@ crm_rows_serialize(const CrmRows *rows)
 	if (!AllocSizeIsValid(total))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s: the rows of one parallel worker exceed 1 GB", rows->fn),
+				 errcontext("%s", rows->fn),
+				 errmsg("the rows of one parallel worker exceed 1 GB"),
 				 errhint("Aggregate fewer rows, or SET max_parallel_workers_per_gather = 0 for this query.")));
 	result = palloc(total);
 	SET_VARSIZE(result, total);
@@ -151,4 +158,41 @@ crm_rows_deserialize(const bytea *data, MemoryContext cxt, const char *fn)
 		rows->n = header.n;
 	}
 	return rows;
+}
+
+/*
+ * Combine function of every aggregate that keeps its rows (crm.logreg,
+ * crm.revenue_range): appends the second state's rows to the first's.
+ */
+Datum
+crm_rows_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext = crm_agg_context(fcinfo, "crm.logreg and crm.revenue_range");
+	CrmRows    *rows1 = PG_ARGISNULL(0) ? NULL : (CrmRows *) PG_GETARG_POINTER(0);
+	CrmRows    *rows2 = PG_ARGISNULL(1) ? NULL : (CrmRows *) PG_GETARG_POINTER(1);
+
+	if (rows2 == NULL)
+	{
+		if (rows1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(rows1);
+	}
+	if (rows1 == NULL)
+		rows1 = crm_rows_create(aggcontext, rows2->width, rows2->has_flag, rows2->fn);
+	else
+		crm_check_feature_count(rows2->width, rows1->width, rows1->fn);
+	crm_rows_append_all(rows1, rows2);
+	PG_RETURN_POINTER(rows1);
+}
+
+Datum
+crm_logreg_combine(PG_FUNCTION_ARGS)
+{
+	return crm_rows_combine(fcinfo);
+}
+
+Datum
+crm_revenue_range_combine(PG_FUNCTION_ARGS)
+{
+	return crm_rows_combine(fcinfo);
 }

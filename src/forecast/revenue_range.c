@@ -41,6 +41,7 @@
  */
 #include "crm.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "utils/jsonb.h"
@@ -49,7 +50,6 @@
 #include "regression.h"
 
 PG_FUNCTION_INFO_V1(crm_revenue_range_accum);
-PG_FUNCTION_INFO_V1(crm_revenue_range_combine);
 PG_FUNCTION_INFO_V1(crm_revenue_range_serialize);
 PG_FUNCTION_INFO_V1(crm_revenue_range_deserialize);
 PG_FUNCTION_INFO_V1(crm_revenue_range_final);
@@ -59,6 +59,8 @@ PG_FUNCTION_INFO_V1(crm_revenue_range_final);
 #define WORK_CAP (64 << 20)
 #define PEEL 10
 #define QUANTILE_TOL 1e-12
+/* Amounts above this are handled in units of the largest one. */
+#define AMOUNT_SCALE_ABOVE 1e100
 
 static const double levels[3] = {0.10, 0.50, 0.90};
 
@@ -359,36 +361,19 @@ crm_revenue_range_accum(PG_FUNCTION_ARGS)
 	if (row[0] < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: amount must not be negative", REVENUE),
+				 errcontext("%s", REVENUE),
+				 errmsg("amount must not be negative"),
 				 errdetail("amount is %g.", row[0])));
 	if (row[1] < 0 || row[1] > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: win_probability must be between 0 and 1", REVENUE),
+				 errcontext("%s", REVENUE),
+				 errmsg("win_probability must be between 0 and 1"),
 				 errdetail("win_probability is %g.", row[1])));
 	if (rows == NULL)
 		rows = crm_rows_create(aggcontext, 2, false, REVENUE);
 	crm_rows_append(rows, row, 0);
 	PG_RETURN_POINTER(rows);
-}
-
-Datum
-crm_revenue_range_combine(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext = crm_agg_context(fcinfo, REVENUE);
-	CrmRows    *rows1 = PG_ARGISNULL(0) ? NULL : (CrmRows *) PG_GETARG_POINTER(0);
-	CrmRows    *rows2 = PG_ARGISNULL(1) ? NULL : (CrmRows *) PG_GETARG_POINTER(1);
-
-	if (rows2 == NULL)
-	{
-		if (rows1 == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(rows1);
-	}
-	if (rows1 == NULL)
-		rows1 = crm_rows_create(aggcontext, 2, false, REVENUE);
-	crm_rows_append_all(rows1, rows2);
-	PG_RETURN_POINTER(rows1);
 }
 
 Datum
@@ -420,12 +405,25 @@ crm_revenue_range_final(PG_FUNCTION_ARGS)
 	double	   *units;
 	Atoms		atoms;
 	bool		exact;
+	double		largest = 0.0;
+	double		scale = 1.0;
+	double		results[7];
 	StringInfoData buf;
 
 	crm_agg_context(fcinfo, REVENUE);
+
+	/*
+	 * Amounts near the top of the float8 range: work in units of the
+	 * largest amount, so that squares and fourth powers of amounts (the
+	 * variance, the cumulants) do not overflow when the totals do not.
+	 */
+	for (int64 i = 0; i < rows->n; i++)
+		largest = Max(largest, rows->values[2 * i]);
+	if (largest > AMOUNT_SCALE_ABOVE)
+		scale = largest;
 	for (int64 i = 0; i < rows->n; i++)
 	{
-		double		a = rows->values[2 * i];
+		double		a = rows->values[2 * i] / scale;
 		double		p = rows->values[2 * i + 1];
 
 		sum_add(&mean, a * p);
@@ -461,15 +459,29 @@ crm_revenue_range_final(PG_FUNCTION_ARGS)
 	else
 		approximate_percentiles(deals, m, sum_value(&uncertain), pct);
 
-	crm_json_begin(&buf, "revenue_range");
-	crm_json_number(&buf, "n", (double) rows->n);
-	crm_json_number(&buf, "expected", sum_value(&mean));
-	crm_json_number(&buf, "sd", sqrt(Max(sum_value(&var), 0.0)));
-	crm_json_number(&buf, "p10", sum_value(&certain) + pct[0]);
-	crm_json_number(&buf, "p50", sum_value(&certain) + pct[1]);
-	crm_json_number(&buf, "p90", sum_value(&certain) + pct[2]);
-	crm_json_number(&buf, "min", sum_value(&certain));
-	crm_json_number(&buf, "max", sum_value(&certain) + sum_value(&uncertain));
-	crm_json_string(&buf, "method", exact ? "exact" : "approximate");
-	PG_RETURN_DATUM(crm_json_end(&buf));
+	results[0] = sum_value(&mean) * scale;
+	results[1] = sqrt(Max(sum_value(&var), 0.0)) * scale;
+	for (int l = 0; l < 3; l++)
+		results[2 + l] = (sum_value(&certain) + pct[l]) * scale;
+	results[5] = sum_value(&certain) * scale;
+	results[6] = (sum_value(&certain) + sum_value(&uncertain)) * scale;
+	for (int r = 0; r < (int) lengthof(results); r++)
+		if (!isfinite(results[r]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("total revenue is out of range for type double precision"),
+					 errdetail("The amounts of the group add up to more than %g.", DBL_MAX),
+					 errhint("Express the amounts in a larger unit, for example thousands.")));
+
+	crm_model_json_begin(&buf, "revenue_range");
+	crm_model_json_number(&buf, "n", (double) rows->n);
+	crm_model_json_number(&buf, "expected", results[0]);
+	crm_model_json_number(&buf, "sd", results[1]);
+	crm_model_json_number(&buf, "p10", results[2]);
+	crm_model_json_number(&buf, "p50", results[3]);
+	crm_model_json_number(&buf, "p90", results[4]);
+	crm_model_json_number(&buf, "min", results[5]);
+	crm_model_json_number(&buf, "max", results[6]);
+	crm_model_json_string(&buf, "method", exact ? "exact" : "approximate");
+	PG_RETURN_DATUM(crm_model_json_end(&buf, NULL));
 }

@@ -176,21 +176,21 @@ crm_series_accum(PG_FUNCTION_ARGS)
 }
 
 int
-series_arg_int(SeriesState *state, int i)
+crm_series_arg_int(SeriesState *state, int i)
 {
 	Assert(i < state->nargs && state->argtypes[i] == INT4OID);
 	return DatumGetInt32(state->args[i]);
 }
 
 double
-series_arg_float8(SeriesState *state, int i)
+crm_series_arg_float8(SeriesState *state, int i)
 {
 	Assert(i < state->nargs && state->argtypes[i] == FLOAT8OID);
 	return DatumGetFloat8(state->args[i]);
 }
 
 const char *
-series_arg_text(SeriesState *state, int i)
+crm_series_arg_text(SeriesState *state, int i)
 {
 	Assert(i < state->nargs && state->argtypes[i] == TEXTOID);
 	return TextDatumGetCString(state->args[i]);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * series.h
- *	  Ordered time series collected by the crm.arima, crm.holt_winters and
- *	  crm.best_model aggregates, and the small JSON helpers their models use.
+ *	  Ordered time series collected by the time-series aggregates (crm.arima,
+ *	  crm.holt_winters, crm.ets, crm.theta, crm.best_model).
  *
  * The aggregates are called with ORDER BY inside the call
  * (crm.arima(y, 1, 1, 1 ORDER BY month)); the transition function appends
@@ -14,11 +14,10 @@
 #ifndef CRM_FORECAST_SERIES_H
 #define CRM_FORECAST_SERIES_H
 
-#include "lib/stringinfo.h"
-#include "utils/jsonb.h"
+#include "fmgr.h"
 
-/* The most extra arguments an ordered-series aggregate takes (HW fixed). */
-#define SERIES_MAX_ARGS 5
+/* The most extra arguments an ordered-series aggregate takes (seasonal ARIMA). */
+#define SERIES_MAX_ARGS 7
 
 typedef struct SeriesState
 {
@@ -33,29 +32,10 @@ typedef struct SeriesState
 extern int	crm_forecast_max_points;
 
 /* Extra argument i (0-based, after y) as an int, a float8 or a C string. */
-extern int	series_arg_int(SeriesState *state, int i);
-extern double series_arg_float8(SeriesState *state, int i);
-extern const char *series_arg_text(SeriesState *state, int i);
+extern int	crm_series_arg_int(SeriesState *state, int i);
+extern double crm_series_arg_float8(SeriesState *state, int i);
+extern const char *crm_series_arg_text(SeriesState *state, int i);
 
-/*
- * JSON writing: a model is built as JSON text and converted to jsonb once.
- * Non-finite numbers are written as null.
- */
-extern void model_json_key(StringInfo buf, const char *key);
-extern void model_json_number(StringInfo buf, const char *key, double value);
-extern void model_json_int(StringInfo buf, const char *key, int value);
-extern void model_json_string(StringInfo buf, const char *key, const char *value);
-extern void model_json_array(StringInfo buf, const char *key, const double *values, int count);
-extern Datum model_json_to_jsonb(StringInfo buf);
-
-/*
- * Reading a model back.  Each getter raises a clear error naming the key
- * when it is missing or of the wrong type.
- */
-extern bool model_has_key(Jsonb *model, const char *key);
-extern double model_get_number(Jsonb *model, const char *key);
-extern int	model_get_int(Jsonb *model, const char *key);
-extern char *model_get_string(Jsonb *model, const char *key);
-extern void model_get_array(Jsonb *model, const char *key, double *out, int count);
+#include "forecast/model_json.h"
 
 #endif							/* CRM_FORECAST_SERIES_H */

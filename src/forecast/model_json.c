@@ -1,11 +1,7 @@
 /*-------------------------------------------------------------------------
- * series_json.c
- *	  Writing time-series models as jsonb and reading them back.
- *
- * Models are written as JSON text with the shortest decimal form that reads
- * back as the same double, then converted to jsonb once.  Reading checks
- * every key it needs and says which one is missing or malformed, since a
- * model passed to crm.forecast may have been edited or built by hand.
+ * model_json.c
+ *	  Writing models as jsonb and reading them back (see model_json.h): the
+ *	  one JSON writer of the forecasting and scoring models.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -14,13 +10,14 @@
 
 #include "common/shortest_dec.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "forecast/series.h"
+#include "forecast/model_json.h"
 
 void
-model_json_key(StringInfo buf, const char *key)
+crm_model_json_key(StringInfo buf, const char *key)
 {
 	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
 
@@ -45,33 +42,47 @@ model_json_double(StringInfo buf, double value)
 }
 
 void
-model_json_number(StringInfo buf, const char *key, double value)
+crm_model_json_number(StringInfo buf, const char *key, double value)
 {
-	model_json_key(buf, key);
+	crm_model_json_key(buf, key);
 	model_json_double(buf, value);
 }
 
 void
-model_json_int(StringInfo buf, const char *key, int value)
+crm_model_json_int(StringInfo buf, const char *key, int value)
 {
-	model_json_key(buf, key);
+	crm_model_json_key(buf, key);
 	appendStringInfo(buf, "%d", value);
 }
 
-/* value must not need escaping (model kinds and names only). */
 void
-model_json_string(StringInfo buf, const char *key, const char *value)
+crm_model_json_string(StringInfo buf, const char *key, const char *value)
 {
-	model_json_key(buf, key);
-	appendStringInfo(buf, "\"%s\"", value);
+	crm_model_json_key(buf, key);
+	escape_json(buf, value);
 }
 
 void
-model_json_array(StringInfo buf, const char *key, const double *values, int count)
+crm_model_json_bool(StringInfo buf, const char *key, bool value)
+{
+	crm_model_json_key(buf, key);
+	appendStringInfoString(buf, value ? "true" : "false");
+}
+
+void
+crm_model_json_begin(StringInfo buf, const char *kind)
+{
+	initStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+	crm_model_json_string(buf, "kind", kind);
+}
+
+void
+crm_model_json_array(StringInfo buf, const char *key, const double *values, int count)
 {
 	int			i;
 
-	model_json_key(buf, key);
+	crm_model_json_key(buf, key);
 	appendStringInfoChar(buf, '[');
 	for (i = 0; i < count; i++)
 	{
@@ -83,8 +94,14 @@ model_json_array(StringInfo buf, const char *key, const double *values, int coun
 }
 
 Datum
-model_json_to_jsonb(StringInfo buf)
+crm_model_json_end(StringInfo buf, const char *extra_json)
 {
+	if (extra_json != NULL)
+	{
+		crm_model_json_key(buf, NULL);
+		appendStringInfoString(buf, extra_json);
+	}
+	appendStringInfoChar(buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
 }
 
@@ -129,21 +146,21 @@ model_value_number(JsonbValue *v, const char *key)
 }
 
 bool
-model_has_key(Jsonb *model, const char *key)
+crm_model_has_key(Jsonb *model, const char *key)
 {
 	return model_find(model, key) != NULL;
 }
 
 double
-model_get_number(Jsonb *model, const char *key)
+crm_model_get_number(Jsonb *model, const char *key)
 {
 	return model_value_number(model_require(model, key), key);
 }
 
 int
-model_get_int(Jsonb *model, const char *key)
+crm_model_get_int(Jsonb *model, const char *key)
 {
-	double		value = model_get_number(model, key);
+	double		value = crm_model_get_number(model, key);
 
 	if (value != rint(value) || fabs(value) > 1e9)
 		ereport(ERROR,
@@ -153,7 +170,7 @@ model_get_int(Jsonb *model, const char *key)
 }
 
 char *
-model_get_string(Jsonb *model, const char *key)
+crm_model_get_string(Jsonb *model, const char *key)
 {
 	JsonbValue *v = model_require(model, key);
 
@@ -161,6 +178,22 @@ model_get_string(Jsonb *model, const char *key)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model key \"%s\" must be a string", key)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static JsonbContainer *model_require_array(Jsonb *model, const char *key);
+
+char *
+crm_model_get_string_element(Jsonb *model, const char *key, int i)
+{
+	JsonbContainer *array = model_require_array(model, key);
+	JsonbValue *v;
+
+	if (i >= (int) JsonContainerSize(array) ||
+		(v = getIthJsonbValueFromContainer(array, i))->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model key \"%s\" must hold at least %d strings", key, i + 1)));
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -173,12 +206,12 @@ model_require_array(Jsonb *model, const char *key)
 		JsonContainerIsScalar(v->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model key \"%s\" must be an array of numbers", key)));
+				 errmsg("model key \"%s\" must be an array", key)));
 	return v->val.binary.data;
 }
 
 void
-model_get_array(Jsonb *model, const char *key, double *out, int count)
+crm_model_get_array(Jsonb *model, const char *key, double *out, int count)
 {
 	JsonbContainer *array = model_require_array(model, key);
 	int			i;
