@@ -1,7 +1,7 @@
 -- demo/20_mail.sql: 智学在线's email.  Templates with Chinese subjects, a
 -- trigger (a demo of what an application adds; not part of the extension)
 -- that queues a templated email when a deal enters 谈判中 or 成交, deals
--- moved so that emails are queued, then the mail worker delivers them with
+-- moved so that emails are queued, then the crm worker delivers them with
 -- the default file transport (one .eml file each in crm.mail_dir).
 \pset footer off
 SET client_min_messages = warning;
@@ -98,6 +98,8 @@ SELECT o.id, o.to_address, o.status, o.attempts, o.sent_at IS NOT NULL AS has_se
 SELECT pid IS NOT NULL AS running, state, database, queued, sending, sent, failed, sent_since_start, last_error
   FROM crm.worker_status;
 \x off
+\echo '=== crm.worker_duties: what else the same worker does (a SQL duty is absent until its feature is installed) ==='
+SELECT duty, state, coalesce(sql_function, '(C)') AS runs, backlog, done, errors FROM crm.worker_duties;
 
 \echo
 \echo '--- the first delivered .eml file (headers), next to its outbox row ---'

@@ -3,7 +3,7 @@
 #
 # As root: installs missing Debian packages, builds, installs crm into the
 # system PostgreSQL 15, then starts a throwaway cluster as the unprivileged
-# $CRM_USER with crm preloaded (so the mail worker runs), and plays the parts
+# $CRM_USER with crm preloaded (so the crm worker runs), and plays the parts
 # demo/NN_*.sql in order: the book's online-education startup, its pipeline,
 # forecasts, email and sales process.  A non-root developer gets the same in
 # a ./tmp_install private installation.

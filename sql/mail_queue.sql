@@ -215,18 +215,36 @@ SELECT count(*) FROM crm.email_outbox;
 SET crm.max_message_size = '1GB';
 SET crm.mail_from = 'spoof@example.com';
 RESET ROLE;
--- a BI reader reads the queue but cannot send or change it
+-- a BI reader reads the queue's metadata, not the messages, and cannot send or change it
 SET ROLE regress_mail_bi;
 SELECT count(*) > 0 AS reads_outbox FROM crm.email_outbox;
+SELECT count(*) > 0 AS reads_metadata FROM crm.email_outbox
+ WHERE to_address LIKE '%@%' AND subject IS NOT NULL AND status IS NOT NULL AND created_by IS NOT NULL;
 SELECT count(*) >= 0 AS reads_log FROM crm.email_delivery_log;
+SELECT body_text FROM crm.email_outbox LIMIT 1;
+SELECT body_html FROM crm.email_outbox LIMIT 1;
+SELECT * FROM crm.email_outbox LIMIT 1;
+SELECT * FROM crm.email_body LIMIT 1;
 SELECT crm.send_email('a@example.com', 's', 'b');
 SELECT crm.unsubscribe('a@example.com');
 RESET ROLE;
 -- a crm_user sends, cancels and unsubscribes through the API only
+SET ROLE regress_mail_boss;
+SELECT crm.send_email('boss@example.com', 'from the boss', 'the boss''s body') AS boss_id \gset
+RESET ROLE;
 SET ROLE regress_mail_rep;
-SELECT crm.send_email('rep@example.com', 'from the rep', 'b') AS rep_id \gset
+SELECT crm.send_email('rep@example.com', 'from the rep', 'the rep''s body') AS rep_id \gset
 SELECT crm.send_template('ping', 'rep@example.com') IS NOT NULL AS template_sent;
+-- ... reads the bodies of the mail they queued, and only those
+SELECT count(*) AS own_bodies, bool_and(o.created_by = current_user) AS all_own
+  FROM crm.email_body b JOIN crm.email_outbox o USING (id);
+SELECT body_text FROM crm.email_body WHERE id = :rep_id;
+SELECT count(*) AS boss_body_seen FROM crm.email_body WHERE id = :boss_id;
+SELECT body_text FROM crm.email_outbox WHERE id = :rep_id;
+-- ... cancels only the mail they queued
+SELECT crm.cancel_email(:boss_id);
 SELECT crm.cancel_email(:rep_id) AS cancelled;
+SELECT last_error FROM crm.email_outbox WHERE id = :rep_id;
 SELECT crm.unsubscribe('rep-unsub@example.com') AS unsubscribed;
 INSERT INTO crm.email_outbox (to_address, subject, body_text, message_id) VALUES ('a@example.com', 's', 'b', '<x@y>');
 UPDATE crm.email_outbox SET status = 'queued' WHERE id = :rep_id;
@@ -236,6 +254,21 @@ INSERT INTO crm.email_template (key, subject, body_text) VALUES ('rep', 's', 'b'
 INSERT INTO crm.email_delivery_log (outbox_id, attempt, started_at, outcome) VALUES (:rep_id, 1, now(), 'sent');
 SELECT crm.render_message(:rep_id);
 SET crm.max_message_size = '1GB';
+-- the URLs every role can read hold no credentials (check hooks, as superuser)
+RESET ROLE;
+ALTER SYSTEM SET crm.smtp_url = 'smtp://alice:s3cret@mail.example.com:587';
+ALTER SYSTEM SET crm.smtp_url = 'smtps://alice@mail.example.com';
+ALTER SYSTEM SET crm.http_url = 'https://api.example.com/v3/mail/send?api_key=KEY';
+ALTER SYSTEM SET crm.http_url = 'https://api.example.com/send?region=eu&Access%5fToken=T';
+ALTER SYSTEM SET crm.http_url = 'https://api.example.com/send?client_secret=S';
+ALTER SYSTEM SET crm.http_url = 'https://api.example.com/send?sig=S';
+ALTER SYSTEM SET crm.http_url = 'https://user:pw@api.example.com/send';
+-- URLs without credentials are fine
+ALTER SYSTEM SET crm.http_url = 'https://api.example.com:8443/v3/mail/send?region=eu&format=json#part';
+ALTER SYSTEM SET crm.smtp_url = 'smtp://mail.example.com:587';
+ALTER SYSTEM RESET crm.http_url;
+ALTER SYSTEM RESET crm.smtp_url;
+SET ROLE regress_mail_rep;
 -- the pinned search_path ignores the caller's objects
 CREATE TEMP TABLE email_outbox (id bigint);
 SET search_path = pg_temp, crm, public;
@@ -245,8 +278,17 @@ DROP TABLE pg_temp.email_outbox;
 RESET search_path;
 RESET ROLE;
 SELECT created_by, subject, status FROM crm.email_outbox WHERE created_by = 'regress_mail_rep' ORDER BY id;
--- a crm_admin edits templates and the suppression list and renders messages
+-- a crm_admin edits templates and the suppression list, renders messages,
+-- reads every body and cancels anyone's mail
 SET ROLE regress_mail_boss;
+SELECT count(*) > 2 AS every_body, count(*) FILTER (WHERE id = :rep_id) AS reps
+  FROM crm.email_body;
+SELECT body_text FROM crm.email_outbox WHERE id = :boss_id;
+SELECT crm.send_email('rep2@example.com', 'for the boss to cancel', 'b') AS other_id \gset
+RESET ROLE;
+UPDATE crm.email_outbox SET created_by = 'regress_mail_rep' WHERE id = :other_id;
+SET ROLE regress_mail_boss;
+SELECT crm.cancel_email(:other_id) AS admin_cancels_any;
 UPDATE crm.email_template SET subject = '测试 ✅ (edited)' WHERE key = 'ping';
 DELETE FROM crm.email_suppression WHERE address = 'rep-unsub@example.com';
 INSERT INTO crm.email_suppression (address, reason) VALUES ('bounced@example.com', 'manual');

@@ -7,8 +7,9 @@
 -- claims queued rows, sends them and records each attempt in the delivery
 -- log.  Status moves queued -> sending -> sent | failed (or back to queued for
 -- a retry), or queued -> cancelled.  Queue tables are readable by crm_reader
--- and writable only through the SECURITY DEFINER functions below; templates
--- and the suppression list are edited by crm_admin.
+-- (message bodies excepted: crm.email_body) and writable only through the
+-- SECURITY DEFINER functions below; templates and the suppression list are
+-- edited by crm_admin.
 
 CREATE TABLE crm.email_template (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -192,19 +193,33 @@ CREATE FUNCTION crm.cancel_email(id bigint) RETURNS boolean
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    -- the session's role (SET ROLE changes it, SECURITY DEFINER does not),
+    -- as crm.send_email records it in created_by
+    caller name := CASE pg_catalog.current_setting('role')
+                   WHEN 'none' THEN session_user ELSE pg_catalog.current_setting('role') END;
     current_status text;
+    queued_by name;
 BEGIN
-    UPDATE crm.email_outbox o
-       SET status = 'cancelled', sent_at = pg_catalog.now(),
-           last_error = pg_catalog.format('cancelled by %s', session_user)
-     WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id AND o.status OPERATOR(pg_catalog.=) 'queued';
-    IF FOUND THEN
-        RETURN true;
-    END IF;
-    SELECT o.status INTO current_status FROM crm.email_outbox o WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id;
+    SELECT o.status, o.created_by INTO current_status, queued_by
+      FROM crm.email_outbox o WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id
+       FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'email % does not exist', cancel_email.id
             USING ERRCODE = 'no_data_found', HINT = 'Look the id up in crm.email_outbox.';
+    END IF;
+    IF queued_by OPERATOR(pg_catalog.<>) caller
+       AND NOT pg_catalog.pg_has_role(caller, 'crm_admin', 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied to cancel email %', cancel_email.id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('It was queued by %s.', queued_by),
+                  HINT = 'Only the role that queued an email, or a crm_admin, can cancel it.';
+    END IF;
+    IF current_status OPERATOR(pg_catalog.=) 'queued' THEN
+        UPDATE crm.email_outbox o
+           SET status = 'cancelled', sent_at = pg_catalog.now(),
+               last_error = pg_catalog.format('cancelled by %s', caller)
+         WHERE o.id OPERATOR(pg_catalog.=) cancel_email.id;
+        RETURN true;
     ELSIF current_status OPERATOR(pg_catalog.=) 'cancelled' THEN
         RETURN false;
     END IF;
@@ -218,12 +233,33 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.cancel_email(bigint) IS
-    'Cancels a queued email: true when cancelled now, false when it already was; an error once sending has begun.';
+    'Cancels a queued email: true when cancelled now, false when it already was; an error once sending has begun. A crm_user cancels only email they queued, a crm_admin any.';
 
--- Privileges: read for crm_reader, the API for crm_user, templates and the
--- suppression list for crm_admin, render_message for crm_admin.
+-- The messages' bodies: crm_reader sees the outbox's metadata only (the
+-- column grant below); a crm_user reads the bodies of the email they queued
+-- here, a crm_admin every body (and the whole table).
+CREATE VIEW crm.email_body WITH (security_barrier) AS
+SELECT o.id, o.body_text, o.body_html
+  FROM crm.email_outbox o
+ WHERE o.created_by OPERATOR(pg_catalog.=) CURRENT_USER
+    OR pg_catalog.pg_has_role(CURRENT_USER, 'crm_admin', 'USAGE');
+COMMENT ON VIEW crm.email_body IS
+    'Bodies of queued and sent email: a crm_user sees those of the email they queued, a crm_admin all. crm_reader sees only the metadata in crm.email_outbox.';
+COMMENT ON COLUMN crm.email_body.id IS 'The crm.email_outbox id.';
+COMMENT ON COLUMN crm.email_body.body_text IS 'Plain-text body.';
+COMMENT ON COLUMN crm.email_body.body_html IS 'HTML body, NULL for none.';
+
+-- Privileges: read for crm_reader (the outbox without the bodies), the API
+-- and their own email's bodies for crm_user, templates, the suppression list,
+-- every body and render_message for crm_admin.
 REVOKE ALL ON crm.email_outbox, crm.email_delivery_log, crm.email_suppression, crm.email_template FROM PUBLIC;
-GRANT SELECT ON crm.email_outbox, crm.email_delivery_log, crm.email_suppression, crm.email_template TO crm_reader;
+GRANT SELECT ON crm.email_delivery_log, crm.email_suppression, crm.email_template TO crm_reader;
+-- every column but body_text and body_html (a new column is added here)
+GRANT SELECT (id, to_address, subject, status, attempts, next_attempt_at, lease_until, last_error,
+              message_id, idempotency_key, template_key, created_by, created_at, updated_at, sent_at)
+    ON crm.email_outbox TO crm_reader;
+GRANT SELECT ON crm.email_outbox TO crm_admin;
+GRANT SELECT ON crm.email_body TO crm_user;
 GRANT INSERT, UPDATE, DELETE ON crm.email_template, crm.email_suppression TO crm_admin;
 REVOKE EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb),
     crm.render_message(bigint), crm.unsubscribe(text), crm.cancel_email(bigint) FROM PUBLIC;

@@ -1,13 +1,14 @@
--- src/mail/20_worker.sql: what the mail worker adds to the outbox: the
--- wake-on-commit trigger, its status view, and its claim statement as a
--- function (worker code in src/mail/worker*.c, wake.c, transport*.c).
+-- src/mail/20_worker.sql: what mail delivery, the crm worker's "mail" duty,
+-- adds to the outbox: the wake-on-commit trigger, its status view, and its
+-- claim statement as a function (code in src/mail/delivery*.c and
+-- transport*.c, the worker in src/worker).
 
 CREATE FUNCTION crm.wake_mail_worker() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'crm_wake_mail_worker';
 REVOKE EXECUTE ON FUNCTION crm.wake_mail_worker() FROM PUBLIC;
 COMMENT ON FUNCTION crm.wake_mail_worker() IS
-    'Statement trigger on crm.email_outbox: wakes the mail worker when the transaction commits.';
+    'Statement trigger on crm.email_outbox: wakes the crm worker''s mail duty when the transaction commits.';
 
 CREATE TRIGGER email_outbox_wake_worker
     AFTER INSERT OR UPDATE OF status, next_attempt_at ON crm.email_outbox
@@ -24,16 +25,17 @@ REVOKE EXECUTE ON FUNCTION crm._mail_worker_state() FROM PUBLIC;
 -- Functions in a view run with the reader's privileges.
 GRANT EXECUTE ON FUNCTION crm._mail_worker_state() TO crm_reader;
 COMMENT ON FUNCTION crm._mail_worker_state() IS
-    'What the mail worker reports in shared memory; read it through crm.worker_status.';
+    'What the crm worker and its mail duty report in shared memory; read it through crm.worker_status.';
 
 CREATE FUNCTION crm._claim_emails(n integer, lease interval DEFAULT '5 minutes')
     RETURNS TABLE (id bigint, attempts integer, to_address text, subject text, body_text text,
                    body_html text, message_id text, created_at timestamptz)
     LANGUAGE c VOLATILE STRICT ROWS 10
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'crm_claim_emails';
 REVOKE EXECUTE ON FUNCTION crm._claim_emails(integer, interval) FROM PUBLIC;
 COMMENT ON FUNCTION crm._claim_emails(integer, interval) IS
-    'The mail worker''s claim: marks up to n due queued messages sending with a lease, skipping rows '
+    'The mail duty''s claim: marks up to n due queued messages sending with a lease, skipping rows '
     'other claimers hold, and returns them. Superuser only; whoever claims must record the outcome.';
 
 CREATE VIEW crm.worker_status AS
@@ -64,10 +66,10 @@ SELECT w.pid,
           FROM crm.email_outbox AS o) AS q;
 GRANT SELECT ON crm.worker_status TO crm_reader;
 COMMENT ON VIEW crm.worker_status IS
-    'The mail worker and its queue: one row. Counters are since the worker started; queue counts are this database''s outbox.';
-COMMENT ON COLUMN crm.worker_status.pid IS 'Process id of the mail worker, NULL when it is not running.';
+    'The crm worker''s mail delivery and its queue: one row. Counters are since the worker started; queue counts are this database''s outbox. Every duty of the worker: crm.worker_duties.';
+COMMENT ON COLUMN crm.worker_status.pid IS 'Process id of the crm worker, NULL when it is not running.';
 COMMENT ON COLUMN crm.worker_status.state IS
-    'starting, idle, sending, waiting for extension, waiting for a lock, stopped, not started, or not loaded (crm is not in shared_preload_libraries).';
+    'The mail duty''s state while the worker runs: starting, idle, sending, waiting for extension, waiting for a lock, error (see last_error); otherwise the worker''s: stopped, not started, or not loaded (crm is not in shared_preload_libraries).';
 COMMENT ON COLUMN crm.worker_status.database IS 'The database the worker serves (crm.database).';
 COMMENT ON COLUMN crm.worker_status.started_at IS 'When the running worker started.';
 COMMENT ON COLUMN crm.worker_status.in_flight IS 'Messages claimed and not yet recorded.';
@@ -82,4 +84,4 @@ COMMENT ON COLUMN crm.worker_status.failed_since_start IS 'Messages the running 
 COMMENT ON COLUMN crm.worker_status.retried_since_start IS 'Deliveries of the running worker that failed temporarily and were re-queued.';
 COMMENT ON COLUMN crm.worker_status.last_error IS 'The latest delivery problem: message id, transport and what the server or system said.';
 COMMENT ON COLUMN crm.worker_status.last_error_at IS 'When last_error happened.';
-COMMENT ON COLUMN crm.worker_status.last_activity IS 'When the worker last looked at the queue.';
+COMMENT ON COLUMN crm.worker_status.last_activity IS 'When the worker last ran a transaction for one of its duties (mail: looked at the queue).';

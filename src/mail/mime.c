@@ -39,6 +39,7 @@
 #include "common/base64.h"
 #include "lib/stringinfo.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "mail/mime.h"
@@ -236,11 +237,15 @@ is_atext(unsigned char c)
 		(c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* From: address, or display name and address when crm.mail_from_name is set. */
+/*
+ * From: address, or display name and address when crm.mail_from_name is
+ * set.  The setting is read by name: outbox.c defines it with the other
+ * enqueue settings, and this file depends on nothing else in src/mail.
+ */
 static void
 append_from(StringInfo buf, const char *address)
 {
-	const char *name = crm_mail_from_name;
+	const char *name = GetConfigOption("crm.mail_from_name", true, false);
 	int			line_start = buf->len;
 	int			line = 6;
 	const char *p;

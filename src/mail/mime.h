@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  * mime.h
  *	  The RFC 5322/MIME message builder shared by the outbox (enqueue-time
- *	  size check, crm.render_message) and the mail worker (what it sends).
+ *	  size check, crm.render_message) and mail delivery (what the worker sends).
  *
  * crm_mime_build is pure: no catalog or SPI access and no ereport except
  * for running out of memory, so the worker can call it outside any
- * transaction.  The settings it needs are the crm.mail_* GUCs below, which
- * src/mail/outbox.c registers in crm_mail_queue_init.
+ * transaction.  The settings it needs are in the message, except
+ * crm.mail_from_name (the display name in From), which it reads by name;
+ * src/mail/outbox.c defines them in crm_mail_queue_init.
  *-------------------------------------------------------------------------
  */
 #ifndef CRM_MAIL_MIME_H
@@ -33,8 +34,5 @@ extern char *crm_mime_build(const CrmMailMessage *msg, size_t *len);
 /* GUC values the worker needs: */
 extern char *crm_mail_from;
 extern char *crm_unsubscribe_url;
-
-/* crm.mail_from_name: display name put before crm.mail_from in From ("" for none). */
-extern char *crm_mail_from_name;
 
 #endif							/* CRM_MAIL_MIME_H */

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  * transport_curl.c
- *	  The crm mail worker's libcurl engine: one multi handle for the
+ *	  The libcurl engine of mail delivery: one multi handle for the
  *	  worker's life (so connections are reused), driven with
  *	  curl_multi_socket_action from a PostgreSQL WaitEventSet that also
- *	  holds the worker's latch and postmaster death.
+ *	  holds the worker's latch and postmaster death.  It runs the protocols
+ *	  of transport_curl.h (smtp, http) through their tables.
  *
  * Design notes:
  *	- curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and
@@ -12,7 +13,7 @@
  *	  set is rebuilt before the next wait when a socket came or went (a
  *	  WaitEventSet cannot drop a socket) and modified in place when only the
  *	  direction changed, both outside the callbacks.
- *	- crm_transport_wait returns as soon as the latch is set (a commit
+ *	- crm_curl_wait returns as soon as the latch is set (a commit
  *	  woke us, SIGTERM, SIGHUP), so the main loop's CHECK_FOR_INTERRUPTS and
  *	  config reload happen even while a transfer is stalled.  A worker that
  *	  dies mid-send leaves its rows in 'sending'; the next one re-queues them.
@@ -33,9 +34,11 @@
 
 #include <stdlib.h>
 
-#include "mail/transport.h"
+#include "mail/settings.h"
+#include "mail/transport_curl.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -74,14 +77,15 @@ static int	timer_cb(CURLM *m, long timeout_ms, void *userp);
 static void prepare_wait_set(void);
 static uint32 wait_events_for(int what);
 static void drain_finished(void);
-static void start_transfer(CrmMailJob *job, bool fresh);
+static void start_transfer(CrmMailJob *job, const CrmCurlProtocol *protocol, bool fresh);
+static void set_common(CrmCurlTransfer *t);
 
 /*
- * crm_transport_startup: initialise libcurl and create the multi handle.
+ * crm_curl_startup: initialise libcurl and create the multi handle.
  * Called once, in the worker, after its connection is set up.
  */
 void
-crm_transport_startup(void)
+crm_curl_startup(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		ereport(FATAL,
@@ -97,78 +101,39 @@ crm_transport_startup(void)
 	wait_cxt = AllocSetContextCreate(TopMemoryContext, "crm mail wait set",
 									 ALLOCSET_SMALL_SIZES);
 	sockets_changed = true;
-	crm_transport_configure();
+	crm_curl_configure();
 }
 
 /*
- * crm_transport_configure: apply settings that belong to the multi handle.
+ * crm_curl_configure: apply settings that belong to the multi handle.
  * Called at startup and after every configuration reload.
  */
 void
-crm_transport_configure(void)
+crm_curl_configure(void)
 {
 	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) crm_max_in_flight);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) crm_max_in_flight);
 }
 
 int
-crm_transport_pending(void)
+crm_curl_pending(void)
 {
 	return pending;
 }
 
 /*
- * crm_job_done: set a job's outcome, response code and detail.  The detail
- * is allocated in the job's context; a job finishes only once.  Servers'
- * replies end up in the detail, so it is reduced to printable ASCII (any
- * other byte becomes '?'): it must be storable in a database of any
- * encoding.
+ * set_common: options every curl transfer gets: our callbacks' context,
+ * timeouts, the protocol's libcurl protocols only, no signals.
  */
-void
-crm_job_done(CrmMailJob *job, CrmMailOutcome outcome, int code, const char *fmt,...)
-{
-	int			save_errno = errno;	/* for %m */
-	MemoryContext old = MemoryContextSwitchTo(job->cxt);
-	StringInfoData buf;
-
-	Assert(job->outcome == CRM_OUTCOME_PENDING);
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		errno = save_errno;
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	for (char *c = buf.data; *c; c++)
-		if (*c < 0x20 || *c > 0x7e)
-			*c = '?';
-	job->outcome = outcome;
-	job->response_code = code;
-	job->detail = buf.data;
-	job->finished_at = GetCurrentTimestamp();
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * crm_transport_set_common: options every curl transfer gets: our
- * callbacks' context, timeouts, the protocols allowed, no signals.
- */
-void
-crm_transport_set_common(CrmCurlTransfer *t, const char *protocols)
+static void
+set_common(CrmCurlTransfer *t)
 {
 	CURL	   *e = t->easy;
 
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, t->protocol->protocols);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) crm_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) crm_send_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -187,22 +152,13 @@ progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /*
- * crm_transport_begin: start delivering a job with the configured
- * transport.  The file transport finishes it at once; the others add it to
+ * crm_curl_begin: start delivering a job with a curl protocol: add it to
  * the multi handle, or finish it with a retry when it cannot be started.
  */
 void
-crm_transport_begin(CrmMailJob *job)
+crm_curl_begin(CrmMailJob *job, const CrmCurlProtocol *protocol)
 {
-	job->started_at = GetCurrentTimestamp();
-	if (crm_mail_transport == CRM_TRANSPORT_FILE)
-	{
-		job->transport = "file";
-		crm_file_deliver(job);
-		return;
-	}
-	job->transport = crm_mail_transport == CRM_TRANSPORT_SMTP ? "smtp" : "http";
-	start_transfer(job, false);
+	start_transfer(job, protocol, false);
 }
 
 /*
@@ -210,7 +166,7 @@ crm_transport_begin(CrmMailJob *job)
  * fresh is true, added to the multi handle.
  */
 static void
-start_transfer(CrmMailJob *job, bool fresh)
+start_transfer(CrmMailJob *job, const CrmCurlProtocol *protocol, bool fresh)
 {
 	MemoryContext old;
 	CrmCurlTransfer *t;
@@ -220,6 +176,7 @@ start_transfer(CrmMailJob *job, bool fresh)
 	old = MemoryContextSwitchTo(job->cxt);
 	t = palloc0(sizeof(CrmCurlTransfer));
 	t->job = job;
+	t->protocol = protocol;
 	t->fresh = fresh;
 	t->easy = curl_easy_init();
 	MemoryContextSwitchTo(old);
@@ -228,10 +185,8 @@ start_transfer(CrmMailJob *job, bool fresh)
 		crm_job_done(job, CRM_OUTCOME_RETRY, 0, "could not create a libcurl handle");
 		return;
 	}
-	if (strcmp(job->transport, "smtp") == 0)
-		problem = crm_smtp_prepare(t);
-	else
-		problem = crm_http_prepare(t);
+	set_common(t);
+	problem = protocol->prepare(t);
 	if (fresh)
 		curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
 	if (problem == NULL &&
@@ -249,15 +204,14 @@ start_transfer(CrmMailJob *job, bool fresh)
 }
 
 /*
- * crm_transport_wait: wait up to timeout_ms (-1: no limit) for the latch,
+ * crm_curl_wait: wait up to timeout_ms (-1: no limit) for the latch,
  * postmaster death (which exits), or curl's sockets and timer, and let curl
- * make progress.  Returns early, with true, when the latch was set (it is
- * reset); finished transfers have their job's outcome set.
+ * make progress.  Returns early when the latch was set (it is reset);
+ * finished transfers have their job's outcome set.
  */
-bool
-crm_transport_wait(long timeout_ms)
+void
+crm_curl_wait(long timeout_ms)
 {
-	bool		latch_set = false;
 	WaitEvent	events[16];
 	int			nevents;
 	int			i;
@@ -287,7 +241,6 @@ crm_transport_wait(long timeout_ms)
 		if (ev->events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
-			latch_set = true;
 			continue;
 		}
 		if (ev->events & WL_SOCKET_READABLE)
@@ -305,14 +258,14 @@ crm_transport_wait(long timeout_ms)
 		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	drain_finished();
-	return latch_set;
 }
 
 /*
  * drain_finished: hand every transfer curl has finished to its protocol's
  * finish function, which sets the job's outcome, and release the handle.
- * An SMTP message that met a pooled connection the server had closed is
- * sent again at once on a new connection (see crm_smtp_stale).
+ * A message that met a pooled connection the server had closed (the
+ * protocol's stale function says so) is sent again at once on a new
+ * connection.
  */
 static void
 drain_finished(void)
@@ -333,12 +286,10 @@ drain_finished(void)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
 		job = t->job;
 		curl_multi_remove_handle(multi, t->easy);
-		if (strcmp(job->transport, "smtp") != 0)
-			crm_http_finish(t, rc);
-		else if (!t->fresh && crm_smtp_stale(t, rc))
+		if (!t->fresh && t->protocol->stale != NULL && t->protocol->stale(t, rc))
 			again = true;
 		else
-			crm_smtp_finish(t, rc);
+			t->protocol->finish(t, rc);
 		curl_easy_cleanup(t->easy);
 		curl_slist_free_all(t->list);
 		t->easy = NULL;
@@ -346,7 +297,7 @@ drain_finished(void)
 		job->transfer = NULL;
 		pending--;
 		if (again)
-			start_transfer(job, true);
+			start_transfer(job, t->protocol, true);
 	}
 }
 

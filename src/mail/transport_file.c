@@ -21,11 +21,27 @@
 #include "common/file_perm.h"
 #include "mail/transport.h"
 #include "storage/fd.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+
+static char *crm_mail_dir;
 
 static char *file_name_for(const char *message_id);
 static bool write_durably(const char *tmp, const char *path, const char *dir,
 						  const char *data, size_t len, const char **step);
+
+/*
+ * crm_file_define_settings: the file transport's GUC (from _PG_init).
+ */
+void
+crm_file_define_settings(void)
+{
+	DefineCustomStringVariable("crm.mail_dir",
+							   "Directory the file transport writes messages into.",
+							   "A relative path is relative to the data directory.",
+							   &crm_mail_dir, "crm_mail",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
 
 /*
  * crm_file_deliver: write job's message and finish the job.

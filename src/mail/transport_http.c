@@ -10,6 +10,9 @@
  *	  service that honours it drops the duplicates at-least-once delivery
  *	  can cause.
  *
+ * The settings crm.http_url (which refuses credentials in the URL) and
+ * crm.http_auth_header (superuser-only) are defined here.
+ *
  * Outcomes: 2xx sent; 401, 403, 404, 407, 408, 425, 429, 3xx and 5xx (our
  * settings, throttling or the service's trouble), network errors and
  * timeouts retried; any other 4xx (the service refuses this message)
@@ -20,18 +23,65 @@
 
 #include "mail/mime.h"
 #include "mail/transport.h"
+#include "mail/transport_curl.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+static char *crm_http_url;
+static char *crm_http_auth_header;
+
+static const char *http_prepare(CrmCurlTransfer *t);
+static void http_finish(CrmCurlTransfer *t, CURLcode rc);
+static bool check_http_url(char **newval, void **extra, GucSource source);
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp);
 static void append_field(StringInfo buf, const char *name, const char *value, bool last);
 
+const CrmCurlProtocol crm_http_protocol = {
+	.name = "http",
+	.protocols = "http,https",
+	.prepare = http_prepare,
+	.finish = http_finish,
+	.stale = NULL,
+};
+
 /*
- * crm_http_prepare: set up t->easy to post t->job's message.  Returns NULL,
+ * crm_http_define_settings: the http transport's GUCs (from _PG_init).
+ */
+void
+crm_http_define_settings(void)
+{
+	DefineCustomStringVariable("crm.http_url",
+							   "URL the http transport posts each message to as JSON.",
+							   "Credentials belong in crm.http_auth_header, not in the URL.",
+							   &crm_http_url, "",
+							   PGC_SIGHUP, 0, check_http_url, NULL, NULL);
+	DefineCustomStringVariable("crm.http_auth_header",
+							   "Header line the http transport sends with each request, such as "
+							   "\"Authorization: Bearer <token>\".",
+							   "A value without a colon is sent as \"Authorization: <value>\". "
+							   "Only superusers can read this setting.",
+							   &crm_http_auth_header, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+}
+
+/*
+ * check_http_url: crm.http_url's check hook, refusing credentials in the
+ * URL (url_secret.c).
+ */
+static bool
+check_http_url(char **newval, void **extra, GucSource source)
+{
+	return crm_url_setting_ok(*newval, "crm.http_url",
+							  "Send the secret with crm.http_auth_header, which only superusers can read.");
+}
+
+/*
+ * http_prepare: set up t->easy to post t->job's message.  Returns NULL,
  * or a sentence saying why the message cannot be sent now.
  */
-const char *
-crm_http_prepare(CrmCurlTransfer *t)
+static const char *
+http_prepare(CrmCurlTransfer *t)
 {
 	CrmMailJob *job = t->job;
 	CURL	   *e = t->easy;
@@ -68,7 +118,6 @@ crm_http_prepare(CrmCurlTransfer *t)
 	if (list == NULL)
 		return "out of memory";
 
-	crm_transport_set_common(t, "http,https");
 	curl_easy_setopt(e, CURLOPT_URL, crm_http_url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
@@ -80,11 +129,11 @@ crm_http_prepare(CrmCurlTransfer *t)
 }
 
 /*
- * crm_http_finish: turn libcurl's result for a finished transfer into the
+ * http_finish: turn libcurl's result for a finished transfer into the
  * job's outcome (see the header comment).
  */
-void
-crm_http_finish(CrmCurlTransfer *t, CURLcode rc)
+static void
+http_finish(CrmCurlTransfer *t, CURLcode rc)
 {
 	CrmMailJob *job = t->job;
 	long		code = 0;

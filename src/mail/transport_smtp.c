@@ -3,7 +3,11 @@
  *	  The smtp transport: one message per libcurl easy handle to
  *	  crm.smtp_url (smtp:// with optional or required STARTTLS, or smtps://),
  *	  AUTH with crm.smtp_user and crm.smtp_password, connections reused from
- *	  the multi handle's pool.
+ *	  the multi handle's pool.  Credentials never cross an unencrypted
+ *	  connection: with a user or password set, crm.smtp_starttls = try acts
+ *	  as require (a server without STARTTLS gets no AUTH, the message is
+ *	  retried), and off refuses to send.  The settings crm.smtp_* are
+ *	  defined here; crm.smtp_url refuses credentials in the URL.
  *
  * How a reply maps to an outcome: libcurl reports only the last response
  * code, so a debug callback follows the conversation and remembers which
@@ -21,39 +25,127 @@
 
 #include "mail/mime.h"
 #include "mail/transport.h"
+#include "mail/transport_curl.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
+/* crm.smtp_starttls values */
+typedef enum CrmStartTls
+{
+	CRM_STARTTLS_OFF,
+	CRM_STARTTLS_TRY,
+	CRM_STARTTLS_REQUIRE
+} CrmStartTls;
+
+static const struct config_enum_entry starttls_options[] = {
+	{"off", CRM_STARTTLS_OFF, false},
+	{"try", CRM_STARTTLS_TRY, false},
+	{"require", CRM_STARTTLS_REQUIRE, false},
+	{NULL, 0, false}
+};
+
+static char *crm_smtp_url;
+static int	crm_smtp_starttls = CRM_STARTTLS_TRY;
+static char *crm_smtp_user;
+static char *crm_smtp_password;
+static char *crm_smtp_ca_file;
+
+static const char *smtp_prepare(CrmCurlTransfer *t);
+static void smtp_finish(CrmCurlTransfer *t, CURLcode rc);
+static bool smtp_stale(CrmCurlTransfer *t, CURLcode rc);
+static bool check_smtp_url(char **newval, void **extra, GucSource source);
 static size_t read_cb(char *buffer, size_t size, size_t nitems, void *userp);
 static int	debug_cb(CURL *easy, curl_infotype type, char *data, size_t size, void *userp);
 static char *envelope_address(const char *mailbox);
 
+const CrmCurlProtocol crm_smtp_protocol = {
+	.name = "smtp",
+	.protocols = "smtp,smtps",
+	.prepare = smtp_prepare,
+	.finish = smtp_finish,
+	.stale = smtp_stale,
+};
+
 /*
- * crm_smtp_prepare: set up t->easy to send t->job's message.  Returns NULL,
+ * crm_smtp_define_settings: the smtp transport's GUCs (from _PG_init).
+ */
+void
+crm_smtp_define_settings(void)
+{
+	DefineCustomStringVariable("crm.smtp_url",
+							   "SMTP server of the smtp transport, as smtp://host:port or smtps://host:port.",
+							   "smtps:// uses TLS from the start; smtp:// upgrades with STARTTLS as "
+							   "crm.smtp_starttls says.",
+							   &crm_smtp_url, "smtp://localhost:25",
+							   PGC_SIGHUP, 0, check_smtp_url, NULL, NULL);
+	DefineCustomEnumVariable("crm.smtp_starttls",
+							 "Whether an smtp:// connection must be upgraded to TLS with STARTTLS.",
+							 "require refuses to send without TLS, try uses it when the server "
+							 "offers it, off never uses it.",
+							 &crm_smtp_starttls, CRM_STARTTLS_TRY, starttls_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm.smtp_user",
+							   "User name for SMTP AUTH; empty means no authentication.",
+							   NULL, &crm_smtp_user, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm.smtp_password",
+							   "Password for SMTP AUTH.",
+							   "Only superusers can read this setting.",
+							   &crm_smtp_password, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("crm.smtp_ca_file",
+							   "File of CA certificates that verify the SMTP server's certificate.",
+							   "Empty means the system's CA certificates.",
+							   &crm_smtp_ca_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+/*
+ * check_smtp_url: crm.smtp_url's check hook, refusing credentials in the
+ * URL (url_secret.c).
+ */
+static bool
+check_smtp_url(char **newval, void **extra, GucSource source)
+{
+	return crm_url_setting_ok(*newval, "crm.smtp_url",
+							  "Set crm.smtp_user and crm.smtp_password instead; only superusers can read crm.smtp_password.");
+}
+
+/*
+ * smtp_prepare: set up t->easy to send t->job's message.  Returns NULL,
  * or a sentence saying why the message cannot be sent now.
  */
-const char *
-crm_smtp_prepare(CrmCurlTransfer *t)
+static const char *
+smtp_prepare(CrmCurlTransfer *t)
 {
 	CrmMailJob *job = t->job;
 	CURL	   *e = t->easy;
 	MemoryContext old;
 	long		use_ssl;
+	bool		credentials;
 
 	if (crm_smtp_url == NULL || crm_smtp_url[0] == '\0')
 		return "crm.smtp_url is not set.";
 	if (crm_mail_from == NULL || crm_mail_from[0] == '\0')
 		return "crm.mail_from is not set.";
 
-	crm_transport_set_common(t, "smtp,smtps");
-	curl_easy_setopt(e, CURLOPT_URL, crm_smtp_url);
+	/* Credentials never cross an unencrypted connection. */
+	credentials = (crm_smtp_user != NULL && crm_smtp_user[0] != '\0') ||
+		(crm_smtp_password != NULL && crm_smtp_password[0] != '\0');
 	if (pg_strncasecmp(crm_smtp_url, "smtps://", 8) == 0)
 		use_ssl = CURLUSESSL_ALL;
-	else if (crm_smtp_starttls == CRM_STARTTLS_REQUIRE)
+	else if (crm_smtp_starttls == CRM_STARTTLS_REQUIRE ||
+			 (crm_smtp_starttls == CRM_STARTTLS_TRY && credentials))
 		use_ssl = CURLUSESSL_ALL;
 	else if (crm_smtp_starttls == CRM_STARTTLS_TRY)
 		use_ssl = CURLUSESSL_TRY;
+	else if (credentials)
+		return "crm.smtp_starttls is off, but crm.smtp_user or crm.smtp_password is set: "
+			"credentials are never sent over an unencrypted connection.";
 	else
 		use_ssl = CURLUSESSL_NONE;
+
+	curl_easy_setopt(e, CURLOPT_URL, crm_smtp_url);
 	curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl);
 	if (crm_smtp_ca_file != NULL && crm_smtp_ca_file[0] != '\0')
 		curl_easy_setopt(e, CURLOPT_CAINFO, crm_smtp_ca_file);
@@ -87,11 +179,11 @@ crm_smtp_prepare(CrmCurlTransfer *t)
 }
 
 /*
- * crm_smtp_finish: turn libcurl's result for a finished transfer into the
+ * smtp_finish: turn libcurl's result for a finished transfer into the
  * job's outcome (see the header comment).
  */
-void
-crm_smtp_finish(CrmCurlTransfer *t, CURLcode rc)
+static void
+smtp_finish(CrmCurlTransfer *t, CURLcode rc)
 {
 	CrmMailJob *job = t->job;
 	long		code = 0;
@@ -115,15 +207,15 @@ crm_smtp_finish(CrmCurlTransfer *t, CURLcode rc)
 }
 
 /*
- * crm_smtp_stale: true when the transfer failed because it was given a
+ * smtp_stale: true when the transfer failed because it was given a
  * pooled connection the server had closed meanwhile (libcurl does not
  * always notice): it reused a connection, and MAIL FROM, the first command
  * on a reused connection, got no reply at all.  The server has then seen
  * nothing of the message, and it can be sent again at once on a new
  * connection without counting an attempt.
  */
-bool
-crm_smtp_stale(CrmCurlTransfer *t, CURLcode rc)
+static bool
+smtp_stale(CrmCurlTransfer *t, CURLcode rc)
 {
 	long		connects = 1;
 

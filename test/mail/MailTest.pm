@@ -84,7 +84,7 @@ sub spawn
 }
 
 # start_smtp(dir => DIR, port, cert, key, implicit_tls, auth => 'user:pw',
-# auth_mechs, delay_rcpt, delay_data): test/mail/smtp_server.py on loopback.  Returns a
+# auth_mechs, auth_without_tls, delay_rcpt, delay_data): test/mail/smtp_server.py on loopback.  Returns a
 # hash with pid, port, msgs (the delivered messages) and log (its events).
 sub start_smtp
 {
@@ -97,6 +97,7 @@ sub start_smtp
 	push @cmd, '--implicit-tls' if $o{implicit_tls};
 	push @cmd, '--auth', $o{auth} if $o{auth};
 	push @cmd, '--auth-mechs', $o{auth_mechs} if $o{auth_mechs};
+	push @cmd, '--auth-without-tls' if $o{auth_without_tls};
 	push @cmd, '--delay-rcpt', $o{delay_rcpt} if $o{delay_rcpt};
 	push @cmd, '--delay-data', $o{delay_data} if $o{delay_data};
 	my ($pid, $port) = spawn($dir, @cmd);
@@ -199,7 +200,7 @@ sub worker_pid
 {
 	my $node = shift;
 	return $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm mail worker'");
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm worker'");
 }
 
 # wait_for_worker(NODE, NOT_PID): wait until a worker runs (other than
@@ -209,8 +210,8 @@ sub wait_for_worker
 	my ($node, $not) = @_;
 	$not //= 0;
 	$node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm mail worker' AND pid <> $not")
-	  or die "no mail worker";
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'crm worker' AND pid <> $not")
+	  or die "no crm worker";
 	return worker_pid($node);
 }
 

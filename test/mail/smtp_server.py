@@ -7,7 +7,9 @@ to provoke every path of the worker:
   --tls-cert/--tls-key   offer STARTTLS with that certificate (or, with
                          --implicit-tls, speak TLS from the start: smtps)
   --auth USER:PASSWORD   require AUTH (PLAIN and LOGIN; --auth-mechs limits
-                         what is offered)
+                         what is offered); only over TLS unless
+                         --auth-without-tls (a server that takes passwords
+                         in clear text, which the worker must never feed)
   --delay-rcpt MS        wait before answering RCPT TO
   --delay-data MS        wait before answering the end of DATA
 
@@ -139,7 +141,7 @@ async def main():
         offered = set(args.auth_mechs.split(",")) if args.auth_mechs else all_mechs
         kwargs.update(auth_required=True, authenticator=authenticator,
                       auth_exclude_mechanism=sorted(all_mechs - offered),
-                      auth_require_tls=not args.implicit_tls)
+                      auth_require_tls=not (args.implicit_tls or args.auth_without_tls))
     if context and not args.implicit_tls:
         kwargs["tls_context"] = context
     loop = asyncio.get_running_loop()
@@ -168,6 +170,7 @@ if __name__ == "__main__":
     p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--auth")
     p.add_argument("--auth-mechs")
+    p.add_argument("--auth-without-tls", action="store_true")
     p.add_argument("--delay-rcpt", type=int, default=0)
     p.add_argument("--delay-data", type=int, default=0)
     args = p.parse_args()

@@ -34,7 +34,7 @@ use_smtp($node, $smtp, 'crm.smtp_starttls' => 'require', 'crm.smtp_ca_file' => $
 my $pid = wait_for_worker($node);
 is($node->safe_psql('postgres',
 		"SELECT application_name FROM pg_stat_activity WHERE pid = $pid"),
-	'crm mail worker', 'worker has application_name "crm mail worker"');
+	'crm worker', 'worker has application_name "crm worker"');
 is($node->safe_psql('postgres', "SELECT pid FROM crm.worker_status"), $pid,
 	'crm.worker_status shows the worker pid');
 is($node->safe_psql('postgres', "SELECT database FROM crm.worker_status"), 'postgres',

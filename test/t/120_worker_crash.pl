@@ -57,7 +57,7 @@ kill 'KILL', $pid;
 $node->wait_for_log(qr/terminated by signal 9: Killed/, $log_offset);
 my $pid2 = wait_for_worker($node, $pid);
 isnt($pid2, $pid, 'a new worker runs after the crash');
-$node->wait_for_log(qr/crm mail worker re-queued (\d+) interrupted deliveries/, $log_offset);
+$node->wait_for_log(qr/crm worker re-queued (\d+) interrupted mail deliveries/, $log_offset);
 ok(wait_until_final($node, "to_address LIKE 'k%'"), 'the batch finishes after the kill');
 is($node->safe_psql('postgres', "SELECT status, count(*) FROM crm.email_outbox WHERE to_address LIKE 'k%' GROUP BY 1"),
 	'sent|400', 'all 400 sent, none lost');
@@ -71,7 +71,7 @@ wait_mid_batch('i');
 $node->stop('immediate');
 $log_offset = -s $node->logfile;
 $node->start;
-$node->wait_for_log(qr/crm mail worker re-queued (\d+) interrupted deliveries/, $log_offset);
+$node->wait_for_log(qr/crm worker re-queued (\d+) interrupted mail deliveries/, $log_offset);
 ok(wait_until_final($node, "to_address LIKE 'i%'"), 'the batch finishes after the restart');
 is($node->safe_psql('postgres', "SELECT status, count(*) FROM crm.email_outbox WHERE to_address LIKE 'i%' GROUP BY 1"),
 	'sent|400', 'all 400 sent, none lost');

@@ -37,13 +37,13 @@ is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the stan
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM crm.email_outbox'), 20,
 	'the queue replicated to the standby');
 is($standby->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crm mail worker'"),
-	0, 'no mail worker runs on the standby');
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'crm worker'"),
+	0, 'no crm worker runs on the standby');
 is($standby->safe_psql('postgres', 'SELECT pid IS NULL AND state = \'not started\' FROM crm.worker_status'),
 	't', 'crm.worker_status on the standby says so');
 sleep(3);
 is(scalar(smtp_events($smtp, 'accepted')), 0, 'the standby sent nothing');
-ok(!$standby->log_contains('crm mail worker started'), 'no worker started there');
+ok(!$standby->log_contains('crm worker started'), 'no worker started there');
 
 $standby->promote;
 my $pid = wait_for_worker($standby);

@@ -1,4 +1,4 @@
-# 140_worker_extension_lifecycle.pl: the mail worker survives crm being
+# 140_worker_extension_lifecycle.pl: the crm worker survives crm being
 # absent, created, dropped (with deliveries in flight) and created again:
 # the same process keeps running, says so once in the log each time (no log
 # spam, no crash loop), never records an old delivery into the new outbox,
@@ -17,7 +17,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir();
 my $node = mail_node('lifecycle', no_extension => 1, conf => [ "crm.poll_interval = '1s'" ]);
 my $pid = wait_for_worker($node);
 $node->poll_query_until('postgres',
-	"SELECT query = 'crm mail worker: waiting for extension' FROM pg_stat_activity WHERE pid = $pid")
+	"SELECT query LIKE 'crm worker: mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
   or die;
 pass('without the extension the worker waits, and pg_stat_activity says so');
 sleep(3);    # three polls
@@ -46,9 +46,9 @@ my $offset = -s $node->logfile;
 $t0 = time;
 $node->safe_psql('postgres', 'DROP EXTENSION crm');
 ok(time - $t0 < 10, 'DROP EXTENSION does not wait for the deliveries in flight');
-$node->wait_for_log(qr/crm mail worker is waiting for extension crm/, $offset);
+$node->wait_for_log(qr/crm worker is waiting for extension crm/, $offset);
 $node->poll_query_until('postgres',
-	"SELECT query = 'crm mail worker: waiting for extension' FROM pg_stat_activity WHERE pid = $pid")
+	"SELECT query LIKE 'crm worker: mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
   or die;
 pass('after DROP EXTENSION the worker waits again');
 
@@ -67,7 +67,7 @@ is(worker_pid($node), $pid, 'the same worker process throughout');
 my $log = slurp_file($node->logfile);
 my @errors = $log =~ /^.*\[$pid\] (?:ERROR|FATAL|PANIC).*$/mg;
 is_deeply(\@errors, [], 'the worker logged no error');
-unlike($log, qr/background worker "crm mail worker" \(PID \d+\) exited/, 'and never exited');
+unlike($log, qr/background worker "crm worker" \(PID \d+\) exited/, 'and never exited');
 $waiting = () = $log =~ /waiting for extension crm/g;
 is($waiting, 2, 'one log line per disappearance of the extension');
 

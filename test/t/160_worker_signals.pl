@@ -56,11 +56,11 @@ kill 'TERM', $pid;
 $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid") or die;
 my $took = time - $t0;
 ok($took < 3, sprintf('SIGTERM during a stalled RCPT TO ends the worker in %.2f s', $took));
-$node->wait_for_log(qr/terminating background worker "crm mail worker" due to administrator command/, $offset);
+$node->wait_for_log(qr/terminating background worker "crm worker" due to administrator command/, $offset);
 set_conf($node, 'crm.mail_transport' => 'smtp');
 my $pid2 = wait_for_worker($node, $pid);
 ok($pid2, 'the postmaster restarts it (non-zero exit)');
-$node->wait_for_log(qr/crm mail worker re-queued 1 interrupted deliveries/, $offset);
+$node->wait_for_log(qr/crm worker re-queued 1 interrupted mail deliveries/, $offset);
 ok(wait_until_final($node), 'the interrupted message is delivered by the new worker');
 is($node->safe_psql('postgres', "SELECT status || ':' || attempts FROM crm.email_outbox WHERE to_address = 'stall1-a\@example.com'"),
 	'sent:2', 'on its second attempt');

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
- * worker_queue.c
- *	  The crm mail worker's SQL: checking that the queue exists, claiming a
+ * delivery_queue.c
+ *	  Mail delivery's SQL: checking that the queue exists, claiming a
  *	  batch, recording outcomes (outbox row, delivery log, suppression of
- *	  hard bounces), re-queueing interrupted deliveries, and deleting old
- *	  rows.  Every function runs inside the caller's short transaction with
+ *	  hard bounces), re-queueing interrupted deliveries, counting the
+ *	  backlog, and deleting old rows.  Every function runs inside the caller's short transaction with
  *	  SPI connected; plans are prepared once and kept (PostgreSQL re-plans
  *	  them when the extension is dropped and created again).
  *
- * The claim statement is also what crm._claim_emails runs (worker_sql.c),
+ * The claim statement is also what crm._claim_emails runs (delivery_sql.c),
  * so the isolation test exercises exactly the worker's claim.
  *-------------------------------------------------------------------------
  */
@@ -17,7 +17,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "mail/worker.h"
+#include "mail/delivery.h"
+#include "mail/transport.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -27,6 +28,24 @@
 #include "utils/timestamp.h"
 
 /*
+ * Every operator and type below is schema-qualified (OPERATOR(pg_catalog.=)
+ * and so on, no IN, NULLIF or simple CASE, which look "=" up), so the SQL
+ * means the same whatever search_path it runs under: the worker pins its
+ * own, and this holds even if a trigger on the outbox changes it.  All
+ * OPERATOR() forms share one precedence, left to right: hence the
+ * parentheses.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define LE " OPERATOR(pg_catalog.<=) "
+#define LT " OPERATOR(pg_catalog.<) "
+#define GE " OPERATOR(pg_catalog.>=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+#define MINUS " OPERATOR(pg_catalog.-) "
+#define TIMES " OPERATOR(pg_catalog.*) "
+#define DIVIDE " OPERATOR(pg_catalog./) "
+#define CONCAT " OPERATOR(pg_catalog.||) "
+
+/*
  * Claim up to $1 queued messages that are due, oldest first, skipping rows
  * another claimer holds; each gets a lease of $2 and one more attempt.
  * "= ANY (ARRAY(...))" makes the ids a list the primary key is probed with;
@@ -34,10 +53,10 @@
  */
 const char *const crm_mail_claim_sql =
 "UPDATE crm.email_outbox o"
-"   SET status = 'sending', attempts = o.attempts + 1,"
-"       lease_until = pg_catalog.now() + $2"
-" WHERE o.id = ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
-"                          WHERE q.status = 'queued' AND q.next_attempt_at <= pg_catalog.now()"
+"   SET status = 'sending', attempts = o.attempts" PLUS "1,"
+"       lease_until = pg_catalog.now()" PLUS "$2"
+" WHERE o.id" EQ "ANY (ARRAY(SELECT q.id FROM crm.email_outbox q"
+"                          WHERE q.status" EQ "'queued' AND q.next_attempt_at" LE "pg_catalog.now()"
 "                          ORDER BY q.next_attempt_at, q.id"
 "                          LIMIT $1"
 "                          FOR UPDATE SKIP LOCKED))"
@@ -52,20 +71,20 @@ const char *const crm_mail_claim_sql =
 static const char *const requeue_sql =
 "WITH stale AS ("
 "   SELECT id, updated_at FROM crm.email_outbox"
-"    WHERE status = 'sending' AND ($1 OR lease_until < pg_catalog.now())"
+"    WHERE status" EQ "'sending' AND ($1 OR lease_until" LT "pg_catalog.now())"
 "      FOR UPDATE),"
 " moved AS ("
 "   UPDATE crm.email_outbox o"
-"      SET status = CASE WHEN o.attempts >= $2 THEN 'failed' ELSE 'queued' END,"
+"      SET status = CASE WHEN o.attempts" GE "$2 THEN 'failed' ELSE 'queued' END,"
 "          next_attempt_at = pg_catalog.now(), lease_until = NULL,"
-"          sent_at = CASE WHEN o.attempts >= $2 THEN pg_catalog.now() END,"
+"          sent_at = CASE WHEN o.attempts" GE "$2 THEN pg_catalog.now() END,"
 "          last_error = $4"
-"     FROM stale WHERE o.id = stale.id"
+"     FROM stale WHERE o.id" EQ "stale.id"
 "   RETURNING o.id, o.attempts, o.status, stale.updated_at AS claimed_at)"
 " INSERT INTO crm.email_delivery_log"
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, detail)"
 " SELECT id, attempts, claimed_at, pg_catalog.now(),"
-"        CASE status WHEN 'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
+"        CASE WHEN status" EQ "'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
 "   FROM moved";
 
 /*
@@ -74,56 +93,64 @@ static const char *const requeue_sql =
  * (half of the wait is random), or to failed when the attempts are used
  * up.  sent_at is when the row became final (sent or failed), which is
  * what retention counts from.  "o.id = ANY ($1)" gives the planner the
- * primary-key path whatever the size of the table.  Rows no longer 'sending' (claimed by a later
- * worker) are left alone.
+ * primary-key path whatever the size of the table.  Rows no longer
+ * 'sending' (claimed by a later worker) are left alone.
  */
 static const char *const record_sql =
 "WITH r AS ("
-"   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::text[]),"
-"                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::text[]),"
-"                            pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::timestamptz[]),"
-"                            pg_catalog.unnest($7::int[]), pg_catalog.unnest($8::text[]))"
+"   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+"                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+"                            pg_catalog.unnest($5::pg_catalog.timestamptz[]),"
+"                            pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
+"                            pg_catalog.unnest($7::int[]), pg_catalog.unnest($8::pg_catalog.text[]))"
 "          AS r(id, outcome, code, detail, started_at, finished_at, attempt, transport)),"
 " u AS ("
 "   UPDATE crm.email_outbox o"
-"      SET status = CASE WHEN r.outcome = 'sent' THEN 'sent'"
-"                        WHEN r.outcome = 'retry' AND o.attempts < $9 THEN 'queued'"
+"      SET status = CASE WHEN r.outcome" EQ "'sent' THEN 'sent'"
+"                        WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9 THEN 'queued'"
 "                        ELSE 'failed' END,"
-"          sent_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9 THEN o.sent_at"
+"          sent_at = CASE WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9 THEN o.sent_at"
 "                         ELSE r.finished_at END,"
-"          next_attempt_at = CASE WHEN r.outcome = 'retry' AND o.attempts < $9"
-"              THEN pg_catalog.now() + pg_catalog.make_interval(secs =>"
-"                   LEAST($10 * pg_catalog.power(2::float8, LEAST(o.attempts, 31) - 1), $11)"
-"                   * (0.5 + 0.5 * pg_catalog.random()) / 1000.0)"
+"          next_attempt_at = CASE WHEN r.outcome" EQ "'retry' AND o.attempts" LT "$9"
+"              THEN pg_catalog.now()" PLUS "pg_catalog.make_interval(secs =>"
+"                   LEAST($10" TIMES "pg_catalog.power(2::pg_catalog.float8, LEAST(o.attempts, 31)" MINUS "1), $11)"
+"                  " TIMES "(0.5" PLUS "(0.5" TIMES "pg_catalog.random()))" DIVIDE "1000.0)"
 "              ELSE o.next_attempt_at END,"
 "          lease_until = NULL,"
-"          last_error = CASE WHEN r.outcome = 'sent' THEN NULL ELSE r.detail END"
+"          last_error = CASE WHEN r.outcome" EQ "'sent' THEN NULL ELSE r.detail END"
 "     FROM r"
-"    WHERE o.id = ANY ($1::bigint[]) AND o.id = r.id AND o.status = 'sending'"
+"    WHERE o.id" EQ "ANY ($1::bigint[]) AND o.id" EQ "r.id AND o.status" EQ "'sending'"
 "   RETURNING o.id, o.status)"
 " INSERT INTO crm.email_delivery_log"
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, response_code, detail)"
 " SELECT r.id, r.attempt, r.started_at, r.finished_at,"
-"        CASE u.status WHEN 'queued' THEN 'retry' ELSE u.status END,"
-"        r.transport, NULLIF(r.code, 0), r.detail"
-"   FROM r JOIN u ON u.id = r.id"
+"        CASE WHEN u.status" EQ "'queued' THEN 'retry' ELSE u.status END,"
+"        r.transport, CASE WHEN r.code" EQ "0 THEN NULL ELSE r.code END, r.detail"
+"   FROM r JOIN u ON u.id" EQ "r.id"
 " RETURNING outcome";
 
 static const char *const suppress_sql =
 "INSERT INTO crm.email_suppression (address, reason)"
-" SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: ' || d"
-"   FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS b(a, d)"
+" SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: '" CONCAT "d"
+"   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]))"
+"        AS b(a, d)"
 " ON CONFLICT (address) DO NOTHING";
 
 static const char *const next_due_sql =
-"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status = 'queued'";
+"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status" EQ "'queued'";
+
+#define BACKLOG_COUNT_LIMIT 1000000
+static const char *const backlog_sql =
+"SELECT pg_catalog.count(*) FROM (SELECT FROM crm.email_outbox"
+"  WHERE status" EQ "'queued' AND next_attempt_at" LE "pg_catalog.now()"
+"  LIMIT " CppAsString2(BACKLOG_COUNT_LIMIT) ") due";
 
 static const char *const purge_sql =
 "DELETE FROM crm.email_outbox"
-" WHERE id IN (SELECT id FROM crm.email_outbox"
-"               WHERE status IN ('sent', 'failed', 'cancelled')"
-"                 AND sent_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-"               LIMIT $2)";
+" WHERE id" EQ "ANY (ARRAY(SELECT id FROM crm.email_outbox"
+"               WHERE status" EQ "ANY ('{sent,failed,cancelled}'::pg_catalog.text[])"
+"                 AND sent_at" LT "(pg_catalog.now()" MINUS "pg_catalog.make_interval(secs => $1))"
+"               LIMIT $2))";
 
 static SPIPlanPtr claim_plan;
 static SPIPlanPtr requeue_plan;
@@ -131,6 +158,7 @@ static SPIPlanPtr record_plan;
 static SPIPlanPtr suppress_plan;
 static SPIPlanPtr next_due_plan;
 static SPIPlanPtr purge_plan;
+static SPIPlanPtr backlog_plan;
 
 static SPIPlanPtr keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
 static bool lock_table(const char *name, Oid nsp, Oid *relid);
@@ -179,28 +207,34 @@ lock_table(const char *name, Oid nsp, Oid *relid)
 int
 crm_mail_requeue_leases(bool all)
 {
-	Oid			types[4] = {BOOLOID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	static const char *const names[] = {"file", "smtp", "http"};
+	/* requeue_sql's parameters, $1 to $4 */
+	enum
+	{
+		P_ALL, P_MAX_ATTEMPTS, P_TRANSPORT, P_DETAIL, P_COUNT
+	};
+	Oid			types[P_COUNT] = {
+		[P_ALL] = BOOLOID,[P_MAX_ATTEMPTS] = INT4OID,[P_TRANSPORT] = TEXTOID,[P_DETAIL] = TEXTOID
+	};
+	Datum		values[P_COUNT];
 
-	values[0] = BoolGetDatum(all);
-	values[1] = Int32GetDatum(crm_max_attempts);
-	values[2] = CStringGetTextDatum(names[crm_mail_transport]);
-	values[3] = CStringGetTextDatum(all ?
-									"interrupted: the mail worker stopped during this delivery" :
-									"interrupted: the delivery's lease expired");
-	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, 4, types),
+	values[P_ALL] = BoolGetDatum(all);
+	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[P_TRANSPORT] = CStringGetTextDatum(crm_transport_name());
+	values[P_DETAIL] = CStringGetTextDatum(all ?
+										   "interrupted: the crm worker stopped during this delivery" :
+										   "interrupted: the delivery's lease expired");
+	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, P_COUNT, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not re-queue interrupted deliveries");
 	return (int) SPI_processed;
 }
 
 /*
- * crm_mail_claim: claim up to n due messages.  Returns a list (allocated
- * in list_cxt) of jobs, each in its own memory context under job_parent.
+ * crm_mail_claim: claim up to n due messages.  Returns a list of jobs,
+ * each in its own memory context; the list and the contexts are in parent.
  */
 List *
-crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext list_cxt)
+crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent)
 {
 	Oid			types[2] = {INT4OID, INTERVALOID};
 	Datum		values[2];
@@ -220,7 +254,7 @@ crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext 
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext cxt = AllocSetContextCreate(job_parent, "crm mail job",
+		MemoryContext cxt = AllocSetContextCreate(parent, "crm mail job",
 												  ALLOCSET_SMALL_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		CrmMailJob *job = palloc0(sizeof(CrmMailJob));
@@ -237,7 +271,7 @@ crm_mail_claim(int n, Oid outbox_relid, MemoryContext job_parent, MemoryContext 
 		job->message_id = text_column(tuple, desc, 7, &isnull);
 		job->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 		job->outcome = CRM_OUTCOME_PENDING;
-		MemoryContextSwitchTo(list_cxt);
+		MemoryContextSwitchTo(parent);
 		jobs = lappend(jobs, job);
 		MemoryContextSwitchTo(old);
 	}
@@ -263,7 +297,7 @@ crm_mail_next_due(void)
 
 /*
  * crm_mail_record: write the outcomes of finished jobs, suppress hard
- * bounces, and count what happened in the shared counters.
+ * bounces, and count what happened in the duty's counters.
  */
 void
 crm_mail_record(List *jobs)
@@ -279,10 +313,20 @@ crm_mail_record(List *jobs)
 	List	   *transports = NIL;
 	List	   *bounced = NIL;
 	List	   *bounce_details = NIL;
-	Oid			types[11] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT4OID, FLOAT8OID, FLOAT8OID};
-	Datum		values[11];
+	/* record_sql's parameters, $1 to $11 */
+	enum
+	{
+		P_IDS, P_OUTCOMES, P_CODES, P_DETAILS, P_STARTED, P_FINISHED, P_ATTEMPTS,
+		P_TRANSPORTS, P_MAX_ATTEMPTS, P_RETRY_DELAY, P_RETRY_MAX_DELAY, P_COUNT
+	};
+	Oid			types[P_COUNT] = {
+		[P_IDS] = INT8ARRAYOID,[P_OUTCOMES] = TEXTARRAYOID,[P_CODES] = INT4ARRAYOID,
+		[P_DETAILS] = TEXTARRAYOID,[P_STARTED] = TIMESTAMPTZARRAYOID,
+		[P_FINISHED] = TIMESTAMPTZARRAYOID,[P_ATTEMPTS] = INT4ARRAYOID,
+		[P_TRANSPORTS] = TEXTARRAYOID,[P_MAX_ATTEMPTS] = INT4OID,
+		[P_RETRY_DELAY] = FLOAT8OID,[P_RETRY_MAX_DELAY] = FLOAT8OID
+	};
+	Datum		values[P_COUNT];
 	ListCell   *lc;
 	int			i = 0;
 	uint64		sent = 0,
@@ -295,14 +339,13 @@ crm_mail_record(List *jobs)
 	foreach(lc, jobs)
 	{
 		CrmMailJob *job = lfirst(lc);
-		static const char *const outcome_names[] = {"pending", "sent", "retry", "failed"};
 
 		ids[i] = Int64GetDatum(job->id);
 		codes[i] = Int32GetDatum(job->response_code);
 		started[i] = TimestampTzGetDatum(job->started_at);
 		finished[i] = TimestampTzGetDatum(job->finished_at);
 		attempts[i] = Int32GetDatum(job->attempt);
-		outcomes = lappend(outcomes, (char *) outcome_names[job->outcome]);
+		outcomes = lappend(outcomes, (char *) crm_job_outcome_name(job->outcome));
 		details = lappend(details, job->detail);
 		transports = lappend(transports, (char *) job->transport);
 		if (job->outcome == CRM_OUTCOME_FAILED && job->hard_bounce)
@@ -312,18 +355,20 @@ crm_mail_record(List *jobs)
 		}
 		i++;
 	}
-	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = text_array(outcomes);
-	values[2] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = text_array(details);
-	values[4] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[5] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[6] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[7] = text_array(transports);
-	values[8] = Int32GetDatum(crm_max_attempts);
-	values[9] = Float8GetDatum((double) crm_retry_delay_ms);
-	values[10] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
-	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, 11, types),
+	values[P_IDS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_OUTCOMES] = text_array(outcomes);
+	values[P_CODES] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[P_DETAILS] = text_array(details);
+	values[P_STARTED] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8,
+														 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_FINISHED] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8,
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[P_ATTEMPTS] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[P_TRANSPORTS] = text_array(transports);
+	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[P_RETRY_DELAY] = Float8GetDatum((double) crm_retry_delay_ms);
+	values[P_RETRY_MAX_DELAY] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
+	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, P_COUNT, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not record delivery outcomes");
 	for (row = 0; row < SPI_processed; row++)
@@ -351,14 +396,24 @@ crm_mail_record(List *jobs)
 			elog(ERROR, "could not suppress hard-bounced addresses");
 	}
 
-	if (crm_mail_shared != NULL)
-	{
-		SpinLockAcquire(&crm_mail_shared->mutex);
-		crm_mail_shared->sent += sent;
-		crm_mail_shared->failed += failed;
-		crm_mail_shared->retried += retried;
-		SpinLockRelease(&crm_mail_shared->mutex);
-	}
+	crm_duty_tally(sent, failed, retried);
+}
+
+/*
+ * crm_mail_due_backlog: how many queued messages are due now (at most
+ * BACKLOG_COUNT_LIMIT: a count, not a scan of a huge queue).
+ */
+int64
+crm_mail_due_backlog(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_plan(keep_plan(&backlog_plan, backlog_sql, 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the mail backlog");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetInt64(d);
 }
 
 /*
@@ -393,10 +448,10 @@ keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
-			elog(ERROR, "could not prepare mail worker query: %s",
+			elog(ERROR, "could not prepare mail delivery query: %s",
 				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "could not keep mail worker query plan");
+			elog(ERROR, "could not keep mail delivery query plan");
 		*plan = p;
 	}
 	return *plan;
