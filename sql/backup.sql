@@ -72,7 +72,7 @@ VALUES ('time_zone', 'Asia/Shanghai', 'saved description', 'crm.valid_time_zone'
 SELECT key, value, description, updated_at, updated_by FROM crm.setting WHERE key = 'time_zone';
 INSERT INTO crm.email_template (id, key, subject, body_text, created_at, updated_at) OVERRIDING SYSTEM VALUE
 VALUES (9, 'invoice_issued', '发票 {{number}}', '正文', '2025-01-02 03:04:05+00', '2025-01-02 03:04:05+00');
-SELECT id, key, subject, body_text, body_html, updated_at FROM crm.email_template ORDER BY id;
+SELECT id, key, subject, body_text, body_html, updated_at FROM crm.email_template WHERE key = 'invoice_issued';
 -- a remembered deleted key deletes the seed again; nothing is remembered meanwhile
 INSERT INTO crm.deleted_key (id, table_name, key, deleted_at) OVERRIDING SYSTEM VALUE
 VALUES (5, 'crm.ticket_sla_policy', '{"priority": "urgent"}', '2025-01-02 03:04:05+00');

@@ -87,16 +87,27 @@ SELECT octet_length(crm.render_message(:near_limit)) BETWEEN 3000 AND 4096 AS wi
 RESET crm.max_message_size;
 SELECT crm.send_email('a@example.com', 'subject', repeat('长', 1200)) IS NOT NULL AS fits_default_limit;
 
--- suppression: case-insensitive, NULL and nothing queued; unsubscribe is idempotent
+-- suppression: an unsubscription (case-insensitive, idempotent) stops marketing
+-- email only, and cancels what is queued of it; transactional email still goes
+INSERT INTO crm.email_template (key, subject, body_text, category) VALUES ('news', '本月新课', '新课上线', 'marketing');
+UPDATE crm.setting SET value = 'unless_withdrawn' WHERE key = 'marketing_consent';
 SELECT crm.send_email('Zhao.Min@Huaxia.example.cn', 'queued before unsubscribing', 'b') AS zhao_id \gset
+SELECT crm.send_template('news', 'Zhao.Min@Huaxia.example.cn') AS zhao_news \gset
 SELECT crm.unsubscribe('ZHAO.MIN@huaxia.example.cn') AS newly_suppressed;
 SELECT crm.unsubscribe('zhao.min@HUAXIA.example.cn') AS newly_suppressed;
 SELECT address, reason FROM crm.email_suppression;
-SELECT status, last_error, sent_at IS NOT NULL AS finished FROM crm.email_outbox WHERE id = :zhao_id;
+SELECT id = :zhao_news AS marketing, status, last_error, sent_at IS NOT NULL AS finished
+  FROM crm.email_outbox WHERE id IN (:zhao_id, :zhao_news) ORDER BY id;
+SELECT crm.send_template('news', 'zhao.min@huaxia.example.cn') IS NULL AS marketing_suppressed;
+SELECT crm.send_email('zhao.min@huaxia.example.cn', 'subject', 'body') IS NOT NULL AS transactional_queued;
+-- a block (or a hard bounce) stops all email: NULL, nothing queued
+INSERT INTO crm.email_suppression (address, reason) VALUES ('blocked@example.com', 'blocked');
 SELECT count(*) AS queued_before FROM crm.email_outbox \gset
-SELECT crm.send_email('zhao.min@huaxia.example.cn', 'subject', 'body') IS NULL AS suppressed_null;
-SELECT crm.send_email('Zhao.Min@Huaxia.Example.CN', 'subject', 'body', '<p>x</p>', 'key-z') IS NULL AS suppressed_null;
+SELECT crm.send_email('blocked@example.com', 'subject', 'body') IS NULL AS suppressed_null;
+SELECT crm.send_email('Blocked@Example.COM', 'subject', 'body', '<p>x</p>', 'key-z') IS NULL AS suppressed_null;
+SELECT crm.send_template('news', 'blocked@example.com') IS NULL AS suppressed_null;
 SELECT count(*) = :queued_before AS nothing_queued FROM crm.email_outbox;
+UPDATE crm.setting SET value = 'required' WHERE key = 'marketing_consent';
 SELECT crm.unsubscribe('no-at-sign');
 SELECT crm.unsubscribe(NULL) IS NULL AS null_in_null_out;
 
@@ -107,7 +118,7 @@ SELECT :k1 = :k2 AS same_id, subject, body_text
   FROM crm.email_outbox WHERE idempotency_key = 'invoice-1-issued';
 -- ... even after the address is suppressed or the message cancelled
 SELECT crm.cancel_email(:k1) AS cancelled;
-SELECT crm.unsubscribe('chen.jing@example.com') AS newly_suppressed;
+INSERT INTO crm.email_suppression (address, reason) VALUES ('chen.jing@example.com', 'blocked');
 SELECT crm.send_email('chen.jing@example.com', 'again', 'third', NULL, 'invoice-1-issued') = :k1 AS same_id;
 SELECT count(*) AS rows_with_key FROM crm.email_outbox WHERE idempotency_key = 'invoice-1-issued';
 DELETE FROM crm.email_suppression WHERE address = 'chen.jing@example.com';
@@ -137,7 +148,7 @@ UPDATE crm.email_outbox SET subject = E'x\r\nBcc: victim@example.com' WHERE id =
 UPDATE crm.email_outbox SET to_address = E'victim@example.com\nBcc: x@example.com' WHERE id = :c_id;
 \set VERBOSITY default
 
--- templates: {{name}} placeholders, HTML-escaped in the HTML part
+-- templates: {{name}} placeholders, HTML-escaped in the HTML part; {{{name}}} raw
 INSERT INTO crm.email_template (key, subject, body_text, body_html) VALUES
     ('welcome', '{{name}}，欢迎加入{{ company }}！',
      E'你好 {{name}}：\n课程「{{course}}」已开通，金额 {{amount}} 元，已付 {{paid}}。{{note}}\n'
@@ -166,7 +177,7 @@ INSERT INTO crm.email_template (key, subject, body_text) VALUES ('ping', '测试
 SELECT crm.send_template('ping', 'not-an-address');
 SELECT crm.send_template('ping', 'wu.hao@example.com') IS NOT NULL AS queued,
        crm.send_template('ping', 'wu.hao@example.com', NULL) IS NOT NULL AS queued_null_vars;
-SELECT crm.send_template('ping', 'zhao.min@huaxia.example.cn') IS NULL AS suppressed_null;
+SELECT crm.send_template('ping', 'blocked@example.com') IS NULL AS suppressed_null;
 \set VERBOSITY terse
 INSERT INTO crm.email_template (key, subject, body_text) VALUES ('ping', 'dup', 'dup');
 INSERT INTO crm.email_template (key, subject, body_text) VALUES ('bad1', E'two\nlines', 'b');

@@ -60,8 +60,9 @@ SET client_min_messages = warning;
 SELECT status FROM crm.invoice WHERE id IN (:inv2, :inv3) ORDER BY id;
 SELECT count(*) AS emails FROM crm.email_outbox;
 
--- an unsubscribed address gets nothing, silently
-SELECT crm.unsubscribe('sun.lei@lanhai.example.cn');
+-- a blocked address gets nothing, silently (an unsubscription stops marketing
+-- email only: invoices and payment notices are transactional)
+INSERT INTO crm.email_suppression (address, reason) VALUES ('sun.lei@lanhai.example.cn', 'blocked');
 SELECT crm.issue_invoice(4) IS NOT NULL AS issued;
 SELECT count(*) AS emails FROM crm.email_outbox;
 

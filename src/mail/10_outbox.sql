@@ -2,8 +2,12 @@
 -- list, templates), its SQL API and its privileges.
 --
 -- Everything goes in through the API: crm.send_email and crm.send_template
--- validate and queue, crm.unsubscribe suppresses an address, crm.cancel_email
--- withdraws a queued message.  The background worker (src/mail/worker*)
+-- validate and queue, crm.unsubscribe (src/marketing) suppresses an address
+-- for marketing email, crm.cancel_email withdraws a queued message.  Each
+-- message has a category: transactional (crm.send_email and transactional
+-- templates: invoices, payments, opt-in) or marketing (marketing templates);
+-- marketing email goes only where consent allows and is stopped by an
+-- unsubscription, transactional email only by a hard bounce or a block.  The background worker (src/mail/worker*)
 -- claims queued rows, sends them and records each attempt in the delivery
 -- log.  Status moves queued -> sending -> sent | failed (or back to queued for
 -- a retry), or queued -> cancelled.  Queue tables are readable by crm_reader
@@ -24,6 +28,8 @@ CREATE TABLE crm.email_template (
                 CONSTRAINT email_template_body_text_not_blank CHECK (btrim(body_text, E' \t\r\n') <> ''),
     body_html   text
                 CONSTRAINT email_template_body_html_not_blank CHECK (btrim(body_html, E' \t\r\n') <> ''),
+    category    text NOT NULL DEFAULT 'transactional'
+                CONSTRAINT email_template_category_valid CHECK (category IN ('transactional', 'marketing')),
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
@@ -42,6 +48,9 @@ COMMENT ON COLUMN crm.email_template.subject IS 'Subject line with {{name}} plac
 COMMENT ON COLUMN crm.email_template.body_text IS 'Plain-text body with {{name}} placeholders.';
 COMMENT ON COLUMN crm.email_template.body_html IS
     'HTML body with {{name}} placeholders (values are HTML-escaped), or NULL for text-only email.';
+COMMENT ON COLUMN crm.email_template.category IS
+    'transactional (invoices, payments, opt-in, sales notices) or marketing (journeys, campaigns): '
+    'the category of the email rendered from it.';
 
 CREATE TABLE crm.email_suppression (
     address     text PRIMARY KEY
@@ -54,9 +63,11 @@ SELECT pg_catalog.pg_extension_config_dump('crm.email_suppression', '');
 CREATE TRIGGER email_suppression_set_updated_at BEFORE UPDATE ON crm.email_suppression
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.email_suppression IS
-    'Addresses crm never sends to (unsubscribed, hard-bounced, or added by an admin); stored in lower case.';
+    'Addresses crm does not send to, stored in lower case: reason ''unsubscribed'' stops marketing email only; '
+    'any other reason (a hard bounce, ''blocked'', an admin''s note) stops all email.';
 COMMENT ON COLUMN crm.email_suppression.address IS 'The suppressed address, lower-cased.';
-COMMENT ON COLUMN crm.email_suppression.reason IS 'Why: ''unsubscribed'', a bounce reply, or an admin''s note.';
+COMMENT ON COLUMN crm.email_suppression.reason IS
+    'Why: ''unsubscribed'' (marketing email only), ''blocked'', a bounce reply, or an admin''s note (all email).';
 
 CREATE TABLE crm.email_outbox (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -77,6 +88,9 @@ CREATE TABLE crm.email_outbox (
     message_id      text NOT NULL CONSTRAINT email_outbox_message_id_key UNIQUE,
     idempotency_key text CONSTRAINT email_outbox_idempotency_key_key UNIQUE,
     template_key    text,
+    category        text NOT NULL DEFAULT 'transactional'
+                    CONSTRAINT email_outbox_category_valid CHECK (category IN ('transactional', 'marketing')),
+    contact_id      bigint REFERENCES crm.contact ON DELETE SET NULL,
     created_by      name NOT NULL DEFAULT current_user,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
@@ -91,6 +105,7 @@ CREATE INDEX email_outbox_claim_idx ON crm.email_outbox (next_attempt_at, id) WH
 CREATE INDEX email_outbox_lease_idx ON crm.email_outbox (lease_until) WHERE status = 'sending';
 CREATE INDEX email_outbox_finished_idx ON crm.email_outbox (sent_at)
     WHERE status IN ('sent', 'failed', 'cancelled');
+CREATE INDEX email_outbox_contact_id_idx ON crm.email_outbox (contact_id);
 CREATE TRIGGER email_outbox_set_updated_at BEFORE UPDATE ON crm.email_outbox
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.email_outbox IS
@@ -110,6 +125,10 @@ COMMENT ON COLUMN crm.email_outbox.message_id IS
 COMMENT ON COLUMN crm.email_outbox.idempotency_key IS
     'Caller''s key: crm.send_email with a key already here returns this row instead of queuing again.';
 COMMENT ON COLUMN crm.email_outbox.template_key IS 'The crm.email_template key it was rendered from, if any.';
+COMMENT ON COLUMN crm.email_outbox.category IS
+    'transactional (crm.send_email, transactional templates) or marketing (marketing templates): consent and '
+    'an unsubscription stop marketing email only.';
+COMMENT ON COLUMN crm.email_outbox.contact_id IS 'The contact whose address to_address is (case-insensitively), if any.';
 COMMENT ON COLUMN crm.email_outbox.created_by IS 'The session role that queued it.';
 COMMENT ON COLUMN crm.email_outbox.sent_at IS
     'When it reached a final state: sent, failed, or cancelled (retention counts from here).';
@@ -151,13 +170,16 @@ CREATE FUNCTION crm.send_email(to_address text, subject text, body_text text,
 COMMENT ON FUNCTION crm.send_email(text, text, text, text, text) IS
     'Validates and queues an email; returns its outbox id, NULL for a suppressed address, or the existing id for a known idempotency_key.';
 
-CREATE FUNCTION crm.send_template(template_key text, to_address text, vars jsonb DEFAULT '{}')
+CREATE FUNCTION crm.send_template(template_key text, to_address text, vars jsonb DEFAULT '{}',
+                                  idempotency_key text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'crm_send_template';
-COMMENT ON FUNCTION crm.send_template(text, text, jsonb) IS
-    'Renders crm.email_template template_key with vars ({{name}} placeholders, HTML-escaped in the HTML part) and queues it like crm.send_email.';
+COMMENT ON FUNCTION crm.send_template(text, text, jsonb, text) IS
+    'Renders crm.email_template template_key with vars (Mustache: {{name}} HTML-escaped in the HTML part, {{{name}}} raw, '
+    '{{#list}}...{{/list}} sections) and queues it like crm.send_email, in the template''s category; NULL when the '
+    'address is suppressed, or for marketing email without consent.';
 
 CREATE FUNCTION crm.render_message(outbox_id bigint) RETURNS text
     LANGUAGE c VOLATILE STRICT
@@ -166,27 +188,8 @@ CREATE FUNCTION crm.render_message(outbox_id bigint) RETURNS text
 COMMENT ON FUNCTION crm.render_message(bigint) IS
     'The RFC 5322/MIME message the worker would send for an outbox row (Date: when sent, or now).';
 
-CREATE FUNCTION crm.unsubscribe(address text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    lowered text := pg_catalog.lower(unsubscribe.address);
-    added boolean;
-BEGIN
-    PERFORM crm.check_email_address(unsubscribe.address);
-    INSERT INTO crm.email_suppression AS s (address, reason) VALUES (lowered, 'unsubscribed')
-        ON CONFLICT ON CONSTRAINT email_suppression_pkey DO NOTHING;
-    added := FOUND;
-    UPDATE crm.email_outbox o
-       SET status = 'cancelled', sent_at = pg_catalog.now(), last_error = 'cancelled: the address unsubscribed'
-     WHERE o.status OPERATOR(pg_catalog.=) 'queued'
-       AND pg_catalog.lower(o.to_address) OPERATOR(pg_catalog.=) lowered;
-    RETURN added;
-END
-$$;
-COMMENT ON FUNCTION crm.unsubscribe(text) IS
-    'Adds an address to crm.email_suppression and cancels its queued email; true when it was not suppressed before.';
+-- crm.unsubscribe (suppresses marketing email and withdraws marketing
+-- consent) is in src/marketing/20_consent.sql, next to the consent ledger.
 
 CREATE FUNCTION crm.cancel_email(id bigint) RETURNS boolean
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
@@ -256,13 +259,14 @@ REVOKE ALL ON crm.email_outbox, crm.email_delivery_log, crm.email_suppression, c
 GRANT SELECT ON crm.email_delivery_log, crm.email_suppression, crm.email_template TO crm_reader;
 -- every column but body_text and body_html (a new column is added here)
 GRANT SELECT (id, to_address, subject, status, attempts, next_attempt_at, lease_until, last_error,
-              message_id, idempotency_key, template_key, created_by, created_at, updated_at, sent_at)
+              message_id, idempotency_key, template_key, category, contact_id, created_by, created_at,
+              updated_at, sent_at)
     ON crm.email_outbox TO crm_reader;
 GRANT SELECT ON crm.email_outbox TO crm_admin;
 GRANT SELECT ON crm.email_body TO crm_user;
 GRANT INSERT, UPDATE, DELETE ON crm.email_template, crm.email_suppression TO crm_admin;
-REVOKE EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb),
-    crm.render_message(bigint), crm.unsubscribe(text), crm.cancel_email(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb),
-    crm.unsubscribe(text), crm.cancel_email(bigint) TO crm_user;
+REVOKE EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb, text),
+    crm.render_message(bigint), crm.cancel_email(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.send_email(text, text, text, text, text), crm.send_template(text, text, jsonb, text),
+    crm.cancel_email(bigint) TO crm_user;
 GRANT EXECUTE ON FUNCTION crm.render_message(bigint) TO crm_admin;

@@ -5,7 +5,7 @@
  *	  would send for an outbox row).
  *
  * Enqueue is one INSERT ... WHERE NOT EXISTS (suppressed) through an SPI
- * plan kept for the backend's life (plus a key lookup when an idempotency
+ * plan kept for the backend's life (spi_util.h) (plus a key lookup when an idempotency
  * key is given), so queuing costs little more than a plain INSERT
  * (test/bench/mail_enqueue.bench.sh).  The
  * size check needs no rendering unless the message is near the limit: the
@@ -29,6 +29,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "spi_util.h"
 #include "mail/mime.h"
 #include "mail/outbox.h"
 
@@ -48,14 +49,8 @@ char	   *crm_mail_from;
 char	   *crm_mail_from_name;
 char	   *crm_unsubscribe_url;
 static char *crm_message_id_domain;
-static int	crm_max_message_size;
+int			crm_max_message_size;
 
-/* The saved SPI plans (one set per backend). */
-static SPIPlanPtr plan_find_key;
-static SPIPlanPtr plan_suppressed;
-static SPIPlanPtr plan_insert;
-static SPIPlanPtr plan_insert_keyed;
-static SPIPlanPtr plan_render;
 
 static bool
 is_ascii(const char *s)
@@ -289,7 +284,7 @@ check_size(const CrmOutboxRequest *req)
 			 errhint("Send a shorter message, or ask a superuser to raise crm.max_message_size.")));
 }
 
-/* Every check of product.md section 6: nothing is queued unless all pass. */
+/* Every check of a message: nothing is queued unless all pass. */
 static void
 validate_request(const CrmOutboxRequest *req)
 {
@@ -340,48 +335,82 @@ validate_request(const CrmOutboxRequest *req)
 	check_size(req);
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
+/*
+ * The parameters of the enqueue INSERT, in $n order: the arrays passed to
+ * SPI are sized by ENQUEUE_NARGS, and ENQUEUE_SQL below numbers them the
+ * same way.
+ */
+typedef enum EnqueueArg
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	ARG_TO_ADDRESS,				/* $1 */
+	ARG_SUBJECT,				/* $2 */
+	ARG_BODY_TEXT,				/* $3 */
+	ARG_BODY_HTML,				/* $4 */
+	ARG_IDEMPOTENCY_KEY,		/* $5 */
+	ARG_TEMPLATE_KEY,			/* $6 */
+	ARG_CREATED_BY,				/* $7 */
+	ARG_RANDOM_HEX,				/* $8 */
+	ARG_ID_DOMAIN,				/* $9 */
+	ARG_LOWER_ADDRESS,			/* $10 */
+	ARG_CATEGORY,				/* $11 */
+	ENQUEUE_NARGS
+} EnqueueArg;
 
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
+static const Oid enqueue_types[ENQUEUE_NARGS] = {
+	[ARG_TO_ADDRESS] = TEXTOID,
+	[ARG_SUBJECT] = TEXTOID,
+	[ARG_BODY_TEXT] = TEXTOID,
+	[ARG_BODY_HTML] = TEXTOID,
+	[ARG_IDEMPOTENCY_KEY] = TEXTOID,
+	[ARG_TEMPLATE_KEY] = TEXTOID,
+	[ARG_CREATED_BY] = NAMEOID,
+	[ARG_RANDOM_HEX] = TEXTOID,
+	[ARG_ID_DOMAIN] = TEXTOID,
+	[ARG_LOWER_ADDRESS] = TEXTOID,
+	[ARG_CATEGORY] = TEXTOID,
+};
 
-static void
-prepare_enqueue_plans(void)
-{
-	Oid			one_text[1] = {TEXTOID};
-	Oid			insert_types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	NAMEOID, TEXTOID, TEXTOID, TEXTOID};
+/*
+ * Queues unless the lower-cased address ($10) is suppressed for the
+ * category ($11): 'unsubscribed' stops marketing email only, any other
+ * reason all email; marketing email also needs crm.marketing_allowed for
+ * the address's contact.
+ */
+#define ENQUEUE_SQL \
+"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html," \
+" idempotency_key, template_key, created_by, message_id, category, contact_id) OVERRIDING SYSTEM VALUE" \
+" SELECT n.id, $1, $2, $3, $4, $5, $6, $7," \
+" pg_catalog.format('<%s.%s@%s>', $8, n.id, $9), $11, r.contact_id" \
+" FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n," \
+" (SELECT (SELECT c.id FROM crm.contact c" \
+"          WHERE pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) $10) AS contact_id) r" \
+" WHERE NOT EXISTS (SELECT FROM crm.email_suppression s" \
+"                    WHERE s.address OPERATOR(pg_catalog.=) $10" \
+"                      AND ($11 OPERATOR(pg_catalog.=) 'marketing'" \
+"                           OR s.reason OPERATOR(pg_catalog.<>) 'unsubscribed'))" \
+" AND ($11 OPERATOR(pg_catalog.=) 'transactional' OR crm.marketing_allowed(r.contact_id))"
 
-	/* queues unless $10 (the lower-cased address) is suppressed */
-	const char *insert =
-		"INSERT INTO crm.email_outbox (id, to_address, subject, body_text, body_html, "
-		"idempotency_key, template_key, created_by, message_id) OVERRIDING SYSTEM VALUE "
-		"SELECT n.id, $1, $2, $3, $4, $5, $6, $7, "
-		"pg_catalog.format('<%s.%s@%s>', $8, n.id, $9) "
-		"FROM (SELECT pg_catalog.nextval('crm.email_outbox_id_seq'::pg_catalog.regclass) AS id) n "
-		"WHERE NOT EXISTS (SELECT FROM crm.email_suppression s "
-		"WHERE s.address OPERATOR(pg_catalog.=) $10)";
+static CrmSpiQuery insert_query = {ENQUEUE_SQL " RETURNING id", ENQUEUE_NARGS, enqueue_types};
+static CrmSpiQuery insert_keyed_query = {
+	ENQUEUE_SQL " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", ENQUEUE_NARGS, enqueue_types};
 
-	if (plan_insert != NULL)
-		return;
-	plan_find_key = prepare_kept(
-		"SELECT id FROM crm.email_outbox WHERE idempotency_key OPERATOR(pg_catalog.=) $1",
-		1, one_text);
-	plan_suppressed = prepare_kept(
-		"SELECT 1 FROM crm.email_suppression WHERE address OPERATOR(pg_catalog.=) $1",
-		1, one_text);
-	plan_insert_keyed = prepare_kept(
-		psprintf("%s ON CONFLICT (idempotency_key) DO NOTHING RETURNING id", insert),
-		10, insert_types);
-	plan_insert = prepare_kept(psprintf("%s RETURNING id", insert), 10, insert_types);
-}
+/* $1 an idempotency key */
+static const Oid one_text[1] = {TEXTOID};
+static CrmSpiQuery find_key_query = {
+	"SELECT id FROM crm.email_outbox WHERE idempotency_key OPERATOR(pg_catalog.=) $1", 1, one_text};
+
+/* the rule of ENQUEUE_SQL: $1 the lower-cased address, $2 the category */
+static const Oid two_text[2] = {TEXTOID, TEXTOID};
+static CrmSpiQuery suppressed_query = {
+	"SELECT 1 FROM crm.email_suppression s WHERE s.address OPERATOR(pg_catalog.=) $1"
+	" AND ($2 OPERATOR(pg_catalog.=) 'marketing' OR s.reason OPERATOR(pg_catalog.<>) 'unsubscribed')",
+	2, two_text};
+
+/* $1 an outbox id */
+static const Oid one_int8[1] = {INT8OID};
+static CrmSpiQuery render_query = {
+	"SELECT to_address, subject, body_text, body_html, message_id, COALESCE(sent_at, pg_catalog.now()) "
+	"FROM crm.email_outbox WHERE id OPERATOR(pg_catalog.=) $1", 1, one_int8};
 
 /*
  * Runs a kept plan; true with the first column of the first row in *id when
@@ -389,14 +418,11 @@ prepare_enqueue_plans(void)
  * row never fires its AFTER STATEMENT triggers (the mail worker's wake-up).
  */
 static bool
-run_for_id(SPIPlanPtr plan, Datum *values, const char *nulls, int64 *id)
+run_for_id(CrmSpiQuery *query, const Datum *values, const char *nulls, int64 *id)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	bool		isnull;
 
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (crm_spi_execute(query, values, nulls, false, 0) == 0)
 		return false;
 	if (id != NULL)
 		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -410,17 +436,32 @@ text_or_null(const char *s, char *null_flag)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+static const char *
+checked_category(const char *category)
+{
+	if (category == NULL)
+		return CRM_MAIL_TRANSACTIONAL;
+	if (strcmp(category, CRM_MAIL_TRANSACTIONAL) != 0 && strcmp(category, CRM_MAIL_MARKETING) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid email category \"%s\"", category),
+				 errhint("The categories are \"transactional\" and \"marketing\".")));
+	return category;
+}
+
 bool
 crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 {
-	Datum		values[10];
-	char		nulls[11] = "          ";
+	Datum		values[ENQUEUE_NARGS];
+	char		nulls[ENQUEUE_NARGS];
+	Datum		suppressed_args[2];
 	uint64		random_bits[2];
 	char		random_hex[25];
 	char	   *lower_to;
 	char	   *p;
 	int			attempt;
 	bool		queued = false;
+	const char *category = checked_category(req->category);
 
 	validate_request(req);
 
@@ -433,39 +474,44 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 	snprintf(random_hex, sizeof(random_hex), "%016llx%08x",
 			 (unsigned long long) random_bits[0], (unsigned int) (random_bits[1] >> 32));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	prepare_enqueue_plans();
+	crm_spi_connect();
 
-	values[0] = CStringGetTextDatum(req->to_address);
-	values[1] = CStringGetTextDatum(req->subject);
-	values[2] = CStringGetTextDatum(req->body_text);
-	values[3] = text_or_null(req->body_html, &nulls[3]);
-	values[4] = text_or_null(req->idempotency_key, &nulls[4]);
-	values[5] = text_or_null(req->template_key, &nulls[5]);
-	values[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
-	values[7] = CStringGetTextDatum(random_hex);
-	values[8] = CStringGetTextDatum(message_id_domain());
-	values[9] = CStringGetTextDatum(lower_to);
+	memset(nulls, ' ', sizeof(nulls));
+	values[ARG_TO_ADDRESS] = CStringGetTextDatum(req->to_address);
+	values[ARG_SUBJECT] = CStringGetTextDatum(req->subject);
+	values[ARG_BODY_TEXT] = CStringGetTextDatum(req->body_text);
+	values[ARG_BODY_HTML] = text_or_null(req->body_html, &nulls[ARG_BODY_HTML]);
+	values[ARG_IDEMPOTENCY_KEY] = text_or_null(req->idempotency_key, &nulls[ARG_IDEMPOTENCY_KEY]);
+	values[ARG_TEMPLATE_KEY] = text_or_null(req->template_key, &nulls[ARG_TEMPLATE_KEY]);
+	values[ARG_CREATED_BY] = DirectFunctionCall1(namein,
+												 CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	values[ARG_RANDOM_HEX] = CStringGetTextDatum(random_hex);
+	values[ARG_ID_DOMAIN] = CStringGetTextDatum(message_id_domain());
+	values[ARG_LOWER_ADDRESS] = CStringGetTextDatum(lower_to);
+	values[ARG_CATEGORY] = CStringGetTextDatum(category);
+	suppressed_args[0] = values[ARG_LOWER_ADDRESS];
+	suppressed_args[1] = values[ARG_CATEGORY];
 
 	/* a key seen before answers with its message, whatever else has changed */
-	if (req->idempotency_key != NULL && run_for_id(plan_find_key, &values[4], NULL, id))
+	if (req->idempotency_key != NULL &&
+		run_for_id(&find_key_query, &values[ARG_IDEMPOTENCY_KEY], NULL, id))
 		queued = true;
 	else if (req->idempotency_key == NULL)
-		queued = run_for_id(plan_insert, values, nulls, id);	/* none: suppressed */
+		queued = run_for_id(&insert_query, values, nulls, id);	/* none: not allowed */
 	else
 	{
 		/*
-		 * Nothing inserted means suppressed, or a concurrent enqueue with the
-		 * same key: ON CONFLICT waited for it, and the row it committed is
-		 * visible to the next statement.  Retry in the unlikely case that row
-		 * is deleted in between.
+		 * Nothing inserted means not allowed (suppressed, no consent), or a
+		 * concurrent enqueue with the same key: ON CONFLICT waited for it,
+		 * and the row it committed is visible to the next statement.  Retry
+		 * in the unlikely case that row is deleted in between.
 		 */
 		for (attempt = 0; attempt < 3 && !queued; attempt++)
 		{
-			queued = run_for_id(plan_insert_keyed, values, nulls, id) ||
-				run_for_id(plan_find_key, &values[4], NULL, id);
-			if (!queued && run_for_id(plan_suppressed, &values[9], NULL, NULL))
+			queued = run_for_id(&insert_keyed_query, values, nulls, id) ||
+				run_for_id(&find_key_query, &values[ARG_IDEMPOTENCY_KEY], NULL, id);
+			if (!queued && (strcmp(category, CRM_MAIL_MARKETING) == 0 ||
+							run_for_id(&suppressed_query, suppressed_args, NULL, NULL)))
 				break;
 		}
 		if (!queued && attempt == 3)
@@ -503,6 +549,7 @@ crm_send_email(PG_FUNCTION_ARGS)
 	req.body_html = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	req.idempotency_key = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	req.template_key = NULL;
+	req.category = CRM_MAIL_TRANSACTIONAL;
 
 	if (!crm_outbox_enqueue(&req, &id))
 		PG_RETURN_NULL();
@@ -518,7 +565,6 @@ crm_render_message(PG_FUNCTION_ARGS)
 {
 	int64		outbox_id = PG_GETARG_INT64(0);
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(outbox_id)};
 	HeapTuple	row;
 	TupleDesc	desc;
@@ -528,17 +574,8 @@ crm_render_message(PG_FUNCTION_ARGS)
 	size_t		len;
 	text	   *result;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan_render == NULL)
-		plan_render = prepare_kept(
-			"SELECT to_address, subject, body_text, body_html, message_id, "
-			"COALESCE(sent_at, pg_catalog.now()) "
-			"FROM crm.email_outbox WHERE id OPERATOR(pg_catalog.=) $1",
-			1, argtypes);
-	if (SPI_execute_plan(plan_render, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed");
-	if (SPI_processed == 0)
+	crm_spi_connect();
+	if (crm_spi_execute(&render_query, values, NULL, true, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("email %lld does not exist", (long long) outbox_id),

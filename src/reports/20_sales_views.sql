@@ -8,7 +8,7 @@ CREATE VIEW crm.monthly_sales AS
 SELECT date_trunc('month', o.created_at)::date AS month,
        o.currency,
        count(*) AS orders,
-       count(DISTINCT o.account_id) AS customers,
+       count(DISTINCT coalesce('account ' || o.account_id, 'person ' || o.contact_id)) AS customers,
        sum(o.net_total) AS net_total,
        sum(o.tax_total) AS tax_total,
        sum(o.gross_total) AS gross_total,
@@ -22,7 +22,7 @@ COMMENT ON VIEW crm.monthly_sales IS
 COMMENT ON COLUMN crm.monthly_sales.month IS 'First day of the month the orders were placed.';
 COMMENT ON COLUMN crm.monthly_sales.currency IS 'Currency of the amounts.';
 COMMENT ON COLUMN crm.monthly_sales.orders IS 'Orders placed that month and not cancelled.';
-COMMENT ON COLUMN crm.monthly_sales.customers IS 'Distinct accounts that ordered.';
+COMMENT ON COLUMN crm.monthly_sales.customers IS 'Distinct customers that ordered: accounts, and people buying without one.';
 COMMENT ON COLUMN crm.monthly_sales.net_total IS 'Sum of the orders'' net totals (after discounts, before tax).';
 COMMENT ON COLUMN crm.monthly_sales.tax_total IS 'Sum of the orders'' tax.';
 COMMENT ON COLUMN crm.monthly_sales.gross_total IS 'Sum of the orders'' gross totals (net + tax).';
@@ -63,7 +63,7 @@ CREATE VIEW crm.receivables AS
 SELECT i.id AS invoice_id,
        i.number,
        i.account_id,
-       a.name AS account,
+       coalesce(a.name, c.name) AS account,
        i.currency,
        i.issue_date,
        i.due_date,
@@ -75,15 +75,17 @@ SELECT i.id AS invoice_id,
             WHEN current_date - i.due_date <= 30 THEN '0-30'
             WHEN current_date - i.due_date <= 60 THEN '31-60'
             WHEN current_date - i.due_date <= 90 THEN '61-90'
-            ELSE 'over_90' END AS ageing_bucket
+            ELSE 'over_90' END AS ageing_bucket,
+       i.contact_id
   FROM crm.invoice i
-  JOIN crm.account a ON a.id = i.account_id
+  LEFT JOIN crm.account a ON a.id = i.account_id
+  LEFT JOIN crm.contact c ON c.id = i.contact_id
  WHERE i.status IN ('issued', 'partially_paid');
 COMMENT ON VIEW crm.receivables IS 'Issued invoices not paid in full, with their balance and age past the due date.';
 COMMENT ON COLUMN crm.receivables.invoice_id IS 'The invoice (crm.invoice.id).';
 COMMENT ON COLUMN crm.receivables.number IS 'Invoice number, INV-<year>-<6 digits>.';
-COMMENT ON COLUMN crm.receivables.account_id IS 'The customer (crm.account.id).';
-COMMENT ON COLUMN crm.receivables.account IS 'Customer name.';
+COMMENT ON COLUMN crm.receivables.account_id IS 'The customer (crm.account.id); NULL when the customer is a person.';
+COMMENT ON COLUMN crm.receivables.account IS 'Customer name: the account''s, or the person''s when there is no account.';
 COMMENT ON COLUMN crm.receivables.currency IS 'Currency of the amounts.';
 COMMENT ON COLUMN crm.receivables.issue_date IS 'Date the invoice was issued.';
 COMMENT ON COLUMN crm.receivables.due_date IS 'Date payment was due.';
@@ -93,6 +95,7 @@ COMMENT ON COLUMN crm.receivables.balance IS 'Amount still owed.';
 COMMENT ON COLUMN crm.receivables.days_past_due IS 'Days since the due date (0 on the due date, negative before it).';
 COMMENT ON COLUMN crm.receivables.ageing_bucket IS
     'not_due, 0-30, 31-60, 61-90 or over_90 days past the due date.';
+COMMENT ON COLUMN crm.receivables.contact_id IS 'The person billed (crm.contact.id): the customer when account_id is NULL.';
 
 CREATE VIEW crm.receivables_ageing AS
 SELECT r.account_id,
@@ -104,13 +107,14 @@ SELECT r.account_id,
        sum(r.balance) FILTER (WHERE r.ageing_bucket = '31-60') AS days_31_60,
        sum(r.balance) FILTER (WHERE r.ageing_bucket = '61-90') AS days_61_90,
        sum(r.balance) FILTER (WHERE r.ageing_bucket = 'over_90') AS days_over_90,
-       sum(r.balance) AS total_due
+       sum(r.balance) AS total_due,
+       CASE WHEN r.account_id IS NULL THEN r.contact_id END AS contact_id
   FROM crm.receivables r
- GROUP BY r.account_id, r.account, r.currency;
+ GROUP BY r.account_id, r.account, r.currency, CASE WHEN r.account_id IS NULL THEN r.contact_id END;
 COMMENT ON VIEW crm.receivables_ageing IS
     'Amounts owed per customer and currency in ageing buckets by days past due (NULL: nothing in that bucket).';
-COMMENT ON COLUMN crm.receivables_ageing.account_id IS 'The customer (crm.account.id).';
-COMMENT ON COLUMN crm.receivables_ageing.account IS 'Customer name.';
+COMMENT ON COLUMN crm.receivables_ageing.account_id IS 'The customer (crm.account.id); NULL when the customer is a person.';
+COMMENT ON COLUMN crm.receivables_ageing.account IS 'Customer name: the account''s, or the person''s when there is no account.';
 COMMENT ON COLUMN crm.receivables_ageing.currency IS 'Currency of the amounts.';
 COMMENT ON COLUMN crm.receivables_ageing.invoices IS 'Open invoices of the customer in that currency.';
 COMMENT ON COLUMN crm.receivables_ageing.not_due IS 'Owed on invoices not yet due.';
@@ -119,6 +123,7 @@ COMMENT ON COLUMN crm.receivables_ageing.days_31_60 IS 'Owed on invoices 31 to 6
 COMMENT ON COLUMN crm.receivables_ageing.days_61_90 IS 'Owed on invoices 61 to 90 days past due.';
 COMMENT ON COLUMN crm.receivables_ageing.days_over_90 IS 'Owed on invoices more than 90 days past due.';
 COMMENT ON COLUMN crm.receivables_ageing.total_due IS 'Everything the customer owes in that currency.';
+COMMENT ON COLUMN crm.receivables_ageing.contact_id IS 'The customer when it is a person without an account (crm.contact.id).';
 
 CREATE VIEW crm.ticket_sla_status AS
 WITH t AS (

@@ -11,7 +11,7 @@
 CREATE TABLE crm.quote (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     deal_id           bigint NOT NULL REFERENCES crm.deal ON DELETE RESTRICT,
-    account_id        bigint NOT NULL REFERENCES crm.account ON DELETE RESTRICT,
+    account_id        bigint REFERENCES crm.account ON DELETE RESTRICT,
     contact_id        bigint REFERENCES crm.contact ON DELETE SET NULL,
     status            text NOT NULL,
     status_entered_at timestamptz NOT NULL,
@@ -29,6 +29,7 @@ CREATE TABLE crm.quote (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT quote_id_currency_key UNIQUE (id, currency),
+    CONSTRAINT quote_customer_given CHECK (account_id IS NOT NULL OR contact_id IS NOT NULL),
     CONSTRAINT quote_totals_finite CHECK (net_total > '-Infinity' AND net_total < 'Infinity'
                                           AND tax_total > '-Infinity' AND tax_total < 'Infinity'
                                           AND gross_total > '-Infinity' AND gross_total < 'Infinity')
@@ -43,8 +44,8 @@ CREATE UNIQUE INDEX quote_one_accepted_per_deal ON crm.quote (deal_id) WHERE sta
 COMMENT ON TABLE crm.quote IS
     'Quotes (报价) made from deals; status draft → sent → accepted | rejected | expired (workflow ''quote'').';
 COMMENT ON COLUMN crm.quote.deal_id IS 'The deal quoted; its account, contact and currency are the defaults.';
-COMMENT ON COLUMN crm.quote.account_id IS 'The customer.';
-COMMENT ON COLUMN crm.quote.contact_id IS 'The person the quote is addressed to.';
+COMMENT ON COLUMN crm.quote.account_id IS 'The customer company; NULL when the customer is a person (contact_id).';
+COMMENT ON COLUMN crm.quote.contact_id IS 'The person the quote is addressed to; the customer when there is no account.';
 COMMENT ON COLUMN crm.quote.status IS 'draft, sent, accepted, rejected or expired; moves follow the ''quote'' workflow.';
 COMMENT ON COLUMN crm.quote.status_entered_at IS 'When the quote entered its status (set by the engine).';
 COMMENT ON COLUMN crm.quote.closed_at IS 'When it was accepted, rejected or expired (set by the engine).';
@@ -156,11 +157,11 @@ BEGIN
         NEW.account_id := coalesce(NEW.account_id, deal.account_id);
         NEW.contact_id := coalesce(NEW.contact_id, deal.contact_id);
         NEW.currency := coalesce(NEW.currency, deal.currency);
-        IF NEW.account_id IS NULL THEN
-            RAISE EXCEPTION 'deal % has no account to quote', NEW.deal_id
-                USING ERRCODE = 'not_null_violation',
-                      DETAIL = 'Quotes, orders and invoices are addressed to an account, the customer.',
-                      HINT = 'Set the deal''s account_id first.';
+        IF NEW.account_id IS NULL AND NEW.contact_id IS NULL THEN
+            RAISE EXCEPTION 'deal % has no customer to quote', NEW.deal_id
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'quote_customer_given',
+                      DETAIL = 'Quotes, orders and invoices are addressed to a customer: an account, or a person.',
+                      HINT = 'Set the deal''s account_id or contact_id first.';
         END IF;
         IF NEW.status <> 'draft' THEN
             RAISE EXCEPTION 'quote % cannot start as %', NEW.id, NEW.status

@@ -12,7 +12,7 @@ CREATE TABLE crm.sales_order (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     quote_id          bigint CONSTRAINT sales_order_quote_id_key UNIQUE REFERENCES crm.quote ON DELETE RESTRICT,
     deal_id           bigint REFERENCES crm.deal ON DELETE RESTRICT,
-    account_id        bigint NOT NULL REFERENCES crm.account ON DELETE RESTRICT,
+    account_id        bigint REFERENCES crm.account ON DELETE RESTRICT,
     contact_id        bigint REFERENCES crm.contact ON DELETE SET NULL,
     status            text NOT NULL,
     status_entered_at timestamptz NOT NULL,
@@ -29,6 +29,7 @@ CREATE TABLE crm.sales_order (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT sales_order_id_currency_key UNIQUE (id, currency),
+    CONSTRAINT sales_order_customer_given CHECK (account_id IS NOT NULL OR contact_id IS NOT NULL),
     CONSTRAINT sales_order_totals_finite CHECK (net_total > '-Infinity' AND net_total < 'Infinity'
                                                 AND tax_total > '-Infinity' AND tax_total < 'Infinity'
                                                 AND gross_total > '-Infinity' AND gross_total < 'Infinity')
@@ -43,8 +44,10 @@ COMMENT ON TABLE crm.sales_order IS
     'Sales orders (订单); status confirmed → delivered → completed, or cancelled before delivery (workflow ''sales_order'').';
 COMMENT ON COLUMN crm.sales_order.quote_id IS 'The accepted quote it came from (one order per quote); NULL for a direct order.';
 COMMENT ON COLUMN crm.sales_order.deal_id IS 'The deal it won.';
-COMMENT ON COLUMN crm.sales_order.account_id IS 'The customer; invoices go to it.';
-COMMENT ON COLUMN crm.sales_order.contact_id IS 'The deal''s contact: invoice and payment notices go to this person.';
+COMMENT ON COLUMN crm.sales_order.account_id IS
+    'The customer company; invoices go to it. NULL when the customer is a person (contact_id).';
+COMMENT ON COLUMN crm.sales_order.contact_id IS
+    'The deal''s contact: invoice and payment notices go to this person; the customer when there is no account.';
 COMMENT ON COLUMN crm.sales_order.status IS
     'confirmed, delivered, completed or cancelled; completed is set when a delivered order is paid.';
 COMMENT ON COLUMN crm.sales_order.status_entered_at IS 'When the order entered its status (set by the engine).';

@@ -50,7 +50,7 @@ CREATE TABLE crm.invoice (
     number            text CONSTRAINT invoice_number_key UNIQUE
                       CONSTRAINT invoice_number_format CHECK (number ~ '^INV-[0-9]{4}-[0-9]{6}$'),
     sales_order_id    bigint REFERENCES crm.sales_order ON DELETE RESTRICT,
-    account_id        bigint NOT NULL REFERENCES crm.account ON DELETE RESTRICT,
+    account_id        bigint REFERENCES crm.account ON DELETE RESTRICT,
     contact_id        bigint REFERENCES crm.contact ON DELETE SET NULL,
     status            text NOT NULL,
     status_entered_at timestamptz NOT NULL,
@@ -69,6 +69,7 @@ CREATE TABLE crm.invoice (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT invoice_id_currency_key UNIQUE (id, currency),
+    CONSTRAINT invoice_customer_given CHECK (account_id IS NOT NULL OR contact_id IS NOT NULL),
     CONSTRAINT invoice_number_with_issue_date CHECK ((number IS NULL) = (issue_date IS NULL)),
     CONSTRAINT invoice_number_year CHECK (substr(number, 5, 4)::integer = extract(year FROM issue_date)),
     CONSTRAINT invoice_due_after_issue CHECK (due_date >= issue_date),
@@ -90,8 +91,9 @@ COMMENT ON TABLE crm.invoice IS
     'immutable except for their status, and are voided, never deleted.';
 COMMENT ON COLUMN crm.invoice.number IS 'INV-<year>-<6 digits>, gapless per year, assigned on issue; NULL for drafts.';
 COMMENT ON COLUMN crm.invoice.sales_order_id IS 'The order billed; at most one invoice per order that is not void.';
-COMMENT ON COLUMN crm.invoice.account_id IS 'The customer billed.';
-COMMENT ON COLUMN crm.invoice.contact_id IS 'Who receives the invoice and payment notices (the deal''s contact).';
+COMMENT ON COLUMN crm.invoice.account_id IS 'The customer company billed; NULL when the customer is a person (contact_id).';
+COMMENT ON COLUMN crm.invoice.contact_id IS
+    'Who receives the invoice and payment notices (the deal''s contact); the customer billed when there is no account.';
 COMMENT ON COLUMN crm.invoice.status IS 'draft, issued, partially_paid, paid or void; payments set the paid states.';
 COMMENT ON COLUMN crm.invoice.status_entered_at IS 'When the invoice entered its status (set by the engine).';
 COMMENT ON COLUMN crm.invoice.closed_at IS 'When it was paid in full or voided (set by the engine).';

@@ -47,7 +47,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT jsonb_build_object(
                'number', i.number,
-               'customer', a.name,
+               'customer', coalesce(a.name, c.name),
                'contact', c.name,
                'issue_date', to_char(i.issue_date, 'YYYY-MM-DD'),
                'due_date', to_char(i.due_date, 'YYYY-MM-DD'),
@@ -62,7 +62,7 @@ BEGIN ATOMIC
                                                   l.gross_amount, l.currency), E'\n' ORDER BY l.id)
                            FROM crm.invoice_line l WHERE l.invoice_id = i.id))
       FROM crm.invoice i
-      JOIN crm.account a ON a.id = i.account_id
+      LEFT JOIN crm.account a ON a.id = i.account_id
       LEFT JOIN crm.contact c ON c.id = i.contact_id
      WHERE i.id = sales_notice_vars.invoice_id;
 END;
