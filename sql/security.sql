@@ -75,8 +75,10 @@ BEGIN
     inv := crm.issue_invoice(ord);
     PERFORM crm.record_payment(inv, amount / 2);
     INSERT INTO crm.ticket (subject, account_id, contact_id, sales_order_id) VALUES ('help ' || who, acc, con, ord);
-    -- and a second deal, still open
+    -- and a second deal, still open; what the person did, and their consent
     INSERT INTO crm.deal (name, account_id, currency, amount) VALUES (who || ' open deal', acc, 'CNY', amount);
+    PERFORM crm.track(who || '@example.com', 'page_view', '{"url": "/pricing"}');
+    PERFORM crm.grant_consent(con, 'marketing', 'web form');
 END $$;
 GRANT EXECUTE ON FUNCTION public.regress_sec_documents(numeric) TO crm_user;
 SET ROLE regress_sec_alice;
@@ -102,6 +104,7 @@ SELECT CASE
     WHEN tab IN ('invoice_line', 'invoice_status_history', 'payment')
         THEN '(SELECT d.owner FROM crm.invoice d WHERE d.id = x.invoice_id)'
     WHEN tab = 'ticket_status_history' THEN '(SELECT d.owner FROM crm.ticket d WHERE d.id = x.ticket_id)'
+    WHEN tab IN ('event', 'consent', 'segment_member') THEN '(SELECT d.owner FROM crm.contact d WHERE d.id = x.contact_id)'
 END $$;
 CREATE FUNCTION pg_temp.check_visibility(mode text, who name, expected name[]) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -115,7 +118,7 @@ BEGIN
     FOREACH tab IN ARRAY ARRAY['account', 'contact', 'activity', 'deal', 'deal_item', 'deal_stage_history', 'quote',
                                'quote_item', 'quote_status_history', 'sales_order', 'sales_order_item',
                                'sales_order_status_history', 'invoice', 'invoice_line', 'invoice_status_history',
-                               'payment', 'ticket', 'ticket_status_history']
+                               'payment', 'ticket', 'ticket_status_history', 'event', 'consent', 'segment_member']
     LOOP
         EXECUTE format('SELECT count(*) FROM crm.%I x WHERE %s = ANY ($1)', tab, pg_temp.document_owner(tab))
             INTO want USING expected;
@@ -127,7 +130,7 @@ BEGIN
             wrong := wrong || format('%s: %s seen, %s expected', tab, seen, want);
         END IF;
     END LOOP;
-    RETURN CASE WHEN wrong = '{}' THEN format('ok, %s rows in 18 tables', total) ELSE array_to_string(wrong, '; ') END;
+    RETURN CASE WHEN wrong = '{}' THEN format('ok, %s rows in 21 tables', total) ELSE array_to_string(wrong, '; ') END;
 END $$;
 
 SELECT m.mode, r.who, pg_temp.check_visibility(m.mode, r.who, r.expected) AS visibility
@@ -184,7 +187,14 @@ BEGIN
         ('ticket_sla_status', 'SELECT count(*) FROM crm.ticket_sla_status',
          'SELECT count(*) FROM crm.ticket WHERE owner = ANY ($1) AND resolved_at IS NULL'),
         ('overdue_followups', 'SELECT count(*) FROM crm.overdue_followups',
-         'SELECT count(*) FROM crm.activity WHERE owner = ANY ($1) AND done_at IS NULL AND due_at < now()'))
+         'SELECT count(*) FROM crm.activity WHERE owner = ANY ($1) AND done_at IS NULL AND due_at < now()'),
+        ('contact_profile', 'SELECT count(*) || '' people, '' || sum(orders) || '' orders'' FROM crm.contact_profile',
+         'SELECT count(*) || '' people, '' || sum((SELECT count(*) FROM crm.sales_order o
+                                                   WHERE o.contact_id = c.id AND o.status <> ''cancelled'')) || '' orders''
+            FROM crm.contact c WHERE owner = ANY ($1)'),
+        ('customer_value', 'SELECT count(*) || '' customers, '' || coalesce(sum(revenue), 0) FROM crm.customer_value',
+         'SELECT count(DISTINCT (contact_id, currency)) || '' customers, '' || coalesce(sum(net_total), 0) FROM crm.sales_order
+           WHERE owner = ANY ($1) AND status <> ''cancelled'' AND contact_id IS NOT NULL'))
         AS v(view, through_view, from_tables)
     LOOP
         EXECUTE c.from_tables INTO want USING expected;
@@ -195,7 +205,7 @@ BEGIN
             wrong := wrong || format('%s: %s seen, %s expected', c.view, seen, want);
         END IF;
     END LOOP;
-    RETURN CASE WHEN wrong = '{}' THEN 'ok, 11 views' ELSE array_to_string(wrong, '; ') END;
+    RETURN CASE WHEN wrong = '{}' THEN 'ok, 13 views' ELSE array_to_string(wrong, '; ') END;
 END $$;
 SELECT m.mode, r.who, pg_temp.check_views(m.mode, r.who, r.expected) AS views
   FROM (VALUES (1, 'all'), (2, 'team'), (3, 'owner')) AS m(n, mode)

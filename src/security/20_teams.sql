@@ -19,8 +19,9 @@
 -- query (an InitPlan) and per row only compares a name against a short array
 -- (the cast matters: without it, ANY ((SELECT ...)) would read as a sub-query
 -- whose rows are compared one by one).
--- A row without an owner (items, lines, history, payments) follows the
--- document it belongs to: one primary-key probe of that document, itself
+-- A row without an owner (items, lines, history, payments; a person's
+-- events, consent and segment memberships) follows the document or
+-- contact it belongs to: one primary-key probe of that document, itself
 -- filtered the same way; in mode `all` and for unrestricted roles the first
 -- operand is true and the probe never runs.  Writes are checked with the
 -- same rule, so a crm_user cannot give a row to someone outside their teams
@@ -39,8 +40,23 @@
 --                              the mail queue is written only through them
 --   crm.seal_audit, crm.verify_audit, crm.audit_anchor (30_audit.sql)
 --                              the hash chain covers every audit row
+--   crm.export_person, crm.erase_person (40_privacy.sql)
+--                              everything held about one person, whoever
+--                              owns it, and the audit log
 --   crm.remember_deleted_key   writes crm.deleted_key (restore bookkeeping),
 --                              which no role writes itself
+--   crm.track, crm.grant_consent, crm.withdraw_consent, crm.request_opt_in,
+--   crm.confirm_opt_in, crm.sign_token, crm.verify_token (src/marketing)
+--                              apps record events and consent for any
+--                              person, by address or id, into ledgers no
+--                              role writes itself; tokens need the secret
+--   crm.create_segment, crm.refresh_segment, crm.refresh_due_segments
+--                              store and refresh segments, whose definitions
+--                              run as the segment's owner (so under the
+--                              owner's visibility)
+--   crm.refresh_product_rules, crm.recommend_products, crm.render_template
+--                              rules are learnt from every customer's
+--                              purchases (only product pairs come out)
 -- and the mail worker runs as a superuser: it delivers everyone's mail.
 -- sql/security.sql lists the SECURITY DEFINER functions, so a new one is seen.
 
@@ -198,7 +214,9 @@ BEGIN
             ('sales_order_item', 'sales_order', 'sales_order_id'),
             ('sales_order_status_history', 'sales_order', 'sales_order_id'),
             ('invoice_line', 'invoice', 'invoice_id'), ('invoice_status_history', 'invoice', 'invoice_id'),
-            ('payment', 'invoice', 'invoice_id'), ('ticket_status_history', 'ticket', 'ticket_id'))
+            ('payment', 'invoice', 'invoice_id'), ('ticket_status_history', 'ticket', 'ticket_id'),
+            ('event', 'contact', 'contact_id'), ('consent', 'contact', 'contact_id'),
+            ('segment_member', 'contact', 'contact_id'))
             AS v(tab, parent, ref)
     LOOP
         EXECUTE format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t.tab);

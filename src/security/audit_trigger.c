@@ -29,7 +29,8 @@
  * write it), but only for tables whose owner may insert into the log, that
  * is the extension's own tables: nobody else can forge log rows by
  * attaching it to a table of theirs.  While a dump is being restored
- * (crm_restoring()) it writes nothing: the saved log rows are restored too.
+ * (crm_restoring()) it writes nothing: the saved log rows are restored too;
+ * nor while CREATE EXTENSION (or an update script) seeds crm's own rows.
  *-------------------------------------------------------------------------
  */
 #include "audit.h"
@@ -42,6 +43,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -718,7 +720,8 @@ crm_record_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm.record_audit() must be an AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW trigger, "
 						"or an AFTER TRUNCATE FOR EACH STATEMENT trigger")));
-	if (crm_restoring())
+	/* a dump being restored brings its own log; CREATE EXTENSION's seed rows are crm's own */
+	if (crm_restoring() || creating_extension)
 		return PointerGetDatum(NULL);
 
 	writer = fcinfo->flinfo->fn_extra;
