@@ -49,7 +49,7 @@ synchronous_commit = off
 autovacuum = off
 EOF
 pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
+trap 'pg_ctl -m fast stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
