@@ -15,7 +15,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 # The install script is concatenated from each feature's SQL, features in this
 # order, files within a feature in name order.
-FEATURES   = core pipeline worker mail forecast sales reports marketing security quality charts
+FEATURES   = core pipeline worker mail forecast sales reports marketing security quality charts ops
 SQL_PARTS  = $(foreach f,$(FEATURES),$(sort $(wildcard src/$(f)/*.sql)))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
@@ -27,6 +27,14 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 PG_CONFIG ?= pg_config
 CURL_CONFIG ?= curl-config
 
+# Version policy: the PostgreSQL majors crm is built and tested against (README
+# "Supported PostgreSQL versions"; src/crm.h refuses the others too).
+PG_SUPPORTED_MAJORS = 15
+PG_MAJOR_FOUND := $(shell $(PG_CONFIG) --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+ifeq ($(filter $(PG_MAJOR_FOUND),$(PG_SUPPORTED_MAJORS)),)
+$(error crm supports PostgreSQL $(PG_SUPPORTED_MAJORS); $(PG_CONFIG) is "$(shell $(PG_CONFIG) --version 2>/dev/null)". Point PG_CONFIG at a supported server's pg_config, e.g. make PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config)
+endif
+
 PG_CPPFLAGS = -Isrc $(shell $(CURL_CONFIG) --cflags 2>/dev/null)
 # Warnings are errors in `make test`, `make demo`, `make bench` and CI (they pass
 # WERROR=-Werror); a user's plain `make` only warns, so a newer compiler's new
@@ -35,7 +43,7 @@ WERROR     ?=
 PG_CFLAGS   = -std=c11 -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = $(shell $(CURL_CONFIG) --libs 2>/dev/null || echo -lcurl) -lm
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check tmp_install test/results
+EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check tmp_install test/results dist
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -46,7 +54,7 @@ $(DATA_built): $(SQL_PARTS) Makefile
 
 all: $(DATA_built)
 
-.PHONY: test demo bench
+.PHONY: test demo bench deb
 test:
 	bash test/run.sh
 
@@ -55,3 +63,7 @@ demo:
 
 bench:
 	bash test/bench/run.sh
+
+# A Debian package, postgresql-<major>-crm, built with pg_buildext (debian/).
+deb:
+	bash debian/build.sh
