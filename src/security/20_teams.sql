@@ -57,6 +57,8 @@
 --   crm.refresh_product_rules, crm.recommend_products, crm.render_template
 --                              rules are learnt from every customer's
 --                              purchases (only product pairs come out)
+--   crm._health_checks, crm._metrics (src/ops)
+--                              monitoring counts every row (counts only)
 -- and the mail worker runs as a superuser: it delivers everyone's mail.
 -- sql/security.sql lists the SECURITY DEFINER functions, so a new one is seen.
 
