@@ -286,7 +286,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION crm._metrics() FROM PUBLIC;
 COMMENT ON FUNCTION crm._metrics() IS 'The rows of crm.metrics.';
 
-CREATE VIEW crm.metrics AS
+CREATE VIEW crm.metrics WITH (security_invoker = true) AS
 SELECT m.metric, m.labels, m.value, m.type, m.help FROM crm._metrics() AS m;
 COMMENT ON VIEW crm.metrics IS
     'crm''s measures as numbers, one row per metric and label set: health checks and their measures, the worker''s '
