@@ -1,0 +1,75 @@
+-- src/journeys/30_runner.sql: what moves enrollments -- the event trigger
+-- that enrolls, converts, exits and wakes people in the transaction of the
+-- event (src/journeys/event.c), the runner the worker calls
+-- (src/journeys/runner.c), and the send-time rule they share: quiet hours
+-- and send days in the person's time zone.
+
+-- The first moment at or after `at` that is outside the quiet hours and on
+-- a send day, in time zone tz.  Local wall-clock times are turned back into
+-- instants with AT TIME ZONE, so a day with a daylight-saving change is
+-- handled by the time zone rules (a quiet_end that does not exist that day
+-- is the instant the clocks jump to).
+CREATE FUNCTION crm.next_send_time(at timestamptz, tz text, quiet_start time, quiet_end time, send_days int[])
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t timestamptz := at;
+    next_t timestamptz;
+    local timestamp;
+    clock time;
+    day date;
+BEGIN
+    IF at IS NULL OR tz IS NULL THEN
+        RETURN at;
+    END IF;
+    FOR i IN 1..32 LOOP
+        local := t AT TIME ZONE tz;
+        day := local::date;
+        clock := local::time;
+        IF send_days IS NOT NULL AND NOT extract(isodow FROM local)::int = ANY (send_days) THEN
+            next_t := (day + 1)::timestamp AT TIME ZONE tz;
+        ELSIF quiet_start IS NOT NULL AND quiet_start < quiet_end AND clock >= quiet_start AND clock < quiet_end THEN
+            next_t := (day + quiet_end) AT TIME ZONE tz;
+        ELSIF quiet_start IS NOT NULL AND quiet_start > quiet_end AND clock >= quiet_start THEN
+            next_t := (day + 1 + quiet_end) AT TIME ZONE tz;
+        ELSIF quiet_start IS NOT NULL AND quiet_start > quiet_end AND clock < quiet_end THEN
+            next_t := (day + quiet_end) AT TIME ZONE tz;
+        ELSE
+            RETURN t;
+        END IF;
+        -- an ambiguous wall-clock time read as the earlier instant must still move on
+        t := greatest(next_t, t + interval '1 minute');
+    END LOOP;
+    RAISE EXCEPTION 'no send time found within 32 changes after %', at
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the quiet hours and send days.';
+END
+$$;
+COMMENT ON FUNCTION crm.next_send_time(timestamptz, text, time, time, int[]) IS
+    'The first instant at or after at that is outside the quiet hours (quiet_start to quiet_end, which may wrap '
+    'midnight) and on one of send_days (ISO weekdays), both in time zone tz: when a deferred step runs.';
+
+CREATE FUNCTION crm.journey_event() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'crm_journey_event';
+REVOKE EXECUTE ON FUNCTION crm.journey_event() FROM PUBLIC;
+COMMENT ON FUNCTION crm.journey_event() IS
+    'AFTER INSERT trigger on crm.event: a goal event converts and an exit event ends the person''s active '
+    'enrollments (withdrawing their queued journey mail), an awaited event wakes their wait_for step, and a '
+    'trigger event (or entering a trigger segment) enrolls them -- all in the event''s transaction.';
+CREATE TRIGGER event_journeys AFTER INSERT ON crm.event
+    FOR EACH ROW EXECUTE FUNCTION crm.journey_event();
+
+CREATE FUNCTION crm.run_journey_steps(max_steps integer) RETURNS integer
+    LANGUAGE c VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'crm_run_journey_steps';
+COMMENT ON FUNCTION crm.run_journey_steps(integer) IS
+    'The worker''s journey duty: claims up to max_steps due enrollments of active journeys (skipping those another '
+    'runner holds), runs their steps -- checks, mail, waits, branches -- and logs and advances them in this '
+    'transaction; returns how many it claimed. Extension owner only (it runs journey SQL as each journey''s owner).';
+REVOKE EXECUTE ON FUNCTION crm.run_journey_steps(integer) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm.next_send_time(timestamptz, text, time, time, int[]) TO crm_reader;
+REVOKE EXECUTE ON FUNCTION crm.next_send_time(timestamptz, text, time, time, int[]) FROM PUBLIC;
