@@ -14,6 +14,7 @@
 CREATE FUNCTION crm.valid_marketing_cap(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
 AS $$
 DECLARE
     parts text[] := regexp_match(btrim(value), '^([0-9]{1,6})\s+per\s+(.+)$', 'i');
@@ -48,6 +49,7 @@ COMMENT ON FUNCTION crm.valid_marketing_cap(text) IS
 CREATE FUNCTION crm.valid_attribution_window(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
 AS $$
 DECLARE
     period interval;

@@ -324,7 +324,8 @@ BEGIN
         IF s.then_position IS NOT NULL AND NOT s.then_position = ANY (positions)
            OR s.else_position IS NOT NULL AND NOT s.else_position = ANY (positions) THEN
             RAISE EXCEPTION 'step % points to step %, which does not exist', s.position,
-                            CASE WHEN s.then_position = ANY (positions) THEN s.else_position ELSE s.then_position END
+                            CASE WHEN s.then_position IS NOT NULL AND NOT s.then_position = ANY (positions)
+                                 THEN s.then_position ELSE s.else_position END
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('The steps are at positions %s.', array_to_string(positions, ', ')),
                       HINT = 'Point then_position and else_position at a step of the journey, or leave them out to go on to the next.';
@@ -466,6 +467,26 @@ BEGIN
     IF o.holdout_percent IS NOT NULL AND (o.holdout_percent < 0 OR o.holdout_percent >= 100
                                           OR o.holdout_percent = 'NaN') THEN
         RAISE EXCEPTION 'holdout_percent must be at least 0 and below 100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (o.quiet_start IS NULL) <> (o.quiet_end IS NULL) OR o.quiet_start = o.quiet_end THEN
+        RAISE EXCEPTION 'quiet hours need a quiet_start and a different quiet_end'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"quiet_start": "21:00", "quiet_end": "09:00"} (the window may wrap midnight).';
+    END IF;
+    IF cardinality(o.send_days) = 0 OR array_position(o.send_days, NULL) IS NOT NULL
+       OR NOT (1 <= ALL (o.send_days) AND 7 >= ALL (o.send_days)) THEN
+        RAISE EXCEPTION 'send_days must be ISO weekdays from 1 (Monday) to 7 (Sunday)'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example [1, 2, 3, 4, 5] for weekdays.';
+    END IF;
+    IF array_position(o.exit_events, NULL) IS NOT NULL OR NOT crm.is_printable(array_to_string(o.exit_events, ' '))
+       OR btrim(o.goal_event) = '' OR NOT crm.is_printable(o.goal_event)
+       OR btrim(trigger_event) = '' OR NOT crm.is_printable(trigger_event) THEN
+        RAISE EXCEPTION 'event kinds must be printable text' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF o.trigger_filter IS NOT NULL AND trigger_event IS NULL AND o.trigger_segment IS NULL THEN
+        RAISE EXCEPTION 'a trigger_filter needs a trigger_event or a trigger_segment'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The filter decides which triggering events enroll; a journey without a trigger is entered only with crm.enroll.';
     END IF;
     IF o.trigger_filter IS NOT NULL THEN
         PERFORM crm._check_journey_sql('trigger_filter', o.trigger_filter);

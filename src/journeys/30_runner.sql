@@ -16,8 +16,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t timestamptz := at;
-    next_t timestamptz;
     local timestamp;
+    target timestamp;           -- the wall-clock time to move to
     clock time;
     day date;
 BEGIN
@@ -29,18 +29,23 @@ BEGIN
         day := local::date;
         clock := local::time;
         IF send_days IS NOT NULL AND NOT extract(isodow FROM local)::int = ANY (send_days) THEN
-            next_t := (day + 1)::timestamp AT TIME ZONE tz;
+            target := (day + 1)::timestamp;
         ELSIF quiet_start IS NOT NULL AND quiet_start < quiet_end AND clock >= quiet_start AND clock < quiet_end THEN
-            next_t := (day + quiet_end) AT TIME ZONE tz;
+            target := day + quiet_end;
         ELSIF quiet_start IS NOT NULL AND quiet_start > quiet_end AND clock >= quiet_start THEN
-            next_t := (day + 1 + quiet_end) AT TIME ZONE tz;
+            target := day + 1 + quiet_end;
         ELSIF quiet_start IS NOT NULL AND quiet_start > quiet_end AND clock < quiet_end THEN
-            next_t := (day + quiet_end) AT TIME ZONE tz;
+            target := day + quiet_end;
         ELSE
             RETURN t;
         END IF;
-        -- an ambiguous wall-clock time read as the earlier instant must still move on
-        t := greatest(next_t, t + interval '1 minute');
+        -- the first instant after t showing that wall-clock time: a time that occurs twice (clocks
+        -- going back) is taken at its first occurrence, one that does not occur (clocks going
+        -- forward) is where the clocks jump to
+        SELECT greatest(coalesce(min(x), target AT TIME ZONE tz), t + interval '1 minute') INTO t
+          FROM unnest(ARRAY[target AT TIME ZONE tz, (target AT TIME ZONE tz) - interval '30 minutes',
+                            (target AT TIME ZONE tz) - interval '1 hour']) x
+         WHERE x > t AND x AT TIME ZONE tz = target;
     END LOOP;
     RAISE EXCEPTION 'no send time found within 32 changes after %', at
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the quiet hours and send days.';

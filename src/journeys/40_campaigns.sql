@@ -477,7 +477,7 @@ DECLARE
     handled int := 0;
     last_contact bigint := c.cursor_contact_id;
     template text;
-    email_id bigint;
+    queued_id bigint;
     outcome text;
 BEGIN
     FOR r IN
@@ -492,7 +492,7 @@ BEGIN
                     THEN (SELECT v ->> 'template_key' FROM jsonb_array_elements(c.variants) v WHERE v ->> 'key' = r.variant)
                     ELSE coalesce((SELECT v ->> 'template_key' FROM jsonb_array_elements(c.variants) v
                                     WHERE v ->> 'key' = c.winner), c.template_key) END;
-        email_id := NULL;
+        queued_id := NULL;
         IF r.email IS NULL THEN
             outcome := 'no_consent';
         ELSIF cap.messages IS NOT NULL
@@ -501,15 +501,15 @@ BEGIN
                       AND o.created_at > now() - cap.per) >= cap.messages THEN
             outcome := 'capped';
         ELSE
-            email_id := crm._send_marketing(template, r.email, r.contact_id,
+            queued_id := crm._send_marketing(template, r.email, r.contact_id,
                                             jsonb_build_object('name', r.name, 'email', r.email, 'contact_id', r.contact_id),
                                             format('campaign:%s:%s', c.id, r.contact_id));
-            outcome := CASE WHEN email_id IS NOT NULL THEN 'queued'
+            outcome := CASE WHEN queued_id IS NOT NULL THEN 'queued'
                             WHEN EXISTS (SELECT FROM crm.email_suppression s WHERE s.address = lower(r.email))
                             THEN 'suppressed' ELSE 'no_consent' END;
         END IF;
         UPDATE crm.campaign_recipient x
-           SET status = outcome, email_id = _send_campaign_batch.email_id, handled_at = now(),
+           SET status = outcome, email_id = queued_id, handled_at = now(),
                variant = CASE WHEN c.phase = 'winner' THEN c.winner ELSE x.variant END
          WHERE x.id = r.id;
         last_contact := r.contact_id;
