@@ -308,11 +308,13 @@ AS $$
 DECLARE
     c crm.campaign := crm._campaign_for_change(key);
 BEGIN
-    IF at IS NULL OR at < now() THEN
-        RAISE EXCEPTION 'a campaign cannot be scheduled %', CASE WHEN at IS NULL THEN 'at null' ELSE 'in the past' END
+    IF at IS NULL THEN
+        RAISE EXCEPTION 'a campaign cannot be scheduled at null'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give now() or a later time.';
+    ELSIF at < now() THEN
+        RAISE EXCEPTION 'a campaign cannot be scheduled in the past'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = CASE WHEN at IS NOT NULL THEN format('%s is before now (%s).', at, now()) END,
-                  HINT = 'Give now() or a later time.';
+                  DETAIL = format('%s is before now (%s).', at, now()), HINT = 'Give now() or a later time.';
     END IF;
     IF c.status NOT IN ('draft', 'scheduled') THEN
         RAISE EXCEPTION 'campaign "%" is %', key, c.status
