@@ -15,7 +15,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 # The install script is concatenated from each feature's SQL, features in this
 # order, files within a feature in name order.
-FEATURES   = core pipeline worker mail forecast sales reports marketing journeys
+FEATURES   = core pipeline worker mail forecast sales reports marketing journeys security quality charts
 SQL_PARTS  = $(foreach f,$(FEATURES),$(sort $(wildcard src/$(f)/*.sql)))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 

@@ -5,7 +5,8 @@
 # system PostgreSQL 15, then starts a throwaway cluster as the unprivileged
 # $CRM_USER with crm preloaded (so the crm worker runs), and plays the parts
 # demo/NN_*.sql in order: the book's online-education startup, its pipeline,
-# forecasts, email and sales process.  A non-root developer gets the same in
+# forecasts, email and sales process, and an HTML report of SVG charts
+# written to demo/out/report.html.  A non-root developer gets the same in
 # a ./tmp_install private installation.
 #
 # DEMO_KEEP=1 leaves the cluster running at the end and says how to connect.
@@ -21,7 +22,12 @@ if [ "${1:-}" != --inner ]; then
 		(cd "$top" && make -s -j"$(nproc)" WERROR=-Werror >/dev/null && make -s install WERROR=-Werror >/dev/null)
 		work=$(private_copy "$top")
 		rc=0
-		runuser -u "$CRM_USER" -- env DEMO_KEEP="${DEMO_KEEP:-}" bash "$work/demo/run.sh" --inner --installed || rc=$?
+		runuser -u "$CRM_USER" -- env DEMO_KEEP="${DEMO_KEEP:-}" DEMO_OUT="$work/demo/out" \
+			bash "$work/demo/run.sh" --inner --installed || rc=$?
+		if [ -f "$work/demo/out/report.html" ]; then
+			mkdir -p "$top/demo/out" && cp "$work/demo/out/report.html" "$top/demo/out/"
+			say "report: $top/demo/out/report.html"
+		fi
 		[ -z "${DEMO_KEEP:-}" ] && [ $rc -eq 0 ] && rm -rf "$work"
 		exit $rc
 	fi
@@ -60,10 +66,13 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 
+demo_out=${DEMO_OUT:-$top/demo/out}	# the HTML report (demo/60_report.sql)
+mkdir -p "$demo_out"
 for part in demo/[0-9][0-9]_*.sql; do
 	say "$part"
-	psql -X -q -v ON_ERROR_STOP=1 -P pager=off -f "$part"
+	psql -X -q -v ON_ERROR_STOP=1 -v demo_out="$demo_out" -P pager=off -f "$part"
 done
+[ -z "${DEMO_OUT:-}" ] && say "report: $demo_out/report.html"
 
 if [ -n "${DEMO_KEEP:-}" ]; then
 	say "cluster left running: psql -h $PGHOST -p $PGPORT -U postgres"

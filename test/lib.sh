@@ -12,7 +12,8 @@ PG_MAJOR=15
 CRM_PACKAGES="make gcc libc6-dev openssl ca-certificates \
 postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib \
 libcurl4-openssl-dev libipc-run-perl \
-python3 python3-aiosmtpd python3-statsmodels python3-sklearn python3-pandas r-cran-forecast"
+python3 python3-aiosmtpd python3-statsmodels python3-sklearn python3-pandas r-cran-forecast \
+chromium fonts-noto-cjk python3-pil"
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -79,13 +79,24 @@ COMMENT ON FUNCTION crm.invoice_calendar_date(timestamptz) IS
     'The date of a moment in the company''s time zone (the time_zone setting): how invoices are dated.';
 
 -- Helpers of the guard triggers below.
+-- A merge of duplicates (crm.merge_contacts / crm.merge_accounts, src/quality)
+-- moves a document's customer from the merged row to the kept one: the one
+-- change of customer a sent, invoiced or issued document lets through.
+CREATE FUNCTION crm.merge_moves(column_name text, old_value jsonb, new_value jsonb) RETURNS boolean
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'crm_merge_moves';
+COMMENT ON FUNCTION crm.merge_moves(text, jsonb, jsonb) IS
+    'True while this session''s merge of duplicates moves column_name from the merged id (old_value) to the kept one.';
+
 CREATE FUNCTION crm.changed_columns(old_row jsonb, new_row jsonb, allowed text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL RESTRICTED
 RETURN ARRAY(SELECT n.key FROM pg_catalog.jsonb_each(new_row) AS n
               WHERE n.value IS DISTINCT FROM old_row -> n.key AND n.key <> ALL (allowed)
+                AND NOT crm.merge_moves(n.key, old_row -> n.key, n.value)
               ORDER BY n.key);
 COMMENT ON FUNCTION crm.changed_columns(jsonb, jsonb, text[]) IS
-    'Names of the columns whose values differ between two rows (as jsonb), except the allowed ones, sorted.';
+    'Names of the columns whose values differ between two rows (as jsonb), except the allowed ones and a reference '
+    'a merge of duplicates is moving, sorted.';
 
 -- The second half of every line guard (quote_item, sales_order_item,
 -- invoice_line), once the guard has locked the line's document (the
