@@ -121,7 +121,8 @@ SELECT crm.enroll('welcome', 1) AS same_enrollment;
 -- the runner: 王芳 gets the welcome mail and waits
 SELECT crm.run_journey_steps(10) AS claimed;
 SELECT id, to_address, subject, category, contact_id, template_key, idempotency_key, status FROM crm.email_outbox ORDER BY id;
-SELECT state, position, visit, waiting_since IS NOT NULL AS waiting, next_run_at - now() AS due_in
+SELECT state, position, visit, waiting_since IS NOT NULL AS waiting,
+       next_run_at - now() BETWEEN interval '47 hours' AND interval '48 hours' AS due_in_two_days
   FROM crm.journey_enrollment WHERE id = 1;
 SELECT crm.run_journey_steps(10) AS claimed;   -- nothing due
 -- two days later (the wait is moved back instead): the branch, the courses, the next wait

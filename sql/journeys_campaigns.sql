@@ -60,7 +60,7 @@ SELECT crm.create_campaign('spring', '春季招生', 'learners', NULL, $${
 SELECT crm.schedule_campaign('spring', now());
 -- the start: the audience is snapshotted (only people who may get marketing mail) and split
 SELECT crm.run_campaigns(100) AS done;
-SELECT status, phase, started_at IS NOT NULL AS started, cursor_contact_id FROM crm.campaign WHERE key = 'spring';
+SELECT status, phase, started_at IS NOT NULL AS started, cursor_key FROM crm.campaign WHERE key = 'spring';
 SELECT grp, variant, status, count(*) FROM crm.campaign_recipient GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 SELECT count(*) AS ineligible_in_audience FROM crm.campaign_recipient WHERE contact_id > 400;
 -- later members of the segment are not in the snapshot
@@ -70,16 +70,16 @@ SELECT * FROM crm.refresh_segment('learners');
 -- throttled: 600 a minute is 10 a second; the bookkeeping is moved back 3 seconds instead of waiting
 UPDATE crm.campaign SET throttled_until = now() - interval '3 seconds' WHERE key = 'spring';
 SELECT crm.run_campaigns(100) AS done;
-SELECT count(*) AS queued, max(contact_id) = (SELECT cursor_contact_id FROM crm.campaign WHERE key = 'spring') AS cursor_at_last
+SELECT count(*) AS queued, max(contact_id) = (SELECT cursor_key FROM crm.campaign WHERE key = 'spring') AS cursor_at_last
   FROM crm.campaign_recipient WHERE status = 'queued';
 -- a batch that rolls back (a crash) leaves the cursor and the outbox as they were
 UPDATE crm.campaign SET throttled_until = now() - interval '1 minute' WHERE key = 'spring';
-SELECT cursor_contact_id AS cursor_before FROM crm.campaign WHERE key = 'spring' \gset
+SELECT cursor_key AS cursor_before FROM crm.campaign WHERE key = 'spring' \gset
 BEGIN;
 SELECT crm.run_campaigns(50) AS done;
-SELECT cursor_contact_id > :cursor_before AS moved, (SELECT count(*) FROM crm.email_outbox) AS outbox FROM crm.campaign WHERE key = 'spring';
+SELECT cursor_key > :cursor_before AS moved, (SELECT count(*) FROM crm.email_outbox) AS outbox FROM crm.campaign WHERE key = 'spring';
 ROLLBACK;
-SELECT cursor_contact_id = :cursor_before AS unchanged, (SELECT count(*) FROM crm.email_outbox) AS outbox FROM crm.campaign WHERE key = 'spring';
+SELECT cursor_key = :cursor_before AS unchanged, (SELECT count(*) FROM crm.email_outbox) AS outbox FROM crm.campaign WHERE key = 'spring';
 -- the rest of the test group, no one twice
 UPDATE crm.campaign SET throttled_until = now() - interval '1 minute' WHERE key = 'spring';
 SELECT crm.run_campaigns(1000) AS done;

@@ -12,7 +12,7 @@
 --     mail), the test group (test_percent, split evenly among the variants;
 --     only with variants) and the rest (grp winner);
 --   * send: recipients are walked in contact_id order with a keyset cursor
---     (cursor_contact_id) that advances only in the transaction that queued
+--     (cursor_key) that advances only in the transaction that queued
 --     their mail, so a crash neither skips nor repeats anyone (and the
 --     idempotency key campaign:<campaign>:<contact> makes a repeat
 --     harmless anyway); send_rate (messages per minute) throttles it; the
@@ -49,7 +49,7 @@ CREATE TABLE crm.campaign (
     winner_detail     jsonb,
     send_rate         int CONSTRAINT campaign_send_rate_positive CHECK (send_rate > 0),
     phase             text CONSTRAINT campaign_phase_valid CHECK (phase IN ('test', 'winner')),
-    cursor_contact_id bigint NOT NULL DEFAULT 0,
+    cursor_key bigint NOT NULL DEFAULT 0,
     throttled_until   timestamptz,
     started_at        timestamptz,
     test_sent_at      timestamptz,
@@ -89,8 +89,8 @@ COMMENT ON COLUMN crm.campaign.winner_detail IS
     'How the winner was chosen: per-variant counts and rates, best and runner-up, z statistic, significance.';
 COMMENT ON COLUMN crm.campaign.send_rate IS 'Most messages queued per minute; NULL: as fast as the worker goes.';
 COMMENT ON COLUMN crm.campaign.phase IS 'While sending: test (the variants to the test group) or winner (the rest).';
-COMMENT ON COLUMN crm.campaign.cursor_contact_id IS
-    'Keyset cursor: recipients of the current phase up to this contact_id are handled (advanced with their mail).';
+COMMENT ON COLUMN crm.campaign.cursor_key IS
+    'Keyset cursor: the recipients of the current phase up to this contact_id are handled (it moves with their mail).';
 COMMENT ON COLUMN crm.campaign.throttled_until IS 'send_rate bookkeeping: the time the messages sent so far have used up.';
 COMMENT ON COLUMN crm.campaign.started_at IS 'When sending started (the audience snapshot; the holdout''s reference time).';
 COMMENT ON COLUMN crm.campaign.test_sent_at IS 'When the test group''s last mail was queued.';
@@ -314,7 +314,9 @@ BEGIN
     ELSIF at < now() THEN
         RAISE EXCEPTION 'a campaign cannot be scheduled in the past'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('%s is before now (%s).', at, now()), HINT = 'Give now() or a later time.';
+                  DETAIL = format('%s is before now (%s).', to_char(at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                                  to_char(now(), 'YYYY-MM-DD HH24:MI:SSOF')),
+                  HINT = 'Give now() or a later time.';
     END IF;
     IF c.status NOT IN ('draft', 'scheduled') THEN
         RAISE EXCEPTION 'campaign "%" is %', key, c.status
@@ -458,7 +460,7 @@ BEGIN
     GET DIAGNOSTICS people = ROW_COUNT;
     UPDATE crm.campaign x
        SET status = 'sending', started_at = now(), phase = CASE WHEN n_variants > 0 THEN 'test' ELSE 'winner' END,
-           cursor_contact_id = 0, throttled_until = now()
+           cursor_key = 0, throttled_until = now()
      WHERE x.id = c.id;
     RETURN people;
 END
@@ -477,7 +479,7 @@ DECLARE
     cap record := crm.marketing_cap_limit();
     r record;
     handled int := 0;
-    last_contact bigint := c.cursor_contact_id;
+    last_contact bigint := c.cursor_key;
     template text;
     queued_id bigint;
     outcome text;
@@ -485,7 +487,7 @@ BEGIN
     FOR r IN
         SELECT x.id, x.contact_id, x.variant, p.name, p.email
           FROM crm.campaign_recipient x JOIN crm.contact p ON p.id = x.contact_id
-         WHERE x.campaign_id = c.id AND x.grp = c.phase AND x.contact_id > c.cursor_contact_id
+         WHERE x.campaign_id = c.id AND x.grp = c.phase AND x.contact_id > c.cursor_key
          ORDER BY x.contact_id
          LIMIT budget
            FOR UPDATE OF x
@@ -518,7 +520,7 @@ BEGIN
         handled := handled + 1;
     END LOOP;
     -- the cursor moves with the mail it covers, in this transaction
-    UPDATE crm.campaign x SET cursor_contact_id = last_contact WHERE x.id = c.id;
+    UPDATE crm.campaign x SET cursor_key = last_contact WHERE x.id = c.id;
     RETURN handled;
 END
 $$;
@@ -579,7 +581,7 @@ BEGIN
                 decision := crm._campaign_winner(c.id);
                 UPDATE crm.campaign x
                    SET winner = decision.winner, winner_detail = decision.detail, phase = 'winner',
-                       cursor_contact_id = 0
+                       cursor_key = 0
                  WHERE x.id = c.id;
                 done := done + 1;
             END IF;
