@@ -253,7 +253,7 @@ SELECT crm.next_send_time('2024-03-10 01:30 America/New_York', 'America/New_York
 SELECT crm.next_send_time('2024-11-02 22:00 America/New_York', 'America/New_York', '21:00', '09:00', NULL)
        AT TIME ZONE 'UTC' AS ny_fall_back;                              -- 09:00 EST = 14:00 UTC
 SELECT crm.next_send_time('2024-03-31 01:30 Europe/Berlin', 'Europe/Berlin', '01:00', '02:30', NULL)
-       AT TIME ZONE 'UTC' AS berlin_gap;                                -- 02:30 does not exist: 03:30 CEST = 01:30 UTC
+       AT TIME ZONE 'UTC' AS berlin_gap;                                -- 02:30 does not exist: the jump to 03:00 CEST
 SELECT crm.next_send_time('2024-10-27 00:10 UTC', 'Europe/Berlin', '02:00', '02:30', NULL)
        AT TIME ZONE 'UTC' AS berlin_repeated_hour;                      -- 02:10 CEST: out at the first 02:30
 SELECT crm.next_send_time('2024-06-01 12:00 Asia/Shanghai', 'Asia/Shanghai', NULL, NULL, '{1,2,3,4,5}')

@@ -5,10 +5,15 @@
 -- and send days in the person's time zone.
 
 -- The first moment at or after `at` that is outside the quiet hours and on
--- a send day, in time zone tz.  Local wall-clock times are turned back into
--- instants with AT TIME ZONE, so a day with a daylight-saving change is
--- handled by the time zone rules (a quiet_end that does not exist that day
--- is the instant the clocks jump to).
+-- a send day, in time zone tz.  It walks forward: from a moment inside the
+-- quiet hours (or on a day without sends) to the wall-clock time that ends
+-- them, turned back into an instant with AT TIME ZONE -- a wall-clock time
+-- that occurs twice (clocks going back) at its first occurrence, one that
+-- does not occur (clocks going forward) at the instant the clocks jump
+-- (shifts are 30 or 60 minutes) -- unless a daylight-saving change comes
+-- first, which may itself move the clock out of the quiet hours (going back
+-- from 01:30 to 01:00 out of quiet hours 01:30-02:15); the change is found
+-- to the second by bisection.  Each moment reached is checked again.
 CREATE FUNCTION crm.next_send_time(at timestamptz, tz text, quiet_start time, quiet_end time, send_days int[])
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -16,15 +21,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t timestamptz := at;
+    c timestamptz;
     local timestamp;
     target timestamp;           -- the wall-clock time to move to
     clock time;
     day date;
+    lo bigint;
+    hi bigint;
+    mid bigint;
 BEGIN
     IF at IS NULL OR tz IS NULL THEN
         RETURN at;
     END IF;
-    FOR i IN 1..32 LOOP
+    FOR i IN 1..64 LOOP
         local := t AT TIME ZONE tz;
         day := local::date;
         clock := local::time;
@@ -39,15 +48,31 @@ BEGIN
         ELSE
             RETURN t;
         END IF;
-        -- the first instant after t showing that wall-clock time: a time that occurs twice (clocks
-        -- going back) is taken at its first occurrence, one that does not occur (clocks going
-        -- forward) is where the clocks jump to
-        SELECT greatest(coalesce(min(x), target AT TIME ZONE tz), t + interval '1 minute') INTO t
+        -- the first instant after t whose wall-clock time has reached target
+        SELECT coalesce(min(x), greatest(target AT TIME ZONE tz, t + interval '1 second')) INTO c
           FROM unnest(ARRAY[target AT TIME ZONE tz, (target AT TIME ZONE tz) - interval '30 minutes',
                             (target AT TIME ZONE tz) - interval '1 hour']) x
-         WHERE x > t AND x AT TIME ZONE tz = target;
+         WHERE x > t AND x AT TIME ZONE tz >= target;
+        -- a change of UTC offset between t and c: look at its instant first
+        IF (t AT TIME ZONE tz) - (t AT TIME ZONE 'UTC') <> (c AT TIME ZONE tz) - (c AT TIME ZONE 'UTC') THEN
+            lo := floor(extract(epoch FROM t));
+            hi := ceil(extract(epoch FROM c));
+            WHILE hi - lo > 1 LOOP
+                mid := (lo + hi) / 2;
+                IF (to_timestamp(mid) AT TIME ZONE tz) - (to_timestamp(mid) AT TIME ZONE 'UTC')
+                   = (t AT TIME ZONE tz) - (t AT TIME ZONE 'UTC') THEN
+                    lo := mid;
+                ELSE
+                    hi := mid;
+                END IF;
+            END LOOP;
+            IF to_timestamp(hi) > t AND to_timestamp(hi) < c THEN
+                c := to_timestamp(hi);
+            END IF;
+        END IF;
+        t := c;
     END LOOP;
-    RAISE EXCEPTION 'no send time found within 32 changes after %', at
+    RAISE EXCEPTION 'no send time found within 64 steps after %', at
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the quiet hours and send days.';
 END
 $$;
