@@ -175,11 +175,9 @@ CREATE UNIQUE INDEX journey_enrollment_active_key ON crm.journey_enrollment (jou
     WHERE state = 'active';
 -- the runner's claim, in its order
 CREATE INDEX journey_enrollment_due_idx ON crm.journey_enrollment (next_run_at, id) WHERE state = 'active';
--- goal and exit events: the person's active enrollments (one probe when there are none)
-CREATE INDEX journey_enrollment_active_contact_idx ON crm.journey_enrollment (contact_id) WHERE state = 'active';
--- re-entry and the daily limit
+-- a person's enrollments: goal and exit events, re-entry, the daily limit
+-- (few per person; the runner's updates change none of these columns' indexes but the due index)
 CREATE INDEX journey_enrollment_contact_idx ON crm.journey_enrollment (contact_id, enrolled_at);
-CREATE INDEX journey_enrollment_journey_idx ON crm.journey_enrollment (journey_id, contact_id, enrolled_at);
 CREATE TRIGGER journey_enrollment_set_updated_at BEFORE UPDATE ON crm.journey_enrollment
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.journey_enrollment IS

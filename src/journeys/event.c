@@ -12,8 +12,7 @@
  *	1. Goal and exit events.  One UPDATE ends the person's active
  *	   enrollments in the journeys whose goal_event (converted) or
  *	   exit_events (exited) is this kind, and logs each; it finds them
- *	   through the partial index of active enrollments by person, one probe
- *	   when there are none.  An enrollment the runner has claimed is locked:
+ *	   through the index of enrollments by person.  An enrollment the runner has claimed is locked:
  *	   the UPDATE waits for the runner's transaction and then sees what it
  *	   committed.  Then, in separate statements (each with a new snapshot,
  *	   so they see mail the runner queued just before), the enrollments'
@@ -22,6 +21,7 @@
  *	   (mail_in_flight): the person gets nothing more that can be stopped.
  *	2. Awaited events.  Enrollments of the person waiting in a wait_for
  *	   step for this kind are made due now; the runner checks the event.
+ *	   (1 and 2 stop after one index probe when the person is in no journey.)
  *	3. Enrollment.  For each active journey triggered by this kind (or, for
  *	   segment_entered, by the segment in its properties) whose
  *	   trigger_filter holds -- evaluated as the journey's owner -- the
@@ -108,6 +108,13 @@ static CrmSpiQuery in_flight_query = {
 	"  WHERE l.enrollment_id OPERATOR(pg_catalog.=) ANY ($1) AND l.action OPERATOR(pg_catalog.=) 'send'"
 	"    AND o.status OPERATOR(pg_catalog.=) 'sending'",
 	1, ended_types};
+
+/* Whether the person ($1) is in any journey now: when not, 1 and 2 have nothing to do. */
+static const Oid person_types[1] = {INT8OID};
+static CrmSpiQuery enrolled_query = {
+	"SELECT 1 FROM crm.journey_enrollment e"
+	" WHERE e.contact_id OPERATOR(pg_catalog.=) $1 AND e.state OPERATOR(pg_catalog.=) 'active' LIMIT 1",
+	1, person_types};
 
 /* 2. awaited events: $1 the person, $2 the kind */
 static const Oid awaited_types[2] = {INT8OID, TEXTOID};
@@ -345,6 +352,13 @@ crm_journey_event(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(crm_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	n = crm_journey_listeners(&listeners);
 	crm_spi_connect();
+	if (interest & (CRM_EVENT_ENDS | CRM_EVENT_AWAITED))
+	{
+		Datum		person = Int64GetDatum(ev.contact_id);
+
+		if (crm_spi_execute(&enrolled_query, &person, NULL, false, 1) == 0)
+			interest &= ~(CRM_EVENT_ENDS | CRM_EVENT_AWAITED);
+	}
 	if (interest & CRM_EVENT_ENDS)
 		end_enrollments(&ev, listeners, n);
 	if (interest & CRM_EVENT_AWAITED)
