@@ -529,6 +529,14 @@ COMMENT ON FUNCTION crm._send_campaign_batch(crm.campaign, int) IS
     'Queues the mail of up to budget recipients of a sending campaign''s current phase after its keyset cursor, '
     'checking the frequency cap, and advances the cursor in the same transaction; returns how many it handled.';
 
+CREATE FUNCTION crm._run_duty_again_at(at timestamptz) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'crm_run_duty_again_at';
+REVOKE EXECUTE ON FUNCTION crm._run_duty_again_at(timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION crm._run_duty_again_at(timestamptz) IS
+    'In the crm worker, asks that the SQL duty running now run again by at rather than after crm.poll_interval; '
+    'elsewhere does nothing.';
+
 CREATE FUNCTION crm.run_campaigns(max_messages int) RETURNS int
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -590,6 +598,15 @@ BEGIN
             done := done + 1;
         END IF;
     END LOOP;
+    -- when there is more to do: a scheduled start, the end of a test, the next throttled batch
+    PERFORM crm._run_duty_again_at(min(x.at)) FROM (
+        SELECT v.scheduled_at AS at FROM crm.campaign v WHERE v.status = 'scheduled'
+        UNION ALL
+        SELECT CASE WHEN v.phase = 'test' AND v.test_sent_at IS NOT NULL
+                    THEN v.test_sent_at + v.test_hours * interval '1 hour'
+                    ELSE now() + interval '1 second' END
+          FROM crm.campaign v WHERE v.status = 'sending') x
+    HAVING min(x.at) IS NOT NULL;
     RETURN done;
 END
 $$;

@@ -77,6 +77,7 @@
 
 PG_FUNCTION_INFO_V1(crm_run_journey_steps);
 PG_FUNCTION_INFO_V1(crm_wake_journey_runner);
+PG_FUNCTION_INFO_V1(crm_run_duty_again_at);
 
 /* How often the worker counts the backlog it shows in crm.worker_duties. */
 #define BACKLOG_EVERY_MS 5000
@@ -130,6 +131,13 @@ static CrmSpiQuery backlog_query = {
 	"SELECT pg_catalog.count(*) FROM crm.journey_enrollment e JOIN crm.journey j ON j.id OPERATOR(pg_catalog.=) e.journey_id"
 	" WHERE e.state OPERATOR(pg_catalog.=) 'active' AND e.next_run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
 	"   AND j.status OPERATOR(pg_catalog.=) 'active'"};
+
+/* The next step due later, for the worker's schedule. */
+static CrmSpiQuery next_due_query = {
+	"SELECT e.next_run_at FROM crm.journey_enrollment e JOIN crm.journey j ON j.id OPERATOR(pg_catalog.=) e.journey_id"
+	" WHERE e.state OPERATOR(pg_catalog.=) 'active' AND e.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now()"
+	"   AND j.status OPERATOR(pg_catalog.=) 'active'"
+	" ORDER BY e.next_run_at LIMIT 1"};
 
 /* $1 contact, $2 kind, $3 since */
 static const Oid event_since_types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
@@ -760,19 +768,28 @@ copy_claim(HeapTuple row, TupleDesc desc, Claim *c)
 	}
 }
 
-/* In the worker, now and then: how many steps are due, for crm.worker_duties. */
+/*
+ * In the worker: when the next step is due (so the duty runs then, not
+ * after crm.poll_interval), and now and then how many are due, for
+ * crm.worker_duties.
+ */
 static void
-report_backlog(void)
+report_schedule(void)
 {
 	static TimestampTz counted_at = 0;
 	TimestampTz now = GetCurrentTimestamp();
 	bool		isnull;
 
-	if (crm_worker_shared == NULL || crm_worker_shared->pid != MyProcPid ||
-		!TimestampDifferenceExceeds(counted_at, now, BACKLOG_EVERY_MS))
+	if (crm_worker_shared == NULL || crm_worker_shared->pid != MyProcPid)
+		return;
+	/* not read-only: the query must see the updates this call made */
+	if (crm_spi_execute(&next_due_query, NULL, NULL, false, 1) > 0)
+		crm_duty_run_again_at(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+																1, &isnull)));
+	if (!TimestampDifferenceExceeds(counted_at, now, BACKLOG_EVERY_MS))
 		return;
 	counted_at = now;
-	crm_spi_execute(&backlog_query, NULL, NULL, true, 1);
+	crm_spi_execute(&backlog_query, NULL, NULL, false, 1);
 	crm_duty_set_backlog(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 }
 
@@ -853,7 +870,7 @@ crm_run_journey_steps(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	report_backlog();
+	report_schedule();
 	SPI_finish();
 	PG_RETURN_INT32(n);
 }
@@ -878,4 +895,16 @@ crm_wake_journey_runner(PG_FUNCTION_ARGS)
 		duty = crm_duty_index("journeys");
 	crm_worker_wake_at_commit(duty);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * crm._run_duty_again_at(at): in the crm worker, the SQL duty running now
+ * (the campaigns) runs again by at instead of after crm.poll_interval;
+ * elsewhere nothing.
+ */
+Datum
+crm_run_duty_again_at(PG_FUNCTION_ARGS)
+{
+	crm_duty_run_again_at(PG_GETARG_TIMESTAMPTZ(0));
+	PG_RETURN_VOID();
 }
