@@ -74,7 +74,7 @@ SELECT format($html$<!DOCTYPE html>
   p.note { margin: 0 0 20px; color: #666; font-size: 13px; }
   .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; max-width: 1280px; }
   .card { background: #fff; border-radius: 6px; box-shadow: 0 1px 3px rgba(0,0,0,.12); padding: 10px; }
-  .card svg { display: block; width: 100%; height: auto; }
+  .card svg { display: block; width: 100%%; height: auto; }
   .wide { grid-column: 1 / -1; }
 </style>
 </head>

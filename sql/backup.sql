@@ -3,7 +3,7 @@
 -- their saved copies, deleted seeds kept deleted, restore mode only for
 -- superusers and the extension's owner, and the DROP EXTENSION guard.  The
 -- real pg_dump/pg_restore and pg_dumpall/psql round trips are in
--- test/t/300_backup_restore.pl.
+-- test/t/020_backup_restore.pl.
 
 -- every table and sequence of the extension is registered with
 -- pg_extension_config_dump (pg_dump skips the rows of the others), with no

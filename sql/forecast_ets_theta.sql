@@ -1,23 +1,9 @@
 -- forecast_ets_theta: crm.ets and crm.theta -- their SQL behaviour, model
 -- keys, forecasts and every bad input.  (Accuracy against R's forecast
--- package is checked by test/t/28_ets_theta_vs_r.pl.)
-SET client_min_messages = warning;
-SET extra_float_digits = 0;
+-- package is checked by test/t/280_ets_theta_vs_r.pl.)
+\i sql/forecast_setup.inc
 
--- SQLSTATE and message of an error, for the checks below
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE state text; message text; detail text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    RETURN state || ': ' || message || coalesce(' / ' || nullif(detail, ''), '');
-END $$;
-
--- deterministic series (noise(t) is a fixed pseudo-random sequence in [-1, 1])
-CREATE FUNCTION pg_temp.noise(t int) RETURNS float8 LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ((t * 7919 + 13) % 101) / 50.0 - 1.0 $$;
+-- deterministic series
 CREATE TEMP TABLE es (series text, t int, y float8);
 INSERT INTO es SELECT 'seasonal', t, (100 + 0.8 * t) * (1 + 0.2 * sin(t * pi() / 6)) + 3 * pg_temp.noise(t)
   FROM generate_series(1, 72) t;

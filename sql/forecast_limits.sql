@@ -2,19 +2,7 @@
 -- season near INT_MAX or longer than the series, amounts near the top of
 -- the float8 range -- each a clear error, never an allocation failure or a
 -- silent NULL.
-SET client_min_messages = warning;
-SET extra_float_digits = 0;
-
--- SQLSTATE and message of an error, for the checks below
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE state text; message text; detail text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    RETURN state || ': ' || message || coalesce(' / ' || nullif(detail, ''), '');
-END $$;
+\i sql/forecast_setup.inc
 
 CREATE TEMP TABLE lim (t int, y float8);
 INSERT INTO lim SELECT t, 100 + 10 * sin(t * pi() / 6) + t FROM generate_series(1, 40) t;

@@ -1,29 +1,14 @@
 -- forecast_timeseries: crm.arima, crm.holt_winters, crm.best_model, crm.forecast
 -- and crm.revenue_forecast -- their SQL behaviour and every bad input.
--- (Accuracy against statsmodels is checked by test/t/25-27_timeseries_*.pl.)
+-- (Accuracy against statsmodels is checked by test/t/250-270_timeseries_*.pl.)
 -- in a database of its own, so deals here do not mix with other suites
 \set regress_db :DBNAME
 CREATE DATABASE crm_regress_forecast_ts TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
 \c crm_regress_forecast_ts
 CREATE EXTENSION crm;
-SET client_min_messages = warning;
-SET extra_float_digits = 0;
-
--- SQLSTATE and message of an error, for the checks below
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE state text; message text; detail text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN others THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    RETURN state || ': ' || message || coalesce(' / ' || nullif(detail, ''), '');
-END $$;
+\i sql/forecast_setup.inc
 
 -- deterministic series: a seasonal one with trend, a random walk, a stationary one
--- (noise(t) is a fixed pseudo-random sequence in [-1, 1])
-CREATE FUNCTION pg_temp.noise(t int) RETURNS float8 LANGUAGE sql IMMUTABLE
-    AS $$ SELECT ((t * 7919 + 13) % 101) / 50.0 - 1.0 $$;
 CREATE TABLE ts (series text, t int, y float8);
 INSERT INTO ts SELECT 'seasonal', t, 50 + 0.3 * t + 8 * sin(t * pi() / 6) + 2 * pg_temp.noise(t)
   FROM generate_series(1, 60) t;

@@ -1,5 +1,5 @@
 -- integrity: what no client can break in the transition engine and the C
--- code around it (product.md §11a), each hole tried as the role that found it:
+-- code around it (README, "Security model"), each hole tried as the role that found it:
 --   1. a search_path of look-alike operators, functions and pg_temp tables
 --      never steers the C code: triggers, rule loading, enqueue, aggregates;
 --   2. history is written only by the engine, only where the table's owner
@@ -9,7 +9,7 @@
 --      a move, deleting a deal keeps the record;
 --   4. keys and names are printable;
 --   5. restore mode passes rows through the C triggers untouched.
--- The worker's claim, with crm preloaded, is in test/t/310_search_path.pl.
+-- The worker's claim, with crm preloaded, is in test/t/010_search_path.pl.
 \set regress_db :DBNAME
 CREATE DATABASE crm_regress_integrity TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C';
 \c crm_regress_integrity

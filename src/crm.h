@@ -13,27 +13,28 @@
 #include "postgres.h"
 #include "fmgr.h"
 
-#if PG_VERSION_NUM < 150000
-#error "crm requires PostgreSQL 15 or later"
+/* Version policy: the majors crm supports (as the Makefile's PG_SUPPORTED_MAJORS). */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "crm supports PostgreSQL 15 only: build it with that server's pg_config (see README, Supported PostgreSQL versions)"
 #endif
 
-/* PostgreSQL 18 wants the module name and version in the magic block. */
-#if PG_VERSION_NUM >= 180000
-#define CRM_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "crm", .version = "0.1.0")
-#else
-#define CRM_MODULE_MAGIC PG_MODULE_MAGIC
+/* The release (EXTVERSION in the Makefile, which passes it). */
+#ifndef CRM_VERSION
+#error "CRM_VERSION is not defined: build crm with its Makefile"
 #endif
+
+/*
+ * The shims: names feature code uses where PostgreSQL majors differ.  With
+ * 15 the only supported major they are PostgreSQL 15's own; a port adds its
+ * #if branches here and nowhere else.
+ */
+#define CRM_MODULE_MAGIC PG_MODULE_MAGIC
 
 #define CRM_SCHEMA "crm"
 
-/* Ownership checks became one function for every catalog in PostgreSQL 16. */
+/* Ownership of an extension (object_ownercheck from PostgreSQL 16 on). */
 #include "utils/acl.h"
-#if PG_VERSION_NUM >= 160000
-#include "catalog/pg_extension.h"
-#define crm_extension_ownercheck(extoid, role) object_ownercheck(ExtensionRelationId, (extoid), (role))
-#else
 #define crm_extension_ownercheck(extoid, role) pg_extension_ownercheck((extoid), (role))
-#endif
 
 /* Per-feature initialisation, each called once from _PG_init. */
 extern void crm_pipeline_init(void);

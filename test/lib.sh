@@ -13,7 +13,8 @@ CRM_PACKAGES="make gcc libc6-dev openssl ca-certificates \
 postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-contrib \
 libcurl4-openssl-dev libipc-run-perl \
 python3 python3-aiosmtpd python3-statsmodels python3-sklearn python3-pandas r-cran-forecast \
-chromium fonts-noto-cjk python3-pil"
+chromium fonts-noto-cjk python3-pil python3-prometheus-client python3-yaml debhelper dpkg-dev \
+postgresql-server-dev-all"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -46,7 +47,7 @@ private_copy() {
 	local src=$1 dest
 	dest=$(mktemp -d /tmp/crm-work.XXXXXX)
 	tar -C "$src" --exclude=./.git --exclude='*.o' --exclude='*.so' \
-		--exclude=./tmp_install --exclude=./tmp_check --exclude=./results -cf - . |
+		--exclude=./tmp_install --exclude=./tmp_check --exclude=./results --exclude=./dist -cf - . |
 		tar -C "$dest" -xf -
 	chown -R "$CRM_USER": "$dest"
 	chmod 755 "$dest"

@@ -8,6 +8,9 @@
 #   pg_regress   sql/*.sql against expected/*.out
 #   isolation    test/isolation/specs/*.spec against test/isolation/expected
 #   TAP          test/t/*.pl (preload, restarts, crashes, worker, SMTP/HTTP)
+#   deb/contents the Debian package built and checked (test/deb/deb_test.sh)
+# and then, back as root, deb/install: the package installed with apt, the
+# extension created from it, the system put back as it was.
 # Each test counts once; the last line is "N passed, N failed" and the exit
 # status is non-zero when anything failed.
 #
@@ -17,14 +20,38 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/test/lib.sh"
 
+selected() {	# selected NAME: true when CRM_TESTS is empty or names it
+	[ -z "${CRM_TESTS:-}" ] && return 0
+	case " $CRM_TESTS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 if [ "${1:-}" != --inner ]; then
 	ensure_packages $CRM_PACKAGES || exit 1
 	if [ "$(id -u)" -eq 0 ]; then
 		ensure_user
 		work=$(private_copy "$top")
 		say "running as $CRM_USER in $work"
-		runuser -u "$CRM_USER" -- env CRM_TESTS="${CRM_TESTS:-}" bash "$work/test/run.sh" --inner
-		rc=$?
+		runuser -u "$CRM_USER" -- env CRM_TESTS="${CRM_TESTS:-}" bash "$work/test/run.sh" --inner |
+			tee "$work/inner.log"
+		rc=${PIPESTATUS[0]}
+		# The root-only test, added to the totals: the package the inner run built, installed.
+		if selected deb/install; then
+			read -r passed failed < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$work/inner.log" | tail -n 1)
+			passed=${passed:-0} failed=${failed:-1}
+			deb=$(ls "$work"/results/deb/postgresql-*-crm_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+			say "deb/install: ${deb:-no package was built}"
+			if [ -n "$deb" ] && bash "$work/test/deb/deb_test.sh" install "$deb" >"$work/results/deb-install.log" 2>&1; then
+				passed=$((passed + 1))
+				printf '%-44s ... ok\n' 'deb/install'
+			else
+				failed=$((failed + 1))
+				rc=1
+				printf '%-44s ... FAILED\n' 'deb/install'
+				cat "$work/results/deb-install.log" 2>/dev/null
+			fi
+			echo "$passed passed, $failed failed"
+		fi
 		if [ $rc -eq 0 ]; then rm -rf "$work"; else say "results kept in $work/results"; fi
 		exit $rc
 	fi
@@ -42,12 +69,6 @@ pg_isolation_regress=$PGXS_DIR/src/test/isolation/pg_isolation_regress
 passed=0
 failed=0
 failures=()
-
-selected() {	# selected NAME: true when CRM_TESTS is empty or names it
-	[ -z "${CRM_TESTS:-}" ] && return 0
-	case " $CRM_TESTS " in *" $1 "*) return 0 ;; esac
-	return 1
-}
 
 # count_results LOG SUITE: tally pg_regress-style "name ... ok|FAILED" lines.
 count_results() {
@@ -125,6 +146,20 @@ for f in test/t/*.pl; do
 		find "tmp_check/tap/$name/tmp_check/log" -name '*.log' -exec sh -c 'echo "--- $1"; tail -n 60 "$1"' _ {} \; 2>/dev/null
 	fi
 done
+
+if selected deb/contents; then
+	say "deb/contents"
+	mkdir -p results/deb
+	if bash test/deb/deb_test.sh contents "$top/results/deb" >results/deb.log 2>&1; then
+		passed=$((passed + 1))
+		printf '%-44s ... ok\n' 'deb/contents'
+	else
+		failed=$((failed + 1))
+		failures+=("deb/contents")
+		printf '%-44s ... FAILED\n' 'deb/contents'
+		cat results/deb.log
+	fi
+fi
 
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"

@@ -2,7 +2,7 @@
 -- that would mislead the C code if it ever read them instead of crm's (a
 -- lead stage that is won, no allowed moves, shadow@example.com suppressed,
 -- a forged welcome template), for sql/integrity.sql and
--- test/t/310_search_path.pl.  Run in each session, from the top of the tree.
+-- test/t/010_search_path.pl.  Run in each session, from the top of the tree.
 CREATE TEMP TABLE pipeline (id bigint, name text, object_type text, is_default boolean);
 INSERT INTO pipeline VALUES (1, 'default', 'deal', true);
 CREATE TEMP TABLE stage (pipeline_id bigint, key text, label text, position int, kind text,

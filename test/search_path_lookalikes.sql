@@ -1,6 +1,6 @@
 -- test/search_path_lookalikes.sql: look-alikes a login with CREATE on the
 -- database can put ahead of pg_catalog in its search_path, for
--- sql/integrity.sql and test/t/310_search_path.pl: an = that is never true
+-- sql/integrity.sql and test/t/010_search_path.pl: an = that is never true
 -- (the 0.1.0 crash), a < that always is, a count that counts nothing, a
 -- lower and a now that lie.  Run from the top of the tree.
 CREATE SCHEMA shadow;

@@ -226,8 +226,8 @@ crm_forecast_chart(PG_FUNCTION_ARGS)
 	{
 		if (nulls[i])
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("history must not contain NULL values"),
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("history values cannot be null"),
 					 errdetail("Value %d is NULL.", i + 1)));
 		y[i] = DatumGetFloat8(elems[i]);
 		crm_chart_check_finite(y[i], "a history value");

@@ -79,6 +79,21 @@ CREATE INDEX account_owner_idx ON crm.account (owner);
 CREATE TRIGGER account_set_updated_at BEFORE UPDATE ON crm.account
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.account IS 'Companies the team sells to.';
+COMMENT ON COLUMN crm.account.id IS
+    'Identity of the account, assigned by the database; other tables refer to it as account_id.';
+COMMENT ON COLUMN crm.account.name IS 'Company name as written, any UTF-8 text (not blank).';
+COMMENT ON COLUMN crm.account.domain IS
+    'Web domain, e.g. example.cn: one of the signs of a duplicate account.';
+COMMENT ON COLUMN crm.account.industry IS 'Line of business, free text (e.g. education).';
+COMMENT ON COLUMN crm.account.phone IS
+    'Main phone number as entered; crm.normalize_phone gives its E.164 form.';
+COMMENT ON COLUMN crm.account.owner IS
+    'The role responsible for the account (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.account.attributes IS
+    'The user''s own fields for the account, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.account.created_at IS 'When the account was inserted (now() unless given).';
+COMMENT ON COLUMN crm.account.updated_at IS
+    'When the account last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.contact (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -101,6 +116,22 @@ CREATE INDEX contact_owner_idx ON crm.contact (owner);
 CREATE TRIGGER contact_set_updated_at BEFORE UPDATE ON crm.contact
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.contact IS 'People at accounts; email is unique regardless of case.';
+COMMENT ON COLUMN crm.contact.id IS
+    'Identity of the contact, assigned by the database; other tables refer to it as contact_id.';
+COMMENT ON COLUMN crm.contact.account_id IS
+    'The company the person works for (crm.account.id); NULL for an individual customer.';
+COMMENT ON COLUMN crm.contact.name IS 'Full name as written, any UTF-8 text (not blank).';
+COMMENT ON COLUMN crm.contact.email IS
+    'Email address, unique regardless of case; malformed addresses are refused.';
+COMMENT ON COLUMN crm.contact.phone IS 'Phone number as entered; crm.normalize_phone gives its E.164 form.';
+COMMENT ON COLUMN crm.contact.title IS 'Job title, free text.';
+COMMENT ON COLUMN crm.contact.owner IS
+    'The role responsible for the contact (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.contact.attributes IS
+    'The user''s own fields for the contact, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.contact.created_at IS 'When the contact was inserted (now() unless given).';
+COMMENT ON COLUMN crm.contact.updated_at IS
+    'When the contact last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.product (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -121,6 +152,20 @@ SELECT pg_catalog.pg_extension_config_dump('crm.product_id_seq', '');
 CREATE TRIGGER product_set_updated_at BEFORE UPDATE ON crm.product
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.product IS 'The catalogue: what deals, quotes and orders sell.';
+COMMENT ON COLUMN crm.product.id IS
+    'Identity of the product, assigned by the database; lines refer to it as product_id.';
+COMMENT ON COLUMN crm.product.sku IS 'Stock-keeping unit: the product''s unique code (e.g. DA-201).';
+COMMENT ON COLUMN crm.product.name IS 'Name shown on quotes, orders and invoices.';
+COMMENT ON COLUMN crm.product.description IS 'Longer description, free text.';
+COMMENT ON COLUMN crm.product.unit_price IS
+    'List price of one unit in currency, at least 0; a deal item without a price of its own takes it.';
+COMMENT ON COLUMN crm.product.currency IS 'Currency of unit_price (ISO 4217).';
+COMMENT ON COLUMN crm.product.active IS 'False for a product no longer sold: recommendations leave it out.';
+COMMENT ON COLUMN crm.product.attributes IS
+    'The user''s own fields for the product, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.product.created_at IS 'When the product was inserted (now() unless given).';
+COMMENT ON COLUMN crm.product.updated_at IS
+    'When the product last changed (set by crm.set_updated_at, on every UPDATE).';
 
 -- Activities: calls, emails, meetings, notes and tasks.  deal_id gets its
 -- foreign key in src/pipeline, where crm.deal is created.
@@ -151,6 +196,24 @@ CREATE TRIGGER activity_set_updated_at BEFORE UPDATE ON crm.activity
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.activity IS
     'Calls, emails, meetings, notes and tasks; a task is open until done_at is set.';
+COMMENT ON COLUMN crm.activity.id IS 'Identity of the activity, assigned by the database.';
+COMMENT ON COLUMN crm.activity.kind IS 'call, email, meeting, note or task.';
+COMMENT ON COLUMN crm.activity.subject IS 'One-line summary (not blank).';
+COMMENT ON COLUMN crm.activity.body IS 'Notes or the message text, free text.';
+COMMENT ON COLUMN crm.activity.account_id IS
+    'The account it concerns (crm.account.id), if any; deleted with the account.';
+COMMENT ON COLUMN crm.activity.contact_id IS
+    'The person it concerns (crm.contact.id), if any; deleted with the contact.';
+COMMENT ON COLUMN crm.activity.deal_id IS 'The deal it concerns (crm.deal.id), if any.';
+COMMENT ON COLUMN crm.activity.due_at IS
+    'When it is due: a follow-up is overdue once this has passed and done_at is still NULL.';
+COMMENT ON COLUMN crm.activity.done_at IS 'When it was done; NULL while open.';
+COMMENT ON COLUMN crm.activity.owner IS 'The role who has to do it; the inserting role unless given.';
+COMMENT ON COLUMN crm.activity.attributes IS
+    'The user''s own fields for the activity, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.activity.created_at IS 'When the activity was inserted (now() unless given).';
+COMMENT ON COLUMN crm.activity.updated_at IS
+    'When the activity last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE VIEW crm.overdue_followups AS
 SELECT a.id AS activity_id, a.kind, a.subject, a.owner, a.due_at,

@@ -20,9 +20,9 @@
 
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "spi_util.h"
 #include "utils/guc.h"
 
 PG_FUNCTION_INFO_V1(crm_drop_guard);
@@ -59,18 +59,19 @@ drops_crm(DropStmt *stmt)
 }
 
 /* Issued invoices (those with a number, voided ones included) and payments. */
+static CrmSpiQuery books_query = {
+	"SELECT (SELECT pg_catalog.count(*) FROM crm.invoice AS i WHERE i.number IS NOT NULL),"
+	"       (SELECT pg_catalog.count(*) FROM crm.payment)", 0, NULL
+};
+
 static void
 count_books(int64 *invoices, int64 *payments)
 {
 	bool		isnull;
-	int			rc;
 
-	SPI_connect();
-	rc = SPI_execute("SELECT (SELECT pg_catalog.count(*) FROM crm.invoice AS i WHERE i.number IS NOT NULL),"
-					 "       (SELECT pg_catalog.count(*) FROM crm.payment)",
-					 true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not count issued invoices and payments: %s", SPI_result_code_string(rc));
+	crm_spi_connect();
+	if (crm_spi_execute(&books_query, NULL, NULL, true, 1) != 1)
+		elog(ERROR, "could not count issued invoices and payments");
 	*invoices = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*payments = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();

@@ -99,6 +99,10 @@ COMMENT ON TABLE crm.deleted_key IS
 COMMENT ON COLUMN crm.deleted_key.table_name IS 'The seeded table the row was deleted from.';
 COMMENT ON COLUMN crm.deleted_key.key IS 'The deleted row''s natural key, column name to value, e.g. {"name": "default"}.';
 COMMENT ON COLUMN crm.deleted_key.deleted_at IS 'When the last row with this key was deleted (or its key changed).';
+COMMENT ON COLUMN crm.deleted_key.id IS 'Identity of the row, assigned by the database.';
+COMMENT ON COLUMN crm.deleted_key.created_at IS 'When the row was inserted (now() unless given).';
+COMMENT ON COLUMN crm.deleted_key.updated_at IS
+    'When the row last changed (set by crm.set_updated_at, on every UPDATE).';
 
 -- AFTER trigger on seeded tables; its arguments name the natural key's columns.
 CREATE FUNCTION crm.remember_deleted_key() RETURNS trigger

@@ -21,7 +21,8 @@
 
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
+#include "spi_util.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -58,6 +59,8 @@ crm_setting_cache_init(void)
 	CacheRegisterRelcacheCallback(setting_relcache_callback, (Datum) 0);
 }
 
+static CrmSpiQuery settings_query = {"SELECT s.key, s.value FROM crm.setting AS s", 0, NULL};
+
 /*
  * Read every setting into a new context, which replaces the cache's.
  * Returns false, loading nothing, when crm.setting does not exist.
@@ -68,34 +71,28 @@ load_settings(void)
 	Oid			nsp = get_namespace_oid(CRM_SCHEMA, true);
 	MemoryContext new_context;
 	List	   *loaded = NIL;
-	SPIPlanPtr	plan;
 	Snapshot	snapshot;
-	uint64		i;
-	int			rc;
+	uint64		n;
 
 	setting_relid = OidIsValid(nsp) ? get_relname_relid("setting", nsp) : InvalidOid;
 	if (!OidIsValid(setting_relid))
 		return false;
 
 	new_context = AllocSetContextCreate(CurrentMemoryContext, "crm settings", ALLOCSET_SMALL_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare("SELECT s.key, s.value FROM crm.setting AS s", 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the settings query: %s", SPI_result_code_string(SPI_result));
+	crm_spi_connect();
+	/* the query's own lock, taken first: it processes pending invalidations */
+	LockRelationOid(setting_relid, AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	rc = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, true, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "settings query failed: %s", SPI_result_code_string(rc));
-	for (i = 0; i < SPI_processed; i++)
+	n = crm_spi_execute_snapshot(&settings_query, NULL, NULL, snapshot, 0);
+	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		SettingEntry *entry = MemoryContextAlloc(new_context, sizeof(SettingEntry));
 		MemoryContext spi_context = MemoryContextSwitchTo(new_context);
 
-		entry->key = SPI_getvalue(tuple, desc, 1);
-		entry->value = SPI_getvalue(tuple, desc, 2);
+		entry->key = crm_spi_text(tuple, desc, 1, new_context);
+		entry->value = crm_spi_text(tuple, desc, 2, new_context);
 		loaded = lappend(loaded, entry);
 		MemoryContextSwitchTo(spi_context);
 	}

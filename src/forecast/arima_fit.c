@@ -52,6 +52,9 @@
 #define LYAP_MAX (ARIMA_LYAP_MAX_R * (ARIMA_LYAP_MAX_R + 1) / 2)
 /* Partial autocorrelations searched: p + q + P + Q. */
 #define ARIMA_MAX_PACF (ARIMA_MAX_P + ARIMA_MAX_Q + ARIMA_MAX_SP + ARIMA_MAX_SQ)
+StaticAssertDecl(ARIMA_MAX_PACF <= OPT_MAX_PARAMS, "the optimiser must hold every partial autocorrelation");
+StaticAssertDecl(ARIMA_MAX_P + ARIMA_MAX_SP * ARIMA_MAX_SEASON <= ARIMA_MAX_R,
+				 "the state must hold the expanded AR polynomial");
 /* A filtered covariance below this is treated as zero (steady state). */
 #define STEADY_STATE_TOLERANCE 1e-13
 /* Stopping tolerance on the objective, -loglik / N up to a constant. */
@@ -308,6 +311,7 @@ stationary_covariance_acvf(ArimaWork *wk)
 				gamma[ARIMA_MAX_R + 1],
 			   *system = palloc0(sizeof(double) * (pf + 1) * (pf + 1));
 
+	Assert(r <= ARIMA_MAX_R);
 	for (i = 0; i < r; i++)
 	{
 		if (phi[i] != 0.0)
@@ -640,16 +644,22 @@ arima_value(const double *pacf, void *context)
 	return 0.5 * log(wk->ssq / wk->n) + 0.5 * wk->sumlog / wk->n;
 }
 
+/* value at pacf, with its forward-difference gradient when one is asked for */
+static double
+with_numeric_gradient(opt_value value, const double *pacf, double *gradient, void *context)
+{
+	ArimaWork  *wk = (ArimaWork *) context;
+	double		f = value(pacf, context);
+
+	if (gradient != NULL)
+		crm_opt_numeric_gradient(value, context, wk->k, (double *) pacf, wk->lo, wk->hi, f, gradient);
+	return f;
+}
+
 static double
 arima_objective(const double *pacf, double *gradient, void *context)
 {
-	ArimaWork  *wk = (ArimaWork *) context;
-	double		f = arima_value(pacf, context);
-
-	if (gradient != NULL)
-		crm_opt_numeric_gradient(arima_value, context, wk->k, (double *) pacf,
-							 wk->lo, wk->hi, f, gradient);
-	return f;
+	return with_numeric_gradient(arima_value, pacf, gradient, context);
 }
 
 /*
@@ -692,13 +702,7 @@ css_value(const double *pacf, void *context)
 static double
 css_objective(const double *pacf, double *gradient, void *context)
 {
-	ArimaWork  *wk = (ArimaWork *) context;
-	double		f = css_value(pacf, context);
-
-	if (gradient != NULL)
-		crm_opt_numeric_gradient(css_value, context, wk->k, (double *) pacf,
-							 wk->lo, wk->hi, f, gradient);
-	return f;
+	return with_numeric_gradient(css_value, pacf, gradient, context);
 }
 
 /*
@@ -863,6 +867,129 @@ crm_arima_fit(const double *y, int n, int p, int d, int q, ArimaModel *model)
 }
 
 /*
+ * The series the model sees: y differenced d times and sd times at lag m,
+ * centred when the model has a mean.  Returns why it cannot be modelled,
+ * or NULL.
+ */
+static const char *
+prepare_series(ArimaWork *wk, const double *y, int n, int d, int sd)
+{
+	double	   *w = difference(y, n, d, sd, wk->m);
+	double		lo = w[0],
+				hi = w[0];
+
+	wk->w = w;
+	for (int i = 1; i < wk->n; i++)
+	{
+		lo = Min(lo, w[i]);
+		hi = Max(hi, w[i]);
+	}
+	if (wk->has_mean && lo == hi)
+		return pstrdup("The series is constant, so it has no variance to model.");
+	if (!wk->has_mean && lo == 0.0 && hi == 0.0)
+		return psprintf("The series differenced %d times is all zero, so it has no variance to model.", d);
+	if (wk->has_mean)
+	{
+		for (int i = 0; i < wk->n; i++)
+			wk->center += w[i];
+		wk->center /= wk->n;
+		for (int i = 0; i < wk->n; i++)
+			w[i] -= wk->center;
+	}
+	return NULL;
+}
+
+/*
+ * The partial autocorrelations of highest likelihood, into best_pacf; returns
+ * the objective there (+Inf when no start gives a finite one).  Starts: a
+ * Hannan-Rissanen estimate, the conditional-sum-of-squares estimate searched
+ * from it (R's usual start), and zero; the best likelihood wins.
+ */
+static double
+search_partials(ArimaWork *wk, bool seasonal, double *best_pacf)
+{
+	double		pacf[ARIMA_MAX_PACF];
+	double		best = INFINITY;
+	int			k = wk->k;
+
+	for (int i = 0; i < k; i++)
+	{
+		wk->lo[i] = -ARIMA_PACF_BOUND;
+		wk->hi[i] = ARIMA_PACF_BOUND;
+	}
+	memset(best_pacf, 0, sizeof(double) * ARIMA_MAX_PACF);
+	if (k == 0)
+		return arima_value(best_pacf, wk);
+	wk->resid = palloc(sizeof(double) * wk->n);
+	for (int start = 0; start < ARIMA_STARTS; start++)
+	{
+		OptResult	result;
+
+		memset(pacf, 0, sizeof(pacf));
+		/* Hannan-Rissanen for plain ARMA; seasonal models start from zero */
+		if (start < 2 && (seasonal || !hannan_rissanen(wk, pacf)))
+			continue;
+		if (start == 1)
+		{
+			result = crm_opt_bfgs_box(css_objective, wk, k, pacf, wk->lo, wk->hi, ARIMA_TOLERANCE,
+								  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
+			if (!isfinite(result.value))
+				continue;
+		}
+		result = crm_opt_bfgs_box(arima_objective, wk, k, pacf, wk->lo, wk->hi, ARIMA_TOLERANCE,
+							  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
+		if (result.value < best)
+		{
+			best = result.value;
+			memcpy(best_pacf, pacf, sizeof(pacf));
+		}
+	}
+	return best;
+}
+
+/*
+ * The fitted model from the filter run at the optimum: coefficients,
+ * variance, likelihood and information criteria, and the state forecasts
+ * start from.
+ */
+static void
+describe_fit(const ArimaWork *wk, const double *best_pacf, const double *y, int n, int d, int sd,
+			 ArimaModel *model)
+{
+	int			lags = d + sd * wk->m;
+	int			nparams = wk->k + (wk->has_mean ? 1 : 0) + 1;
+
+	model->d = d;
+	model->sd = sd;
+	model->m = wk->m;
+	model->n = n;
+	model->n_used = wk->n;
+	model->has_mean = wk->has_mean;
+	model->r = wk->r;
+	factors_from_partial(wk, best_pacf, model->ar, model->ma, model->sar, model->sma);
+	model->mean = wk->has_mean ? wk->center + wk->mean_shift : 0.0;
+	model->sigma2 = wk->ssq / wk->n;
+	model->loglik = -0.5 * wk->n * (log(2.0 * M_PI) + 1.0 + log(model->sigma2)) - 0.5 * wk->sumlog;
+	model->aic = -2.0 * model->loglik + 2.0 * nparams;
+	model->bic = -2.0 * model->loglik + nparams * log((double) wk->n);
+	model->aicc = wk->n - nparams - 1 > 0 ?
+		model->aic + 2.0 * nparams * (nparams + 1) / (wk->n - nparams - 1) : INFINITY;
+	if (wk->m > 1)
+		model->loglik_after_first = NAN;
+	else if (d == 0)
+		model->loglik_after_first = model->loglik +
+			0.5 * (log(2.0 * M_PI * model->sigma2 * wk->f1) + wk->v1 * wk->v1 / (model->sigma2 * wk->f1));
+	else if (d == 1)
+		model->loglik_after_first = model->loglik;
+	else
+		model->loglik_after_first = NAN;
+	memcpy(model->state, wk->a, sizeof(double) * wk->r);
+	memcpy(model->state_cov, wk->pm, sizeof(double) * wk->r * wk->r);
+	for (int i = 0; i < lags; i++)
+		model->tail[i] = y[n - lags + i];
+}
+
+/*
  * ARIMA(p, d, q)(sp, sd, sq)[m] by exact maximum likelihood; m = 1 with
  * sp = sd = sq = 0 is the plain ARIMA(p, d, q).
  */
@@ -871,20 +998,13 @@ crm_arima_fit_seasonal(const double *y, int n, int p, int d, int q, int sp, int 
 					   ArimaModel *model)
 {
 	ArimaWork	wk;
-	double	   *w;
-	double		pacf[ARIMA_MAX_PACF],
-				best_pacf[ARIMA_MAX_PACF];
-	double		best = INFINITY,
-				lo,
-				hi;
+	double		best_pacf[ARIMA_MAX_PACF];
 	const char *problem;
 	int			k = p + q + sp + sq,
 				lags = d + sd * m,
-				needed,
-				nparams,
-				start,
-				i;
+				needed;
 	bool		seasonal = m > 1;
+	bool		fitted = false;
 
 	if ((problem = crm_arima_check_order(p, d, q)) != NULL)
 		return problem;
@@ -906,112 +1026,28 @@ crm_arima_fit_seasonal(const double *y, int n, int p, int d, int q, int sp, int 
 	wk.q_full = q + sq * wk.m;
 	wk.k = k;
 	wk.r = Max(wk.p_full, wk.q_full + 1);
+	Assert(wk.r <= ARIMA_MAX_R && wk.k <= ARIMA_MAX_PACF);
 	wk.n = n - lags;
 	wk.has_mean = lags == 0;
-	w = difference(y, n, d, sd, wk.m);
-	wk.w = w;
+	if ((problem = prepare_series(&wk, y, n, d, sd)) != NULL)
+		return problem;
 
-	lo = hi = w[0];
-	for (i = 1; i < wk.n; i++)
+	if (isfinite(search_partials(&wk, seasonal, best_pacf)))
 	{
-		lo = Min(lo, w[i]);
-		hi = Max(hi, w[i]);
+		/* the model at the optimum, with the filter's final state */
+		set_model(&wk, best_pacf);
+		fitted = kalman_filter(&wk);
 	}
-	if (wk.has_mean && lo == hi)
-		return pstrdup("The series is constant, so it has no variance to model.");
-	if (!wk.has_mean && lo == 0.0 && hi == 0.0)
-		return psprintf("The series differenced %d times is all zero, so it has no variance to model.", d);
-	if (wk.has_mean)
-	{
-		for (i = 0; i < wk.n; i++)
-			wk.center += w[i];
-		wk.center /= wk.n;
-		for (i = 0; i < wk.n; i++)
-			w[i] -= wk.center;
-	}
-
-	/*
-	 * Starts: a Hannan-Rissanen estimate, the conditional-sum-of-squares
-	 * estimate searched from it (R's usual start), and zero; the best
-	 * likelihood wins.
-	 */
-	for (i = 0; i < k; i++)
-	{
-		wk.lo[i] = -ARIMA_PACF_BOUND;
-		wk.hi[i] = ARIMA_PACF_BOUND;
-	}
-	memset(best_pacf, 0, sizeof(best_pacf));
-	if (k == 0)
-		best = arima_value(best_pacf, &wk);
-	else
-		wk.resid = palloc(sizeof(double) * wk.n);
-	for (start = 0; start < ARIMA_STARTS && k > 0; start++)
-	{
-		OptResult	result;
-
-		memset(pacf, 0, sizeof(pacf));
-		/* Hannan-Rissanen for plain ARMA; seasonal models start from zero */
-		if (start < 2 && (seasonal || !hannan_rissanen(&wk, pacf)))
-			continue;
-		if (start == 1)
-		{
-			result = crm_opt_bfgs_box(css_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
-								  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
-			if (!isfinite(result.value))
-				continue;
-		}
-		result = crm_opt_bfgs_box(arima_objective, &wk, k, pacf, wk.lo, wk.hi, ARIMA_TOLERANCE,
-							  1.0, ARIMA_MAX_STEP, ARIMA_MAX_EVALUATIONS);
-		if (result.value < best)
-		{
-			best = result.value;
-			memcpy(best_pacf, pacf, sizeof(pacf));
-		}
-	}
-	if (!isfinite(best))
-		return psprintf("No stationary and invertible %s has a finite likelihood for this series.",
-						crm_arima_display_name(p, d, q, sp, sd, sq, m));
-
-	/* the model at the optimum, with the filter's final state */
-	set_model(&wk, best_pacf);
-	if (!kalman_filter(&wk))
+	if (!fitted)
 		return psprintf("No stationary and invertible %s has a finite likelihood for this series.",
 						crm_arima_display_name(p, d, q, sp, sd, sq, m));
 
 	model->p = p;
-	model->d = d;
 	model->q = q;
 	model->sp = sp;
-	model->sd = sd;
 	model->sq = sq;
-	model->m = wk.m;
-	model->n = n;
-	model->n_used = wk.n;
-	model->has_mean = wk.has_mean;
-	model->r = wk.r;
-	factors_from_partial(&wk, best_pacf, model->ar, model->ma, model->sar, model->sma);
-	model->mean = wk.has_mean ? wk.center + wk.mean_shift : 0.0;
-	model->sigma2 = wk.ssq / wk.n;
-	model->loglik = -0.5 * wk.n * (log(2.0 * M_PI) + 1.0 + log(model->sigma2)) - 0.5 * wk.sumlog;
-	nparams = k + (wk.has_mean ? 1 : 0) + 1;
-	model->aic = -2.0 * model->loglik + 2.0 * nparams;
-	model->bic = -2.0 * model->loglik + nparams * log((double) wk.n);
-	model->aicc = wk.n - nparams - 1 > 0 ?
-		model->aic + 2.0 * nparams * (nparams + 1) / (wk.n - nparams - 1) : INFINITY;
-	if (seasonal)
-		model->loglik_after_first = NAN;
-	else if (d == 0)
-		model->loglik_after_first = model->loglik +
-			0.5 * (log(2.0 * M_PI * model->sigma2 * wk.f1) + wk.v1 * wk.v1 / (model->sigma2 * wk.f1));
-	else if (d == 1)
-		model->loglik_after_first = model->loglik;
-	else
-		model->loglik_after_first = NAN;
-	memcpy(model->state, wk.a, sizeof(double) * wk.r);
-	memcpy(model->state_cov, wk.pm, sizeof(double) * wk.r * wk.r);
-	for (i = 0; i < lags; i++)
-		model->tail[i] = y[n - lags + i];
-	pfree(w);
+	describe_fit(&wk, best_pacf, y, n, d, sd, model);
+	pfree(unconstify(double *, wk.w));
 	return NULL;
 }
 
@@ -1050,6 +1086,7 @@ crm_arima_forecast(const ArimaModel *model, int horizon, double *mean, double *v
 	wk.sq = model->sq;
 	wk.m = m;
 	wk.r = r;
+	Assert(r <= ARIMA_MAX_R && lags <= ARIMA_MAX_LAGS);
 	expand_polynomials(&wk, model->ar, model->ma, model->sar, model->sma);
 	phi = wk.phi;
 	rv = wk.rvec;

@@ -24,7 +24,7 @@
  * with the best fit: on the 617 monthly series of the M1 competition, 18
  * months ahead, the combination's mean sMAPE and MASE are below those of
  * every member and of R's ets, auto.arima and thetaf (README "How accurate
- * crm.best_model is"; test/t/28_m1_accuracy.pl keeps it so), while picking
+ * crm.best_model is"; test/t/290_m1_accuracy.pl keeps it so), while picking
  * one model by in-sample fit is not -- forecast errors of different
  * methods partly cancel, a well-known result of the forecasting
  * competitions (Makridakis & Hibon 2000; Hyndman's "comb" benchmark).

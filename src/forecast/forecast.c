@@ -27,6 +27,9 @@
 
 PG_FUNCTION_INFO_V1(crm_forecast);
 
+/* crm.forecast's columns: step, yhat, lo, hi */
+#define FORECAST_COLUMNS 4
+
 /*
  * The quantile function of the standard normal distribution, 0 < p < 1:
  * Acklam's rational approximation (relative error 1.15e-9), refined by one
@@ -238,10 +241,12 @@ crm_forecast(PG_FUNCTION_ARGS)
 	crm_model_forecast(json, kind, horizon, level, mean, lo, hi);
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != FORECAST_COLUMNS)
+		elog(ERROR, "crm.forecast must return %d columns, not %d", FORECAST_COLUMNS, rsinfo->setDesc->natts);
 	for (h = 0; h < horizon; h++)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[FORECAST_COLUMNS];
+		bool		nulls[FORECAST_COLUMNS] = {false};
 
 		values[0] = Int32GetDatum(h + 1);
 		values[1] = Float8GetDatum(mean[h]);

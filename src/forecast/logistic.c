@@ -377,7 +377,10 @@ explain_no_convergence(const CrmRows *rows, const Design *d, Newton *nt)
 			break;
 	}
 	if (!factor_information(nt->h, nt->p, nt->l))
-		elog(ERROR, "%s: information matrix became singular", LOGREG);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("information matrix became singular"),
+				 errcontext("%s", LOGREG)));
 }
 
 /*

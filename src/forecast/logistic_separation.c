@@ -74,151 +74,214 @@ column(const CrmRows *rows, int64 col, const double *mean, const double *inv_sd,
 	}
 }
 
+/* The phase-1 problem and the simplex method's state. */
+typedef struct Phase1
+{
+	const CrmRows *rows;
+	const double *mean;
+	const double *inv_sd;
+	int			p;				/* equations: features + 1 */
+	int64		n;				/* data columns; artificial r is column n + r */
+	double	   *c;				/* right-hand side, −Σ z_i */
+	double	   *artsign;		/* the artificials' coefficients, sign(c_r) */
+	double	   *binv;			/* basis inverse, p × p */
+	double	   *bmat;			/* basis matrix, while refactoring */
+	double	   *xb;				/* basic solution B⁻¹ c */
+	double	   *y;				/* duals */
+	double	   *u;				/* B⁻¹ z of the entering column */
+	double	   *z;				/* a column */
+	int64	   *basis;			/* the column basic in each row */
+	double		scale;			/* Σ |c_r|, the starting objective */
+} Phase1;
+
+/* c = −Σ z_i; artificial r has coefficient sign(c_r) and starts basic at |c_r|. */
+static void
+phase1_start(Phase1 *ph)
+{
+	int			p = ph->p;
+
+	for (int64 i = 0; i < ph->n; i++)
+	{
+		signed_row(ph->rows, i, ph->mean, ph->inv_sd, ph->z);
+		for (int r = 0; r < p; r++)
+			ph->c[r] -= ph->z[r];
+	}
+	for (int r = 0; r < p; r++)
+	{
+		ph->artsign[r] = ph->c[r] < 0 ? -1.0 : 1.0;
+		ph->basis[r] = ph->n + r;
+		ph->scale += fabs(ph->c[r]);
+	}
+}
+
+/* The basis inverse and basic solution afresh; false when B is singular. */
+static bool
+phase1_refactor(Phase1 *ph)
+{
+	int			p = ph->p;
+
+	for (int r = 0; r < p; r++)
+	{
+		column(ph->rows, ph->basis[r], ph->mean, ph->inv_sd, ph->artsign, ph->z);
+		for (int s = 0; s < p; s++)
+			ph->bmat[s * p + r] = ph->z[s];
+	}
+	if (!crm_invert(ph->bmat, p, ph->binv, 1e-13))
+		return false;
+	for (int r = 0; r < p; r++)
+	{
+		ph->xb[r] = 0.0;
+		for (int s = 0; s < p; s++)
+			ph->xb[r] += ph->binv[r * p + s] * ph->c[s];
+	}
+	return true;
+}
+
+/*
+ * The entering column: the non-basic data column with the most negative
+ * reduced cost (Dantzig), or the first negative one (Bland); -1 when none
+ * is negative, i.e. the basis is optimal.  Artificials never re-enter.
+ */
+static int64
+phase1_price(Phase1 *ph, bool bland)
+{
+	int			p = ph->p;
+	int64		enter = -1;
+	double		best = -PRICE_TOL;
+
+	/* duals: y = B⁻ᵀ c_B, with cost 1 on artificials, 0 on rows */
+	for (int s = 0; s < p; s++)
+	{
+		ph->y[s] = 0.0;
+		for (int r = 0; r < p; r++)
+			if (ph->basis[r] >= ph->n)
+				ph->y[s] += ph->binv[r * p + s];
+	}
+	for (int64 i = 0; i < ph->n; i++)
+	{
+		double		d = 0.0;
+
+		signed_row(ph->rows, i, ph->mean, ph->inv_sd, ph->z);
+		for (int s = 0; s < p; s++)
+			d -= ph->y[s] * ph->z[s];
+		if (d < best)
+		{
+			bool		basic = false;
+
+			for (int r = 0; r < p; r++)
+				basic |= (ph->basis[r] == i);
+			if (basic)
+				continue;
+			enter = i;
+			if (bland)
+				break;
+			best = d;
+		}
+	}
+	return enter;
+}
+
+/*
+ * The ratio test on u = B⁻¹ z_enter: the row that leaves (ties to the
+ * lowest column under Bland's rule), with the step *theta; -1 when the
+ * column is unbounded.
+ */
+static int
+phase1_ratio_test(Phase1 *ph, int64 enter, bool bland, double *theta)
+{
+	int			p = ph->p;
+	int			leave = -1;
+
+	signed_row(ph->rows, enter, ph->mean, ph->inv_sd, ph->z);
+	for (int r = 0; r < p; r++)
+	{
+		ph->u[r] = 0.0;
+		for (int s = 0; s < p; s++)
+			ph->u[r] += ph->binv[r * p + s] * ph->z[s];
+	}
+	*theta = 0.0;
+	for (int r = 0; r < p; r++)
+	{
+		double		t;
+
+		if (ph->u[r] <= PIVOT_TOL)
+			continue;
+		t = Max(ph->xb[r], 0.0) / ph->u[r];
+		if (leave < 0 || t < *theta ||
+			(t == *theta && bland && ph->basis[r] < ph->basis[leave]))
+		{
+			leave = r;
+			*theta = t;
+		}
+	}
+	return leave;
+}
+
+/* Column enter replaces row leave's: update B⁻¹ and x_B with u. */
+static void
+phase1_pivot(Phase1 *ph, int leave, int64 enter)
+{
+	int			p = ph->p;
+	double		ur = ph->u[leave];
+
+	for (int s = 0; s < p; s++)
+		ph->binv[leave * p + s] /= ur;
+	ph->xb[leave] /= ur;
+	for (int r = 0; r < p; r++)
+	{
+		if (r == leave || ph->u[r] == 0.0)
+			continue;
+		for (int s = 0; s < p; s++)
+			ph->binv[r * p + s] -= ph->u[r] * ph->binv[leave * p + s];
+		ph->xb[r] -= ph->u[r] * ph->xb[leave];
+	}
+	ph->basis[leave] = enter;
+}
+
 CrmSeparation
 crm_logreg_separation(const CrmRows *rows, const double *mean, const double *inv_sd)
 {
 	int			p = rows->width + 1;
-	int64		n = rows->n;
-	double	   *c = palloc0(sizeof(double) * p);
-	double	   *artsign = palloc(sizeof(double) * p);
-	double	   *binv = palloc(sizeof(double) * p * p);
-	double	   *bmat = palloc(sizeof(double) * p * p);
-	double	   *xb = palloc(sizeof(double) * p);
-	double	   *y = palloc(sizeof(double) * p);
-	double	   *u = palloc(sizeof(double) * p);
-	double	   *z = palloc(sizeof(double) * p);
-	int64	   *basis = palloc(sizeof(int64) * p);
+	Phase1		ph = {
+		.rows = rows, .mean = mean, .inv_sd = inv_sd, .p = p, .n = rows->n,
+		.c = palloc0(sizeof(double) * p),
+		.artsign = palloc(sizeof(double) * p),
+		.binv = palloc(sizeof(double) * p * p),
+		.bmat = palloc(sizeof(double) * p * p),
+		.xb = palloc(sizeof(double) * p),
+		.y = palloc(sizeof(double) * p),
+		.u = palloc(sizeof(double) * p),
+		.z = palloc(sizeof(double) * p),
+		.basis = palloc(sizeof(int64) * p),
+	};
 	int			max_pivots = 100 + 50 * p;
 	int			degenerate = 0;
-	double		scale = 0.0;
-	double		objective;
+	double		objective = 0.0;
 
-	/* c = −Σ z_i; artificial r has coefficient sign(c_r), starts at |c_r| */
-	for (int64 i = 0; i < n; i++)
-	{
-		signed_row(rows, i, mean, inv_sd, z);
-		for (int r = 0; r < p; r++)
-			c[r] -= z[r];
-	}
-	for (int r = 0; r < p; r++)
-	{
-		artsign[r] = c[r] < 0 ? -1.0 : 1.0;
-		basis[r] = n + r;
-		scale += fabs(c[r]);
-	}
-
+	phase1_start(&ph);
 	for (int pivot = 0;; pivot++)
 	{
-		int64		enter = -1;
-		double		best = -PRICE_TOL;
-		int			leave = -1;
-		double		theta = 0.0;
 		bool		bland = degenerate >= DEGENERATE_RUN;
+		int64		enter;
+		int			leave;
+		double		theta;
 
 		if (pivot >= max_pivots)
 			return CRM_SEPARATION_UNKNOWN;
-
-		/* the basis inverse and basic solution, recomputed now and then */
-		if (pivot % REFACTOR_EVERY == 0)
-		{
-			for (int r = 0; r < p; r++)
-			{
-				column(rows, basis[r], mean, inv_sd, artsign, z);
-				for (int s = 0; s < p; s++)
-					bmat[s * p + r] = z[s];
-			}
-			if (!crm_invert(bmat, p, binv, 1e-13))
-				return CRM_SEPARATION_UNKNOWN;
-			for (int r = 0; r < p; r++)
-			{
-				xb[r] = 0.0;
-				for (int s = 0; s < p; s++)
-					xb[r] += binv[r * p + s] * c[s];
-			}
-		}
-
-		/* duals: y = B⁻ᵀ c_B, with cost 1 on artificials, 0 on rows */
-		for (int s = 0; s < p; s++)
-		{
-			y[s] = 0.0;
-			for (int r = 0; r < p; r++)
-				if (basis[r] >= n)
-					y[s] += binv[r * p + s];
-		}
-
-		/* price the data columns (artificials never re-enter) */
-		for (int64 i = 0; i < n; i++)
-		{
-			double		d = 0.0;
-
-			signed_row(rows, i, mean, inv_sd, z);
-			for (int s = 0; s < p; s++)
-				d -= y[s] * z[s];
-			if (d < best)
-			{
-				bool		basic = false;
-
-				for (int r = 0; r < p; r++)
-					basic |= (basis[r] == i);
-				if (basic)
-					continue;
-				enter = i;
-				if (bland)
-					break;
-				best = d;
-			}
-		}
+		if (pivot % REFACTOR_EVERY == 0 && !phase1_refactor(&ph))
+			return CRM_SEPARATION_UNKNOWN;
+		enter = phase1_price(&ph, bland);
 		if (enter < 0)
 			break;				/* optimal */
-
-		/* ratio test on u = B⁻¹ z_enter */
-		signed_row(rows, enter, mean, inv_sd, z);
-		for (int r = 0; r < p; r++)
-		{
-			u[r] = 0.0;
-			for (int s = 0; s < p; s++)
-				u[r] += binv[r * p + s] * z[s];
-		}
-		for (int r = 0; r < p; r++)
-		{
-			double		t;
-
-			if (u[r] <= PIVOT_TOL)
-				continue;
-			t = Max(xb[r], 0.0) / u[r];
-			if (leave < 0 || t < theta ||
-				(t == theta && bland && basis[r] < basis[leave]))
-			{
-				leave = r;
-				theta = t;
-			}
-		}
+		leave = phase1_ratio_test(&ph, enter, bland, &theta);
 		if (leave < 0)
 			return CRM_SEPARATION_UNKNOWN;	/* unbounded: cannot happen in phase 1 */
 		degenerate = (theta <= PIVOT_TOL) ? degenerate + 1 : 0;
-
-		/* pivot */
-		{
-			double		ur = u[leave];
-
-			for (int s = 0; s < p; s++)
-				binv[leave * p + s] /= ur;
-			xb[leave] /= ur;
-			for (int r = 0; r < p; r++)
-			{
-				if (r == leave || u[r] == 0.0)
-					continue;
-				for (int s = 0; s < p; s++)
-					binv[r * p + s] -= u[r] * binv[leave * p + s];
-				xb[r] -= u[r] * xb[leave];
-			}
-			basis[leave] = enter;
-		}
+		phase1_pivot(&ph, leave, enter);
 	}
 
-	objective = 0.0;
 	for (int r = 0; r < p; r++)
-		if (basis[r] >= n)
-			objective += Max(xb[r], 0.0);
-	return objective <= 1e-9 * Max(scale, 1.0) ? CRM_SEPARATION_NONE : CRM_SEPARATION_FOUND;
+		if (ph.basis[r] >= ph.n)
+			objective += Max(ph.xb[r], 0.0);
+	return objective <= 1e-9 * Max(ph.scale, 1.0) ? CRM_SEPARATION_NONE : CRM_SEPARATION_FOUND;
 }

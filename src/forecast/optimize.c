@@ -67,26 +67,137 @@ crm_opt_numeric_gradient(opt_value value, void *context, int n, double *x,
 	}
 }
 
+/*
+ * The BFGS approximation of the inverse Hessian.  After a reset it is the
+ * identity (fresh), scaled to the curvature at the first update.
+ */
+typedef struct BfgsMetric
+{
+	int			n;
+	double		h[OPT_MAX_PARAMS * OPT_MAX_PARAMS];
+	bool		fresh;			/* h is a multiple of the identity */
+	bool		scaled;			/* ... already scaled since the reset */
+} BfgsMetric;
+
+static void
+metric_reset(BfgsMetric *m)
+{
+	set_identity(m->n, m->h, 1.0);
+	m->fresh = true;
+	m->scaled = false;
+}
+
+/*
+ * The search direction d = -H g over the free variables; a variable on a
+ * bound whose gradient points out of the box is held there (d_i = 0).
+ * Returns g'd, negative for a descent direction; *longest is max |d_i|.
+ */
+static double
+projected_direction(const BfgsMetric *m, const double *x, const double *g,
+					const double *lo, const double *hi, double *d, double *longest)
+{
+	int			n = m->n;
+	bool		held[OPT_MAX_PARAMS];
+	double		gd = 0.0;
+
+	*longest = 0.0;
+	for (int i = 0; i < n; i++)
+		held[i] = (x[i] <= lo[i] && g[i] > 0.0) || (x[i] >= hi[i] && g[i] < 0.0);
+	for (int i = 0; i < n; i++)
+	{
+		d[i] = 0.0;
+		if (held[i])
+			continue;
+		for (int j = 0; j < n; j++)
+			if (!held[j])
+				d[i] -= m->h[i * n + j] * g[j];
+		gd += d[i] * g[i];
+		*longest = Max(*longest, fabs(d[i]));
+	}
+	return gd;
+}
+
+/*
+ * Projected backtracking line search from x (value f, gradient g) along d,
+ * first trying step: each trial point is clipped into the box, and the
+ * first one that lowers f enough (Armijo) is taken.  Returns true with
+ * xnew and *fnew set; false when the trials or the evaluations run out, or
+ * the clipped point no longer moves.
+ */
+static bool
+line_search(opt_objective fn, void *context, int n, const double *x, double f, const double *g,
+			const double *d, double step, const double *lo, const double *hi,
+			int max_evaluations, int *evaluations, double *xnew, double *fnew)
+{
+	for (int trial = 0; trial < LINE_SEARCH_TRIALS && *evaluations < max_evaluations; trial++)
+	{
+		bool		moved = false;
+		double		decrease = 0.0;
+
+		for (int i = 0; i < n; i++)
+			xnew[i] = x[i] + step * d[i];
+		clip(n, xnew, lo, hi);
+		for (int i = 0; i < n; i++)
+		{
+			decrease += g[i] * (xnew[i] - x[i]);
+			moved = moved || xnew[i] != x[i];
+		}
+		if (!moved)
+			return false;
+		*fnew = fn(xnew, NULL, context);
+		(*evaluations)++;
+		if (isfinite(*fnew) && *fnew <= f + LINE_SEARCH_ACCEPT * decrease)
+			return true;
+		step *= LINE_SEARCH_SHRINK;
+	}
+	return false;
+}
+
+/*
+ * BFGS update of the inverse Hessian for the step s and gradient change y,
+ * given s'y (positive) and y'y; the first update after a reset scales the
+ * identity to the curvature first.
+ */
+static void
+metric_update(BfgsMetric *m, const double *s, const double *y, double sy, double yy)
+{
+	int			n = m->n;
+	double		hy[OPT_MAX_PARAMS];
+	double		yhy = 0.0;
+
+	if (m->fresh && !m->scaled)
+	{
+		set_identity(n, m->h, sy / yy);
+		m->scaled = true;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		hy[i] = 0.0;
+		for (int j = 0; j < n; j++)
+			hy[i] += m->h[i * n + j] * y[j];
+		yhy += y[i] * hy[i];
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			m->h[i * n + j] += (sy + yhy) * s[i] * s[j] / (sy * sy) -
+				(hy[i] * s[j] + s[i] * hy[j]) / sy;
+	m->fresh = false;
+}
+
 OptResult
 crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 			 const double *lo, const double *hi, double tol, double scale,
 			 double max_step, int max_evaluations)
 {
-	double		h[OPT_MAX_PARAMS * OPT_MAX_PARAMS];
+	BfgsMetric	metric = {.n = n};
 	double		g[OPT_MAX_PARAMS],
 				gnew[OPT_MAX_PARAMS],
 				d[OPT_MAX_PARAMS],
 				xnew[OPT_MAX_PARAMS],
 				s[OPT_MAX_PARAMS],
-				yv[OPT_MAX_PARAMS],
-				hy[OPT_MAX_PARAMS];
-	bool		held[OPT_MAX_PARAMS];
+				y[OPT_MAX_PARAMS];
 	OptResult	result = {0};
 	double		f;
-	bool		fresh = true,	/* h is a multiple of the identity */
-				scaled = false; /* ... already scaled since the reset */
-	int			i,
-				j;
 
 	Assert(n > 0 && n <= OPT_MAX_PARAMS);
 	clip(n, x, lo, hi);
@@ -98,143 +209,82 @@ crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 		return result;
 	}
 	fn(x, g, context);
-	set_identity(n, h, 1.0);
+	metric_reset(&metric);
 
+	/*
+	 * Each time the BFGS direction stops helping (no descent, no acceptable
+	 * step, a step that gains too little, or curvature that would break the
+	 * update), the metric is reset and the iteration retried as a projected
+	 * steepest descent step; when that one stops helping too, x is the
+	 * minimiser.
+	 */
 	while (result.evaluations < max_evaluations)
 	{
-		double		gd = 0.0,
-					longest = 0.0,
+		double		longest,
+					gd,
 					step = 1.0,
 					fnew = f,
 					sy = 0.0,
 					ss = 0.0,
-					yhy = 0.0;
-		bool		accepted = false,
-					small;
-		int			trial;
+					yy = 0.0;
+		bool		small;
 
 		CHECK_FOR_INTERRUPTS();
-
-		/* hold variables on a bound whose gradient points outwards */
-		for (i = 0; i < n; i++)
-			held[i] = (x[i] <= lo[i] && g[i] > 0.0) || (x[i] >= hi[i] && g[i] < 0.0);
-		for (i = 0; i < n; i++)
-		{
-			d[i] = 0.0;
-			if (held[i])
-				continue;
-			for (j = 0; j < n; j++)
-				if (!held[j])
-					d[i] -= h[i * n + j] * g[j];
-			gd += d[i] * g[i];
-			longest = Max(longest, fabs(d[i]));
-		}
+		gd = projected_direction(&metric, x, g, lo, hi, d, &longest);
 		if (!(gd < 0.0))
 		{
-			if (fresh)
+			if (metric.fresh)
 			{
 				result.converged = true;	/* the projected gradient is zero */
 				break;
 			}
-			set_identity(n, h, 1.0);
-			fresh = true;
-			scaled = false;
+			metric_reset(&metric);
 			continue;
 		}
 		if (longest > max_step)
 			step = max_step / longest;
-
-		/* projected backtracking line search */
-		for (trial = 0; trial < LINE_SEARCH_TRIALS && result.evaluations < max_evaluations; trial++)
+		if (!line_search(fn, context, n, x, f, g, d, step, lo, hi, max_evaluations, &result.evaluations,
+						 xnew, &fnew))
 		{
-			bool		moved = false;
-			double		decrease = 0.0;
-
-			for (i = 0; i < n; i++)
-				xnew[i] = x[i] + step * d[i];
-			clip(n, xnew, lo, hi);
-			for (i = 0; i < n; i++)
-			{
-				decrease += g[i] * (xnew[i] - x[i]);
-				moved = moved || xnew[i] != x[i];
-			}
-			if (!moved)
-				break;
-			fnew = fn(xnew, NULL, context);
-			result.evaluations++;
-			if (isfinite(fnew) && fnew <= f + LINE_SEARCH_ACCEPT * decrease)
-			{
-				accepted = true;
-				break;
-			}
-			step *= LINE_SEARCH_SHRINK;
-		}
-		if (!accepted)
-		{
-			if (fresh)
+			if (metric.fresh)
 			{
 				result.converged = result.evaluations < max_evaluations;
 				break;
 			}
-			set_identity(n, h, 1.0);
-			fresh = true;
-			scaled = false;
+			metric_reset(&metric);
 			continue;
 		}
 
 		small = f - fnew <= tol * (fabs(f) + scale);
 		fn(xnew, gnew, context);
-		for (i = 0; i < n; i++)
+		for (int i = 0; i < n; i++)
 		{
 			s[i] = xnew[i] - x[i];
 			x[i] = xnew[i];
-			yv[i] = gnew[i] - g[i];
+			y[i] = gnew[i] - g[i];
 			g[i] = gnew[i];
-			sy += s[i] * yv[i];
+			sy += s[i] * y[i];
 			ss += s[i] * s[i];
-			yhy += yv[i] * yv[i];
+			yy += y[i] * y[i];
 		}
 		f = fnew;
 		if (small)
 		{
 			/* converged when even a steepest descent step gains nothing */
-			if (fresh)
+			if (metric.fresh)
 			{
 				result.converged = true;
 				break;
 			}
-			set_identity(n, h, 1.0);
-			fresh = true;
-			scaled = false;
+			metric_reset(&metric);
 			continue;
 		}
-		if (!(sy > 1e-10 * sqrt(ss * yhy)) || !isfinite(sy))
+		if (!(sy > 1e-10 * sqrt(ss * yy)) || !isfinite(sy))
 		{
-			set_identity(n, h, 1.0);
-			fresh = true;
-			scaled = false;
+			metric_reset(&metric);
 			continue;
 		}
-		/* first update after a reset: scale the identity to the curvature */
-		if (fresh && !scaled)
-		{
-			set_identity(n, h, sy / yhy);
-			scaled = true;
-		}
-		/* BFGS update of the inverse Hessian */
-		yhy = 0.0;
-		for (i = 0; i < n; i++)
-		{
-			hy[i] = 0.0;
-			for (j = 0; j < n; j++)
-				hy[i] += h[i * n + j] * yv[j];
-			yhy += yv[i] * hy[i];
-		}
-		for (i = 0; i < n; i++)
-			for (j = 0; j < n; j++)
-				h[i * n + j] += (sy + yhy) * s[i] * s[j] / (sy * sy) -
-					(hy[i] * s[j] + s[i] * hy[j]) / sy;
-		fresh = false;
+		metric_update(&metric, s, y, sy, yy);
 	}
 	result.value = f;
 	return result;
@@ -243,23 +293,133 @@ crm_opt_bfgs_box(opt_objective fn, void *context, int n, double *x,
 /* Value the simplex gives an infeasible vertex (R's optim does the same). */
 #define NM_BIG 1.0e35
 
+/* n + 1 vertices of n coordinates each, their values, and a centroid. */
+typedef struct Simplex
+{
+	int			n;
+	double		v[(OPT_MAX_PARAMS + 1) * OPT_MAX_PARAMS];
+	double		f[OPT_MAX_PARAMS + 1];
+	double		centroid[OPT_MAX_PARAMS];
+} Simplex;
+
+#define VERTEX(s, j) ((s)->v + (j) * (s)->n)
+
+/* fn at x, NM_BIG where it is not finite; counts the evaluation. */
+static double
+nm_value(opt_value fn, void *context, const double *x, int *evaluations)
+{
+	double		value = fn(x, context);
+
+	(*evaluations)++;
+	return isfinite(value) ? value : NM_BIG;
+}
+
+/*
+ * The first simplex: x (value fx), and x with coordinate j moved by step,
+ * a step lost to rounding against a large coordinate growing tenfold until
+ * it moves.  Returns the simplex's size (the sum of the moves).
+ */
+static double
+simplex_start(Simplex *s, opt_value fn, void *context, const double *x, double fx, double step,
+			  int *evaluations)
+{
+	int			n = s->n;
+	double		size = 0.0;
+
+	memcpy(VERTEX(s, 0), x, sizeof(double) * n);
+	s->f[0] = fx;
+	for (int j = 1; j <= n; j++)
+	{
+		double	   *vertex = VERTEX(s, j);
+		double		move = step;
+
+		memcpy(vertex, x, sizeof(double) * n);
+		while (vertex[j - 1] == x[j - 1])
+		{
+			vertex[j - 1] = x[j - 1] + move;
+			move *= 10.0;
+		}
+		size += move;
+		s->f[j] = nm_value(fn, context, vertex, evaluations);
+	}
+	return size;
+}
+
+static void
+simplex_best_worst(const Simplex *s, int *best, int *worst)
+{
+	*best = 0;
+	*worst = 0;
+	for (int j = 1; j <= s->n; j++)
+	{
+		if (s->f[j] < s->f[*best])
+			*best = j;
+		if (s->f[j] > s->f[*worst])
+			*worst = j;
+	}
+}
+
+/* The centroid of every vertex but the worst. */
+static void
+simplex_centroid(Simplex *s, int worst)
+{
+	int			n = s->n;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		sum = 0.0;
+
+		for (int j = 0; j <= n; j++)
+			if (j != worst)
+				sum += VERTEX(s, j)[i];
+		s->centroid[i] = sum / n;
+	}
+}
+
+static void
+simplex_replace(Simplex *s, int j, const double *point, double value)
+{
+	memcpy(VERTEX(s, j), point, sizeof(double) * s->n);
+	s->f[j] = value;
+}
+
+/* Every vertex moved halfway to the best; returns the new size. */
+static double
+simplex_shrink(Simplex *s, int best, opt_value fn, void *context, int *evaluations)
+{
+	int			n = s->n;
+	const double *b = VERTEX(s, best);
+	double		size = 0.0;
+
+	for (int j = 0; j <= n; j++)
+	{
+		double	   *vertex = VERTEX(s, j);
+
+		if (j == best)
+			continue;
+		for (int i = 0; i < n; i++)
+		{
+			vertex[i] = 0.5 * (vertex[i] - b[i]) + b[i];
+			size += fabs(vertex[i] - b[i]);
+		}
+		s->f[j] = nm_value(fn, context, vertex, evaluations);
+	}
+	return size;
+}
+
 OptResult
 crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol,
 				int max_evaluations)
 {
-	/* vertices: n + 1 points, each n coordinates, then the centroid */
-	double		v[(OPT_MAX_PARAMS + 2) * OPT_MAX_PARAMS],
-				f[OPT_MAX_PARAMS + 1],
-				trial[OPT_MAX_PARAMS],
+	Simplex		s = {.n = n};
+	double		trial[OPT_MAX_PARAMS],
 				step = 0.0,
-				size = 0.0,
+				size,
 				tolerance,
 				value;
-	double	   *centroid = v + (n + 1) * n;
 	OptResult	result = {0};
-	int			best = 0,
-				i,
-				j;
+	int			best,
+				worst;
 
 	Assert(n > 0 && n <= OPT_MAX_PARAMS);
 	value = fn(x, context);
@@ -270,140 +430,70 @@ crm_opt_nelder_mead(opt_value fn, void *context, int n, double *x, double reltol
 		return result;
 	}
 	tolerance = reltol * (fabs(value) + reltol);
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		step = Max(step, 0.1 * fabs(x[i]));
 	if (step == 0.0)
 		step = 0.1;
-
-	/* first simplex: x, and x with one coordinate moved by step */
-	memcpy(v, x, sizeof(double) * n);
-	f[0] = value;
-	for (j = 1; j <= n; j++)
-	{
-		double		move = step;
-
-		memcpy(v + j * n, x, sizeof(double) * n);
-		/* a step lost to rounding against a large coordinate grows */
-		while (v[j * n + j - 1] == x[j - 1])
-		{
-			v[j * n + j - 1] = x[j - 1] + move;
-			move *= 10.0;
-		}
-		size += move;
-		value = fn(v + j * n, context);
-		f[j] = isfinite(value) ? value : NM_BIG;
-		result.evaluations++;
-	}
+	size = simplex_start(&s, fn, context, x, value, step, &result.evaluations);
 
 	while (result.evaluations <= max_evaluations)
 	{
-		int			worst = 0;
 		double		reflected,
 					contracted;
 		bool		replaced = false;
 
 		CHECK_FOR_INTERRUPTS();
-		best = 0;
-		for (j = 1; j <= n; j++)
-		{
-			if (f[j] < f[best])
-				best = j;
-			if (f[j] > f[worst])
-				worst = j;
-		}
-		if (f[worst] <= f[best] + tolerance)
+		simplex_best_worst(&s, &best, &worst);
+		if (s.f[worst] <= s.f[best] + tolerance)
 		{
 			result.converged = true;
 			break;
 		}
-
-		/* centroid of all vertices but the worst */
-		for (i = 0; i < n; i++)
-		{
-			double		sum = 0.0;
-
-			for (j = 0; j <= n; j++)
-				if (j != worst)
-					sum += v[j * n + i];
-			centroid[i] = sum / n;
-		}
+		simplex_centroid(&s, worst);
 
 		/* reflect the worst vertex through the centroid */
-		for (i = 0; i < n; i++)
-			trial[i] = 2.0 * centroid[i] - v[worst * n + i];
-		value = fn(trial, context);
-		reflected = isfinite(value) ? value : NM_BIG;
-		result.evaluations++;
-
-		if (reflected < f[best])
+		for (int i = 0; i < n; i++)
+			trial[i] = 2.0 * s.centroid[i] - VERTEX(&s, worst)[i];
+		reflected = nm_value(fn, context, trial, &result.evaluations);
+		if (reflected < s.f[best])
 		{
 			/* better than the best: try going twice as far */
 			double		expanded[OPT_MAX_PARAMS];
 
-			for (i = 0; i < n; i++)
-				expanded[i] = 2.0 * trial[i] - centroid[i];
-			value = fn(expanded, context);
-			value = isfinite(value) ? value : NM_BIG;
-			result.evaluations++;
+			for (int i = 0; i < n; i++)
+				expanded[i] = 2.0 * trial[i] - s.centroid[i];
+			value = nm_value(fn, context, expanded, &result.evaluations);
 			if (value < reflected)
-			{
-				memcpy(v + worst * n, expanded, sizeof(double) * n);
-				f[worst] = value;
-			}
+				simplex_replace(&s, worst, expanded, value);
 			else
-			{
-				memcpy(v + worst * n, trial, sizeof(double) * n);
-				f[worst] = reflected;
-			}
+				simplex_replace(&s, worst, trial, reflected);
 			continue;
 		}
-		if (reflected < f[worst])
+		if (reflected < s.f[worst])
 		{
-			memcpy(v + worst * n, trial, sizeof(double) * n);
-			f[worst] = reflected;
+			simplex_replace(&s, worst, trial, reflected);
 			replaced = true;
 		}
 
 		/* contract the (possibly new) worst vertex halfway to the centroid */
-		for (i = 0; i < n; i++)
-			trial[i] = 0.5 * v[worst * n + i] + 0.5 * centroid[i];
-		value = fn(trial, context);
-		contracted = isfinite(value) ? value : NM_BIG;
-		result.evaluations++;
-		if (contracted < f[worst])
-		{
-			memcpy(v + worst * n, trial, sizeof(double) * n);
-			f[worst] = contracted;
-		}
+		for (int i = 0; i < n; i++)
+			trial[i] = 0.5 * VERTEX(&s, worst)[i] + 0.5 * s.centroid[i];
+		contracted = nm_value(fn, context, trial, &result.evaluations);
+		if (contracted < s.f[worst])
+			simplex_replace(&s, worst, trial, contracted);
 		else if (!replaced)
 		{
-			/* nothing helped: shrink every vertex halfway to the best */
-			double		new_size = 0.0;
+			/* nothing helped: shrink, and stop once that no longer shrinks it */
+			double		new_size = simplex_shrink(&s, best, fn, context, &result.evaluations);
 
-			for (j = 0; j <= n; j++)
-			{
-				if (j == best)
-					continue;
-				for (i = 0; i < n; i++)
-				{
-					v[j * n + i] = 0.5 * (v[j * n + i] - v[best * n + i]) + v[best * n + i];
-					new_size += fabs(v[j * n + i] - v[best * n + i]);
-				}
-				value = fn(v + j * n, context);
-				f[j] = isfinite(value) ? value : NM_BIG;
-				result.evaluations++;
-			}
 			if (!(new_size < size))
 				break;
 			size = new_size;
 		}
 	}
-	best = 0;
-	for (j = 1; j <= n; j++)
-		if (f[j] < f[best])
-			best = j;
-	memcpy(x, v + best * n, sizeof(double) * n);
-	result.value = f[best] >= NM_BIG ? INFINITY : f[best];
+	simplex_best_worst(&s, &best, &worst);
+	memcpy(x, VERTEX(&s, best), sizeof(double) * n);
+	result.value = s.f[best] >= NM_BIG ? INFINITY : s.f[best];
 	return result;
 }
 

@@ -56,7 +56,10 @@ crm_read_features(Datum x, double *buf, int *k, const char *fn)
 	memcpy(&dataoffset, data + offsetof(ArrayType, dataoffset), sizeof(int32));
 	memcpy(&elemtype, data + offsetof(ArrayType, elemtype), sizeof(Oid));
 	if (elemtype != FLOAT8OID)
-		elog(ERROR, "%s: expected a float8[] argument", fn);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("expected a float8[] argument"),
+				 errcontext("%s", fn)));
 	if (ndim == 0)
 	{
 		*k = 0;

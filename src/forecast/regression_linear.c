@@ -67,10 +67,16 @@ state_values(ArrayType *state, int *k)
 
 	if (unlikely(ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID ||
 				 ARR_DIMS(state)[0] < 2))
-		elog(ERROR, "%s: malformed state array", LINREG);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("malformed state array"),
+				 errcontext("%s", LINREG)));
 	*k = (int) v[1];
 	if (unlikely(*k < 0 || *k > CRM_MAX_FEATURES || ARR_DIMS(state)[0] != state_length(*k)))
-		elog(ERROR, "%s: malformed state array", LINREG);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("malformed state array"),
+				 errcontext("%s", LINREG)));
 	return v;
 }
 
@@ -247,6 +253,127 @@ crm_linreg_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(state1);
 }
 
+/*
+ * The centred cross-products of (x, y) into a (p × p, symmetric), and the
+ * means into mean.  A constant feature is an error (it is collinear with
+ * the intercept); a constant y fits exactly with zero slopes, and its block
+ * is replaced by the identity.  Returns y's centred sum of squares (0 for
+ * a constant y).
+ */
+static double
+centred_cross_products(const double *s, int k, double *a, double *mean)
+{
+	int			p = k + 1;
+	double		n = s[0];
+	const double *sums = s + 2;
+	const double *co = s + 2 + p;
+	double		cyy;
+
+	for (int j = 0; j < p; j++)
+		mean[j] = sums[j] / n;
+	for (int i = 0; i < p; i++)
+		for (int j = i; j < p; j++)
+			a[i * p + j] = a[j * p + i] = co[tri_index(i, j, p)];
+	for (int j = 0; j < k; j++)
+		if (!(a[j * p + j] > n * pow(CRM_COLLINEAR_TOL * mean[j], 2)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errcontext("%s", LINREG),
+					 errmsg("the design matrix is rank deficient"),
+					 errdetail("x[%d] is constant.", j + 1)));
+	cyy = a[k * p + k];
+	if (!(cyy > n * pow(CRM_COLLINEAR_TOL * mean[k], 2)))
+	{
+		cyy = 0.0;
+		for (int j = 0; j < k; j++)
+			a[k * p + j] = a[j * p + k] = 0.0;
+		a[k * p + k] = 1.0;
+	}
+	return cyy;
+}
+
+/*
+ * Cholesky factor of the cross-products in place (x block, then y's row);
+ * a feature that is a combination of the others is an error.  Returns the
+ * residual sum of squares: the square of the last pivot.
+ */
+static double
+factor_cross_products(double *a, int k, double cyy)
+{
+	int			p = k + 1;
+	int			bad = crm_cholesky(a, p, CRM_COLLINEAR_TOL);
+	double		rss;
+
+	if (bad >= 0 && bad < k)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errcontext("%s", LINREG),
+				 errmsg("the design matrix is rank deficient"),
+				 errdetail("x[%d] is a linear combination of the intercept and x[1..%d].",
+						   bad + 1, bad)));
+	if (cyy == 0.0)
+		return 0.0;
+	if (bad != k)
+		return a[k * p + k] * a[k * p + k];
+	/* an (almost) exact fit: the last pivot, which the test refused */
+	rss = cyy;
+	for (int j = 0; j < k; j++)
+		rss -= a[k * p + j] * a[k * p + j];
+	return Max(rss, 0.0);
+}
+
+/* Slopes from L_xxᵀ β = l_y (l_y: the factor's last row), then the intercept. */
+static void
+solve_coefficients(const double *a, int k, const double *mean, double *coef)
+{
+	int			p = k + 1;
+
+	for (int j = 0; j < k; j++)
+		coef[1 + j] = a[k * p + j];
+	for (int i = k - 1; i >= 0; i--)
+	{
+		double		t = coef[1 + i];
+
+		for (int m = i + 1; m < k; m++)
+			t -= a[m * p + i] * coef[1 + m];
+		coef[1 + i] = t / a[i * p + i];
+	}
+	coef[0] = mean[k];
+	for (int j = 0; j < k; j++)
+		coef[0] -= coef[1 + j] * mean[j];
+}
+
+/*
+ * Standard errors for residual variance sigma2: the slopes' from the
+ * inverse of the x block, the intercept's from 1/n + |L⁻¹ x̄|².
+ */
+static void
+standard_errors(const double *a, int k, double n, const double *mean, double sigma2, double *se)
+{
+	int			p = k + 1;
+	double	   *xinv = palloc(sizeof(double) * Max(k * k, 1));
+	double	   *work = palloc(sizeof(double) * Max(k * k, 1));
+	double	   *u = palloc(sizeof(double) * Max(k, 1));
+	double		intercept_var = 1.0 / n;
+
+	if (k > 0)
+	{
+		double	   *lx = palloc(sizeof(double) * k * k);
+
+		for (int i = 0; i < k; i++)
+			for (int j = 0; j < k; j++)
+				lx[i * k + j] = a[i * p + j];
+		crm_cholesky_inverse(lx, k, xinv, work);
+		memcpy(u, mean, sizeof(double) * k);
+		crm_lower_solve(lx, k, u);
+	}
+	for (int j = 0; j < k; j++)
+		intercept_var += u[j] * u[j];
+	se[0] = sqrt(sigma2 * intercept_var);
+	for (int j = 0; j < k; j++)
+		se[1 + j] = sqrt(sigma2 * xinv[j * k + j]);
+}
+
 Datum
 crm_linreg_final(PG_FUNCTION_ARGS)
 {
@@ -255,13 +382,8 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 	double	   *s = state_values(state, &k);
 	int			p = k + 1;
 	double		n = s[0];
-	double	   *sums = s + 2;
-	double	   *co = s + 2 + p;
 	double	   *mean = palloc(sizeof(double) * p);
 	double	   *a = palloc(sizeof(double) * p * p);
-	double	   *xinv = palloc(sizeof(double) * Max(k * k, 1));
-	double	   *work = palloc(sizeof(double) * Max(k * k, 1));
-	double	   *u = palloc(sizeof(double) * Max(k, 1));
 	double	   *coef = palloc(sizeof(double) * p);
 	double	   *se = palloc(sizeof(double) * p);
 	double		cyy;
@@ -269,8 +391,6 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 	double		df;
 	double		sigma2;
 	double		r2;
-	double		intercept_var;
-	int			bad;
 	StringInfoData buf;
 
 	if (n < 1)
@@ -289,86 +409,12 @@ crm_linreg_final(PG_FUNCTION_ARGS)
 				 errmsg("%.0f rows are too few for %d coefficients", n, p),
 				 errdetail("Estimating standard errors needs more rows than coefficients.")));
 
-	for (int j = 0; j < p; j++)
-		mean[j] = sums[j] / n;
-	for (int i = 0; i < p; i++)
-		for (int j = i; j < p; j++)
-			a[i * p + j] = a[j * p + i] = co[tri_index(i, j, p)];
-
-	/* a constant feature is collinear with the intercept */
-	for (int j = 0; j < k; j++)
-		if (!(a[j * p + j] > n * pow(CRM_COLLINEAR_TOL * mean[j], 2)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errcontext("%s", LINREG),
-					 errmsg("the design matrix is rank deficient"),
-					 errdetail("x[%d] is constant.", j + 1)));
-	/* a constant y fits exactly with zero slopes */
-	cyy = a[k * p + k];
-	if (!(cyy > n * pow(CRM_COLLINEAR_TOL * mean[k], 2)))
-	{
-		cyy = 0.0;
-		for (int j = 0; j < k; j++)
-			a[k * p + j] = a[j * p + k] = 0.0;
-		a[k * p + k] = 1.0;
-	}
-
-	bad = crm_cholesky(a, p, CRM_COLLINEAR_TOL);
-	if (bad >= 0 && bad < k)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errcontext("%s", LINREG),
-				 errmsg("the design matrix is rank deficient"),
-				 errdetail("x[%d] is a linear combination of the intercept and x[1..%d].",
-						   bad + 1, bad)));
-	if (cyy == 0.0)
-		rss = 0.0;
-	else if (bad == k)
-	{
-		/* an (almost) exact fit: the last pivot, which the test refused */
-		rss = cyy;
-		for (int j = 0; j < k; j++)
-			rss -= a[k * p + j] * a[k * p + j];
-		rss = Max(rss, 0.0);
-	}
-	else
-		rss = a[k * p + k] * a[k * p + k];
-
-	/* slopes: L_xxᵀ β = l_y, with l_y the last row of the factor */
-	for (int j = 0; j < k; j++)
-		coef[1 + j] = a[k * p + j];
-	for (int i = k - 1; i >= 0; i--)
-	{
-		double		t = coef[1 + i];
-
-		for (int m = i + 1; m < k; m++)
-			t -= a[m * p + i] * coef[1 + m];
-		coef[1 + i] = t / a[i * p + i];
-	}
-	coef[0] = mean[k];
-	for (int j = 0; j < k; j++)
-		coef[0] -= coef[1 + j] * mean[j];
-
-	/* the x block's factor, k × k, for the inverse and L⁻¹ x̄ */
-	if (k > 0)
-	{
-		double	   *lx = palloc(sizeof(double) * k * k);
-
-		for (int i = 0; i < k; i++)
-			for (int j = 0; j < k; j++)
-				lx[i * k + j] = a[i * p + j];
-		crm_cholesky_inverse(lx, k, xinv, work);
-		memcpy(u, mean, sizeof(double) * k);
-		crm_lower_solve(lx, k, u);
-	}
+	cyy = centred_cross_products(s, k, a, mean);
+	rss = factor_cross_products(a, k, cyy);
+	solve_coefficients(a, k, mean, coef);
 	df = n - p;
 	sigma2 = rss / df;
-	intercept_var = 1.0 / n;
-	for (int j = 0; j < k; j++)
-		intercept_var += u[j] * u[j];
-	se[0] = sqrt(sigma2 * intercept_var);
-	for (int j = 0; j < k; j++)
-		se[1 + j] = sqrt(sigma2 * xinv[j * k + j]);
+	standard_errors(a, k, n, mean, sigma2, se);
 	r2 = (cyy == 0.0) ? NAN : 1.0 - rss / cyy;
 
 	crm_model_json_begin(&buf, "linreg");

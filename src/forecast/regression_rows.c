@@ -142,12 +142,18 @@ crm_rows_deserialize(const bytea *data, MemoryContext cxt, const char *fn)
 	Size		vbytes;
 
 	if (VARSIZE_ANY_EXHDR(data) < sizeof(header))
-		elog(ERROR, "%s: serialised state is truncated", fn);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("serialised state is truncated"),
+				 errcontext("%s", fn)));
 	memcpy(&header, p, sizeof(header));
 	p += sizeof(header);
 	vbytes = (Size) header.n * header.width * sizeof(double);
 	if (VARSIZE_ANY_EXHDR(data) != sizeof(header) + vbytes + (header.has_flag ? (Size) header.n : 0))
-		elog(ERROR, "%s: serialised state has the wrong size", fn);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("serialised state has the wrong size"),
+				 errcontext("%s", fn)));
 	rows = crm_rows_create(cxt, header.width, header.has_flag != 0, fn);
 	if (header.n > 0)
 	{

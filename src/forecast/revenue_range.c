@@ -306,7 +306,10 @@ approximate_percentiles(Deal *deals, int64 m, double hi, double *pct)
 	for (int64 i = 0; i < peel; i++)
 		units[i] = deals[i].amount;
 	if (!exact_atoms(deals, peel, units, (int64) 1 << peel, INT64_MAX, &atoms))
-		elog(ERROR, "%s: peeled deals exceed their support", REVENUE);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("peeled deals exceed their support"),
+				 errcontext("%s", REVENUE)));
 	for (int64 i = peel; i < m; i++)
 	{
 		double		a = deals[i].amount;

@@ -90,7 +90,7 @@ series_create(FunctionCallInfo fcinfo, MemoryContext aggcontext)
 		if (PG_ARGISNULL(i + 2))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be NULL", accum_arg_name(fcinfo, i + 2))));
+					 errmsg("%s cannot be null", accum_arg_name(fcinfo, i + 2))));
 		state->argtypes[i] = get_fn_expr_argtype(fcinfo->flinfo, i + 2);
 		get_typlenbyval(state->argtypes[i], &typlen, &typbyval);
 		old = MemoryContextSwitchTo(aggcontext);
@@ -149,7 +149,7 @@ crm_series_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("time series values must not be NULL"),
+				 errmsg("time series values cannot be null"),
 				 errdetail("Point %d (in aggregate order) is NULL.", state->n + 1),
 				 errhint("Fill gaps, for example with coalesce(value, 0), so that points stay evenly spaced.")));
 	y = PG_GETARG_FLOAT8(1);

@@ -51,6 +51,11 @@ COMMENT ON COLUMN crm.email_template.body_html IS
 COMMENT ON COLUMN crm.email_template.category IS
     'transactional (invoices, payments, opt-in, sales notices) or marketing (journeys, campaigns): '
     'the category of the email rendered from it.';
+COMMENT ON COLUMN crm.email_template.id IS
+    'Identity of the template, assigned by the database (crm.send_template looks templates up by key).';
+COMMENT ON COLUMN crm.email_template.created_at IS 'When the template was inserted (now() unless given).';
+COMMENT ON COLUMN crm.email_template.updated_at IS
+    'When the template last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.email_suppression (
     address     text PRIMARY KEY
@@ -68,6 +73,9 @@ COMMENT ON TABLE crm.email_suppression IS
 COMMENT ON COLUMN crm.email_suppression.address IS 'The suppressed address, lower-cased.';
 COMMENT ON COLUMN crm.email_suppression.reason IS
     'Why: ''unsubscribed'' (marketing email only), ''blocked'', a bounce reply, or an admin''s note (all email).';
+COMMENT ON COLUMN crm.email_suppression.created_at IS 'When the address was suppressed (now() unless given).';
+COMMENT ON COLUMN crm.email_suppression.updated_at IS
+    'When the row last changed, e.g. its reason (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.email_outbox (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -132,6 +140,11 @@ COMMENT ON COLUMN crm.email_outbox.contact_id IS 'The contact whose address to_a
 COMMENT ON COLUMN crm.email_outbox.created_by IS 'The session role that queued it.';
 COMMENT ON COLUMN crm.email_outbox.sent_at IS
     'When it reached a final state: sent, failed, or cancelled (retention counts from here).';
+COMMENT ON COLUMN crm.email_outbox.id IS
+    'Identity of the message, assigned by the database; crm.send_email returns it.';
+COMMENT ON COLUMN crm.email_outbox.created_at IS 'When the message was inserted (now() unless given).';
+COMMENT ON COLUMN crm.email_outbox.updated_at IS
+    'When the message last changed (set by crm.set_updated_at, on every UPDATE, the worker''s included).';
 
 CREATE TABLE crm.email_delivery_log (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -159,6 +172,15 @@ COMMENT ON COLUMN crm.email_delivery_log.outcome IS 'sent, retry (temporary fail
 COMMENT ON COLUMN crm.email_delivery_log.transport IS 'file, smtp or http.';
 COMMENT ON COLUMN crm.email_delivery_log.response_code IS 'SMTP reply code or HTTP status, when there was one.';
 COMMENT ON COLUMN crm.email_delivery_log.detail IS 'Server reply or error text.';
+COMMENT ON COLUMN crm.email_delivery_log.id IS 'Identity of the log row, assigned by the database.';
+COMMENT ON COLUMN crm.email_delivery_log.outbox_id IS
+    'The message tried (crm.email_outbox.id); its log is deleted with it.';
+COMMENT ON COLUMN crm.email_delivery_log.started_at IS
+    'When the worker claimed the message for this attempt.';
+COMMENT ON COLUMN crm.email_delivery_log.finished_at IS 'When the transport answered or gave up.';
+COMMENT ON COLUMN crm.email_delivery_log.created_at IS 'When the log row was inserted (now() unless given).';
+COMMENT ON COLUMN crm.email_delivery_log.updated_at IS
+    'When the log row last changed (set by crm.set_updated_at, on every UPDATE).';
 
 -- The API.
 CREATE FUNCTION crm.send_email(to_address text, subject text, body_text text,

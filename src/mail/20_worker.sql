@@ -55,7 +55,8 @@ SELECT w.pid,
        w.retried AS retried_since_start,
        w.last_error,
        w.last_error_at,
-       w.last_activity
+       w.last_activity,
+       crm._worker_hold_reason() AS hold_reason
   FROM crm._mail_worker_state() AS w,
        (SELECT pg_catalog.count(*) FILTER (WHERE o.status = 'queued') AS queued,
                pg_catalog.count(*) FILTER (WHERE o.status = 'sending') AS sending,
@@ -69,7 +70,7 @@ COMMENT ON VIEW crm.worker_status IS
     'The crm worker''s mail delivery and its queue: one row. Counters are since the worker started; queue counts are this database''s outbox. Every duty of the worker: crm.worker_duties.';
 COMMENT ON COLUMN crm.worker_status.pid IS 'Process id of the crm worker, NULL when it is not running.';
 COMMENT ON COLUMN crm.worker_status.state IS
-    'The mail duty''s state while the worker runs: starting, idle, sending, waiting for extension, waiting for a lock, error (see last_error); otherwise the worker''s: stopped, not started, or not loaded (crm is not in shared_preload_libraries).';
+    'The mail duty''s state while the worker runs: starting, idle, sending, held (see hold_reason), waiting for extension, waiting for a lock, error (see last_error); otherwise the worker''s: stopped, not started, or not loaded (crm is not in shared_preload_libraries).';
 COMMENT ON COLUMN crm.worker_status.database IS 'The database the worker serves (crm.database).';
 COMMENT ON COLUMN crm.worker_status.started_at IS 'When the running worker started.';
 COMMENT ON COLUMN crm.worker_status.in_flight IS 'Messages claimed and not yet recorded.';
@@ -85,3 +86,5 @@ COMMENT ON COLUMN crm.worker_status.retried_since_start IS 'Deliveries of the ru
 COMMENT ON COLUMN crm.worker_status.last_error IS 'The latest delivery problem: message id, transport and what the server or system said.';
 COMMENT ON COLUMN crm.worker_status.last_error_at IS 'When last_error happened.';
 COMMENT ON COLUMN crm.worker_status.last_activity IS 'When the worker last ran a transaction for one of its duties (mail: looked at the queue).';
+COMMENT ON COLUMN crm.worker_status.hold_reason IS
+    'Why delivery is held (a restore to a point in time: mail sent after the recovery point would go out twice), until an operator calls crm.resume_delivery(); NULL when mail flows.';

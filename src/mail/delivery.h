@@ -17,6 +17,7 @@
 #include "mail/job.h"
 #include "mail/settings.h"
 #include "nodes/pg_list.h"
+#include "spi_util.h"
 #include "worker/duty.h"
 
 /* Rows deleted per retention pass, and the least time between passes. */
@@ -48,7 +49,21 @@ typedef enum CrmQueueState
 extern CrmQueueState crm_mail_lock_tables(CrmMailTables *tables);
 extern int	crm_mail_requeue_leases(bool all);
 extern List *crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent);
-extern const char *const crm_mail_claim_sql;
+
+/*
+ * The claim statement, also run by crm._claim_emails: $1 how many rows,
+ * $2 the lease; it returns CRM_CLAIM_COLUMNS columns (id, attempts,
+ * to_address, subject, body_text, body_html, message_id, created_at).
+ */
+enum
+{
+	CRM_CLAIM_COUNT,
+	CRM_CLAIM_LEASE,
+	CRM_CLAIM_NARGS
+};
+#define CRM_CLAIM_COLUMNS 8
+extern CrmSpiQuery crm_mail_claim_query;
+
 extern TimestampTz crm_mail_next_due(void);
 extern void crm_mail_record(List *jobs);
 extern int64 crm_mail_due_backlog(void);

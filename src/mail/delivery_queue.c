@@ -3,9 +3,10 @@
  *	  Mail delivery's SQL: checking that the queue exists, claiming a
  *	  batch, recording outcomes (outbox row, delivery log, suppression of
  *	  hard bounces), re-queueing interrupted deliveries, counting the
- *	  backlog, and deleting old rows.  Every function runs inside the caller's short transaction with
- *	  SPI connected; plans are prepared once and kept (PostgreSQL re-plans
- *	  them when the extension is dropped and created again).
+ *	  backlog, and deleting old rows.  Every function runs inside the
+ *	  caller's short transaction with SPI connected; each statement is a
+ *	  CrmSpiQuery (spi_util.h), prepared once and kept (PostgreSQL re-plans
+ *	  it when the extension is dropped and created again).
  *
  * The claim statement is also what crm._claim_emails runs (delivery_sql.c),
  * so the isolation test exercises exactly the worker's claim.
@@ -16,7 +17,6 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "mail/delivery.h"
 #include "mail/transport.h"
 #include "storage/lmgr.h"
@@ -51,7 +51,10 @@
  * "= ANY (ARRAY(...))" makes the ids a list the primary key is probed with;
  * "IN (...)" lets the planner hash-join against a scan of the whole table.
  */
-const char *const crm_mail_claim_sql =
+static const Oid claim_types[CRM_CLAIM_NARGS] = {
+	[CRM_CLAIM_COUNT] = INT4OID, [CRM_CLAIM_LEASE] = INTERVALOID
+};
+CrmSpiQuery crm_mail_claim_query = {
 "UPDATE crm.email_outbox o"
 "   SET status = 'sending', attempts = o.attempts" PLUS "1,"
 "       lease_until = pg_catalog.now()" PLUS "$2"
@@ -61,14 +64,23 @@ const char *const crm_mail_claim_sql =
 "                          LIMIT $1"
 "                          FOR UPDATE SKIP LOCKED))"
 " RETURNING o.id, o.attempts, o.to_address, o.subject, o.body_text, o.body_html,"
-"           o.message_id, o.created_at";
+"           o.message_id, o.created_at",
+CRM_CLAIM_NARGS, claim_types};
 
 /*
  * Back to the queue (or failed, after crm.max_attempts) go deliveries the
  * worker never finished: all of them at its start ($1), otherwise those
  * whose lease ran out.  Each gets a delivery-log row saying so.
  */
-static const char *const requeue_sql =
+enum
+{
+	REQUEUE_ALL, REQUEUE_MAX_ATTEMPTS, REQUEUE_TRANSPORT, REQUEUE_DETAIL, REQUEUE_NARGS
+};
+static const Oid requeue_types[REQUEUE_NARGS] = {
+	[REQUEUE_ALL] = BOOLOID, [REQUEUE_MAX_ATTEMPTS] = INT4OID, [REQUEUE_TRANSPORT] = TEXTOID,
+	[REQUEUE_DETAIL] = TEXTOID
+};
+static CrmSpiQuery requeue_query = {
 "WITH stale AS ("
 "   SELECT id, updated_at FROM crm.email_outbox"
 "    WHERE status" EQ "'sending' AND ($1 OR lease_until" LT "pg_catalog.now())"
@@ -85,7 +97,8 @@ static const char *const requeue_sql =
 "        (outbox_id, attempt, started_at, finished_at, outcome, transport, detail)"
 " SELECT id, attempts, claimed_at, pg_catalog.now(),"
 "        CASE WHEN status" EQ "'failed' THEN 'failed' ELSE 'retry' END, $3, $4"
-"   FROM moved";
+"   FROM moved",
+REQUEUE_NARGS, requeue_types};
 
 /*
  * Record finished deliveries, given as parallel arrays.  A temporary
@@ -96,7 +109,20 @@ static const char *const requeue_sql =
  * primary-key path whatever the size of the table.  Rows no longer
  * 'sending' (claimed by a later worker) are left alone.
  */
-static const char *const record_sql =
+enum
+{
+	RECORD_IDS, RECORD_OUTCOMES, RECORD_CODES, RECORD_DETAILS, RECORD_STARTED, RECORD_FINISHED,
+	RECORD_ATTEMPTS, RECORD_TRANSPORTS, RECORD_MAX_ATTEMPTS, RECORD_RETRY_DELAY,
+	RECORD_RETRY_MAX_DELAY, RECORD_NARGS
+};
+static const Oid record_types[RECORD_NARGS] = {
+	[RECORD_IDS] = INT8ARRAYOID, [RECORD_OUTCOMES] = TEXTARRAYOID, [RECORD_CODES] = INT4ARRAYOID,
+	[RECORD_DETAILS] = TEXTARRAYOID, [RECORD_STARTED] = TIMESTAMPTZARRAYOID,
+	[RECORD_FINISHED] = TIMESTAMPTZARRAYOID, [RECORD_ATTEMPTS] = INT4ARRAYOID,
+	[RECORD_TRANSPORTS] = TEXTARRAYOID, [RECORD_MAX_ATTEMPTS] = INT4OID,
+	[RECORD_RETRY_DELAY] = FLOAT8OID, [RECORD_RETRY_MAX_DELAY] = FLOAT8OID
+};
+static CrmSpiQuery record_query = {
 "WITH r AS ("
 "   SELECT * FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::pg_catalog.text[]),"
 "                            pg_catalog.unnest($3::int[]), pg_catalog.unnest($4::pg_catalog.text[]),"
@@ -127,42 +153,51 @@ static const char *const record_sql =
 "        CASE WHEN u.status" EQ "'queued' THEN 'retry' ELSE u.status END,"
 "        r.transport, CASE WHEN r.code" EQ "0 THEN NULL ELSE r.code END, r.detail"
 "   FROM r JOIN u ON u.id" EQ "r.id"
-" RETURNING outcome";
+" RETURNING outcome",
+RECORD_NARGS, record_types};
 
-static const char *const suppress_sql =
+/* Hard-bounced addresses ($1) with what the server said ($2). */
+enum
+{
+	SUPPRESS_ADDRESSES, SUPPRESS_DETAILS, SUPPRESS_NARGS
+};
+static const Oid suppress_types[SUPPRESS_NARGS] = {
+	[SUPPRESS_ADDRESSES] = TEXTARRAYOID, [SUPPRESS_DETAILS] = TEXTARRAYOID
+};
+static CrmSpiQuery suppress_query = {
 "INSERT INTO crm.email_suppression (address, reason)"
 " SELECT DISTINCT ON (pg_catalog.lower(a)) pg_catalog.lower(a), 'hard bounce: '" CONCAT "d"
 "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]))"
 "        AS b(a, d)"
-" ON CONFLICT (address) DO NOTHING";
+" ON CONFLICT (address) DO NOTHING",
+SUPPRESS_NARGS, suppress_types};
 
-static const char *const next_due_sql =
-"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status" EQ "'queued'";
+static CrmSpiQuery next_due_query = {
+"SELECT pg_catalog.min(next_attempt_at) FROM crm.email_outbox WHERE status" EQ "'queued'",
+0, NULL};
 
 #define BACKLOG_COUNT_LIMIT 1000000
-static const char *const backlog_sql =
+static CrmSpiQuery backlog_query = {
 "SELECT pg_catalog.count(*) FROM (SELECT FROM crm.email_outbox"
 "  WHERE status" EQ "'queued' AND next_attempt_at" LE "pg_catalog.now()"
-"  LIMIT " CppAsString2(BACKLOG_COUNT_LIMIT) ") due";
+"  LIMIT " CppAsString2(BACKLOG_COUNT_LIMIT) ") due",
+0, NULL};
 
-static const char *const purge_sql =
+/* Finished rows older than $1 seconds, at most $2 of them. */
+enum
+{
+	PURGE_AGE, PURGE_LIMIT, PURGE_NARGS
+};
+static const Oid purge_types[PURGE_NARGS] = {[PURGE_AGE] = FLOAT8OID, [PURGE_LIMIT] = INT4OID};
+static CrmSpiQuery purge_query = {
 "DELETE FROM crm.email_outbox"
 " WHERE id" EQ "ANY (ARRAY(SELECT id FROM crm.email_outbox"
 "               WHERE status" EQ "ANY ('{sent,failed,cancelled}'::pg_catalog.text[])"
 "                 AND sent_at" LT "(pg_catalog.now()" MINUS "pg_catalog.make_interval(secs => $1))"
-"               LIMIT $2))";
+"               LIMIT $2))",
+PURGE_NARGS, purge_types};
 
-static SPIPlanPtr claim_plan;
-static SPIPlanPtr requeue_plan;
-static SPIPlanPtr record_plan;
-static SPIPlanPtr suppress_plan;
-static SPIPlanPtr next_due_plan;
-static SPIPlanPtr purge_plan;
-static SPIPlanPtr backlog_plan;
-
-static SPIPlanPtr keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
 static bool lock_table(const char *name, Oid nsp, Oid *relid);
-static char *text_column(HeapTuple tuple, TupleDesc desc, int col, bool *isnull);
 static Datum text_array(List *strings);
 
 /*
@@ -207,26 +242,15 @@ lock_table(const char *name, Oid nsp, Oid *relid)
 int
 crm_mail_requeue_leases(bool all)
 {
-	/* requeue_sql's parameters, $1 to $4 */
-	enum
-	{
-		P_ALL, P_MAX_ATTEMPTS, P_TRANSPORT, P_DETAIL, P_COUNT
-	};
-	Oid			types[P_COUNT] = {
-		[P_ALL] = BOOLOID,[P_MAX_ATTEMPTS] = INT4OID,[P_TRANSPORT] = TEXTOID,[P_DETAIL] = TEXTOID
-	};
-	Datum		values[P_COUNT];
+	Datum		values[REQUEUE_NARGS];
 
-	values[P_ALL] = BoolGetDatum(all);
-	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
-	values[P_TRANSPORT] = CStringGetTextDatum(crm_transport_name());
-	values[P_DETAIL] = CStringGetTextDatum(all ?
+	values[REQUEUE_ALL] = BoolGetDatum(all);
+	values[REQUEUE_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[REQUEUE_TRANSPORT] = CStringGetTextDatum(crm_transport_name());
+	values[REQUEUE_DETAIL] = CStringGetTextDatum(all ?
 										   "interrupted: the crm worker stopped during this delivery" :
 										   "interrupted: the delivery's lease expired");
-	if (SPI_execute_plan(keep_plan(&requeue_plan, requeue_sql, P_COUNT, types),
-						 values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not re-queue interrupted deliveries");
-	return (int) SPI_processed;
+	return (int) crm_spi_execute(&requeue_query, values, NULL, false, 0);
 }
 
 /*
@@ -236,21 +260,18 @@ crm_mail_requeue_leases(bool all)
 List *
 crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent)
 {
-	Oid			types[2] = {INT4OID, INTERVALOID};
-	Datum		values[2];
+	Datum		values[CRM_CLAIM_NARGS];
 	Interval   *lease = palloc0(sizeof(Interval));
 	List	   *jobs = NIL;
-	uint64		i;
+	uint64		claimed;
 
 	/* The lease outlasts any delivery: crm.send_timeout plus a minute. */
 	lease->time = ((int64) crm_send_timeout_ms + 60000) * INT64CONST(1000);
-	values[0] = Int32GetDatum(n);
-	values[1] = IntervalPGetDatum(lease);
-	if (SPI_execute_plan(keep_plan(&claim_plan, crm_mail_claim_sql, 2, types),
-						 values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not claim queued messages");
+	values[CRM_CLAIM_COUNT] = Int32GetDatum(n);
+	values[CRM_CLAIM_LEASE] = IntervalPGetDatum(lease);
+	claimed = crm_spi_execute(&crm_mail_claim_query, values, NULL, false, 0);
 
-	for (i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < claimed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -264,11 +285,11 @@ crm_mail_claim(int n, Oid outbox_relid, MemoryContext parent)
 		job->outbox_relid = outbox_relid;
 		job->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 		job->attempt = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
-		job->to_address = text_column(tuple, desc, 3, &isnull);
-		job->subject = text_column(tuple, desc, 4, &isnull);
-		job->body_text = text_column(tuple, desc, 5, &isnull);
-		job->body_html = text_column(tuple, desc, 6, &isnull);
-		job->message_id = text_column(tuple, desc, 7, &isnull);
+		job->to_address = crm_spi_text(tuple, desc, 3, cxt);
+		job->subject = crm_spi_text(tuple, desc, 4, cxt);
+		job->body_text = crm_spi_text(tuple, desc, 5, cxt);
+		job->body_html = crm_spi_text(tuple, desc, 6, cxt);
+		job->message_id = crm_spi_text(tuple, desc, 7, cxt);
 		job->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 8, &isnull));
 		job->outcome = CRM_OUTCOME_PENDING;
 		MemoryContextSwitchTo(parent);
@@ -288,8 +309,7 @@ crm_mail_next_due(void)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_plan(keep_plan(&next_due_plan, next_due_sql, 0, NULL),
-						 NULL, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (crm_spi_execute(&next_due_query, NULL, NULL, false, 1) != 1)
 		elog(ERROR, "could not read the mail queue");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
@@ -313,26 +333,13 @@ crm_mail_record(List *jobs)
 	List	   *transports = NIL;
 	List	   *bounced = NIL;
 	List	   *bounce_details = NIL;
-	/* record_sql's parameters, $1 to $11 */
-	enum
-	{
-		P_IDS, P_OUTCOMES, P_CODES, P_DETAILS, P_STARTED, P_FINISHED, P_ATTEMPTS,
-		P_TRANSPORTS, P_MAX_ATTEMPTS, P_RETRY_DELAY, P_RETRY_MAX_DELAY, P_COUNT
-	};
-	Oid			types[P_COUNT] = {
-		[P_IDS] = INT8ARRAYOID,[P_OUTCOMES] = TEXTARRAYOID,[P_CODES] = INT4ARRAYOID,
-		[P_DETAILS] = TEXTARRAYOID,[P_STARTED] = TIMESTAMPTZARRAYOID,
-		[P_FINISHED] = TIMESTAMPTZARRAYOID,[P_ATTEMPTS] = INT4ARRAYOID,
-		[P_TRANSPORTS] = TEXTARRAYOID,[P_MAX_ATTEMPTS] = INT4OID,
-		[P_RETRY_DELAY] = FLOAT8OID,[P_RETRY_MAX_DELAY] = FLOAT8OID
-	};
-	Datum		values[P_COUNT];
+	Datum		values[RECORD_NARGS];
 	ListCell   *lc;
 	int			i = 0;
 	uint64		sent = 0,
 				failed = 0,
 				retried = 0;
-	uint64		row;
+	uint64		recorded;
 
 	if (n == 0)
 		return;
@@ -355,26 +362,24 @@ crm_mail_record(List *jobs)
 		}
 		i++;
 	}
-	values[P_IDS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[P_OUTCOMES] = text_array(outcomes);
-	values[P_CODES] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[P_DETAILS] = text_array(details);
-	values[P_STARTED] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8,
+	values[RECORD_IDS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[RECORD_OUTCOMES] = text_array(outcomes);
+	values[RECORD_CODES] = PointerGetDatum(construct_array(codes, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[RECORD_DETAILS] = text_array(details);
+	values[RECORD_STARTED] = PointerGetDatum(construct_array(started, n, TIMESTAMPTZOID, 8,
 														 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[P_FINISHED] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8,
+	values[RECORD_FINISHED] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, 8,
 														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[P_ATTEMPTS] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[P_TRANSPORTS] = text_array(transports);
-	values[P_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
-	values[P_RETRY_DELAY] = Float8GetDatum((double) crm_retry_delay_ms);
-	values[P_RETRY_MAX_DELAY] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
-	if (SPI_execute_plan(keep_plan(&record_plan, record_sql, P_COUNT, types),
-						 values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not record delivery outcomes");
-	for (row = 0; row < SPI_processed; row++)
+	values[RECORD_ATTEMPTS] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[RECORD_TRANSPORTS] = text_array(transports);
+	values[RECORD_MAX_ATTEMPTS] = Int32GetDatum(crm_max_attempts);
+	values[RECORD_RETRY_DELAY] = Float8GetDatum((double) crm_retry_delay_ms);
+	values[RECORD_RETRY_MAX_DELAY] = Float8GetDatum((double) Max(crm_retry_max_delay_ms, crm_retry_delay_ms));
+	recorded = crm_spi_execute(&record_query, values, NULL, false, 0);
+	for (uint64 row = 0; row < recorded; row++)
 	{
-		bool		isnull;
-		char	   *outcome = text_column(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *outcome = crm_spi_text(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1,
+										   CurrentMemoryContext);
 
 		if (strcmp(outcome, "sent") == 0)
 			sent++;
@@ -386,14 +391,11 @@ crm_mail_record(List *jobs)
 
 	if (bounced != NIL)
 	{
-		Oid			stypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
-		Datum		svalues[2];
+		Datum		suppress_values[SUPPRESS_NARGS];
 
-		svalues[0] = text_array(bounced);
-		svalues[1] = text_array(bounce_details);
-		if (SPI_execute_plan(keep_plan(&suppress_plan, suppress_sql, 2, stypes),
-							 svalues, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not suppress hard-bounced addresses");
+		suppress_values[SUPPRESS_ADDRESSES] = text_array(bounced);
+		suppress_values[SUPPRESS_DETAILS] = text_array(bounce_details);
+		crm_spi_execute(&suppress_query, suppress_values, NULL, false, 0);
 	}
 
 	crm_duty_tally(sent, failed, retried);
@@ -409,8 +411,7 @@ crm_mail_due_backlog(void)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_plan(keep_plan(&backlog_plan, backlog_sql, 0, NULL),
-						 NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (crm_spi_execute(&backlog_query, NULL, NULL, true, 1) != 1)
 		elog(ERROR, "could not count the mail backlog");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return DatumGetInt64(d);
@@ -424,46 +425,13 @@ crm_mail_due_backlog(void)
 int
 crm_mail_purge_old(void)
 {
-	Oid			types[2] = {FLOAT8OID, INT4OID};
-	Datum		values[2];
+	Datum		values[PURGE_NARGS];
 
 	if (crm_mail_retention_s <= 0)
 		return 0;
-	values[0] = Float8GetDatum((double) crm_mail_retention_s);
-	values[1] = Int32GetDatum(CRM_RETENTION_BATCH);
-	if (SPI_execute_plan(keep_plan(&purge_plan, purge_sql, 2, types),
-						 values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete old messages");
-	return (int) SPI_processed;
-}
-
-/*
- * keep_plan: the saved plan for sql, prepared on first use.
- */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "could not prepare mail delivery query: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "could not keep mail delivery query plan");
-		*plan = p;
-	}
-	return *plan;
-}
-
-/* text_column: a text column as a C string in the current context, or NULL. */
-static char *
-text_column(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
-{
-	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
-
-	return *isnull ? NULL : TextDatumGetCString(d);
+	values[PURGE_AGE] = Float8GetDatum((double) crm_mail_retention_s);
+	values[PURGE_LIMIT] = Int32GetDatum(CRM_RETENTION_BATCH);
+	return (int) crm_spi_execute(&purge_query, values, NULL, false, 0);
 }
 
 /* text_array: a text[] Datum from a list of C strings. */

@@ -12,7 +12,6 @@
 #include "crm.h"
 
 #include "access/htup_details.h"
-#include "executor/spi.h"
 #include "funcapi.h"
 #include "mail/delivery.h"
 #include "utils/builtins.h"
@@ -20,9 +19,6 @@
 
 PG_FUNCTION_INFO_V1(crm_mail_worker_state);
 PG_FUNCTION_INFO_V1(crm_claim_emails);
-
-/* Columns of the claim's RETURNING list and of crm._claim_emails. */
-#define CLAIM_COLUMNS 8
 
 /*
  * crm_mail_worker_state: one row (pid, state, started_at, in_flight, sent,
@@ -100,26 +96,22 @@ Datum
 crm_claim_emails(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			types[2] = {INT4OID, INTERVALOID};
-	Datum		values[2];
-	uint64		i;
+	Datum		values[CRM_CLAIM_NARGS];
+	uint64		claimed;
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(crm_mail_claim_sql, 2, types, values, NULL, false, 0)
-		!= SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not claim queued messages");
-	if (SPI_tuptable->tupdesc->natts != CLAIM_COLUMNS ||
-		rsinfo->setDesc->natts != CLAIM_COLUMNS)
+	values[CRM_CLAIM_COUNT] = PG_GETARG_DATUM(0);
+	values[CRM_CLAIM_LEASE] = PG_GETARG_DATUM(1);
+	crm_spi_connect();
+	claimed = crm_spi_execute(&crm_mail_claim_query, values, NULL, false, 0);
+	if (SPI_tuptable->tupdesc->natts != CRM_CLAIM_COLUMNS ||
+		rsinfo->setDesc->natts != CRM_CLAIM_COLUMNS)
 		elog(ERROR, "the claim returns %d columns, crm._claim_emails %d, not %d",
-			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts, CLAIM_COLUMNS);
-	for (i = 0; i < SPI_processed; i++)
+			 SPI_tuptable->tupdesc->natts, rsinfo->setDesc->natts, CRM_CLAIM_COLUMNS);
+	for (uint64 i = 0; i < claimed; i++)
 	{
-		Datum		row[CLAIM_COLUMNS];
-		bool		nulls[CLAIM_COLUMNS];
+		Datum		row[CRM_CLAIM_COLUMNS];
+		bool		nulls[CRM_CLAIM_COLUMNS];
 
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);

@@ -400,11 +400,18 @@ static CrmSpiQuery find_key_query = {
 	"SELECT id FROM crm.email_outbox WHERE idempotency_key OPERATOR(pg_catalog.=) $1", 1, one_text};
 
 /* the rule of ENQUEUE_SQL: $1 the lower-cased address, $2 the category */
-static const Oid two_text[2] = {TEXTOID, TEXTOID};
+enum
+{
+	SUPPRESSED_ADDRESS,
+	SUPPRESSED_CATEGORY,
+	SUPPRESSED_NARGS
+};
+static const Oid suppressed_types[SUPPRESSED_NARGS] = {
+	[SUPPRESSED_ADDRESS] = TEXTOID, [SUPPRESSED_CATEGORY] = TEXTOID};
 static CrmSpiQuery suppressed_query = {
 	"SELECT 1 FROM crm.email_suppression s WHERE s.address OPERATOR(pg_catalog.=) $1"
 	" AND ($2 OPERATOR(pg_catalog.=) 'marketing' OR s.reason OPERATOR(pg_catalog.<>) 'unsubscribed')",
-	2, two_text};
+	SUPPRESSED_NARGS, suppressed_types};
 
 /* $1 an outbox id */
 static const Oid one_int8[1] = {INT8OID};
@@ -454,7 +461,7 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 {
 	Datum		values[ENQUEUE_NARGS];
 	char		nulls[ENQUEUE_NARGS];
-	Datum		suppressed_args[2];
+	Datum		suppressed_args[SUPPRESSED_NARGS];
 	uint64		random_bits[2];
 	char		random_hex[25];
 	char	   *lower_to;
@@ -489,8 +496,8 @@ crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id)
 	values[ARG_ID_DOMAIN] = CStringGetTextDatum(message_id_domain());
 	values[ARG_LOWER_ADDRESS] = CStringGetTextDatum(lower_to);
 	values[ARG_CATEGORY] = CStringGetTextDatum(category);
-	suppressed_args[0] = values[ARG_LOWER_ADDRESS];
-	suppressed_args[1] = values[ARG_CATEGORY];
+	suppressed_args[SUPPRESSED_ADDRESS] = values[ARG_LOWER_ADDRESS];
+	suppressed_args[SUPPRESSED_CATEGORY] = values[ARG_CATEGORY];
 
 	/* a key seen before answers with its message, whatever else has changed */
 	if (req->idempotency_key != NULL &&

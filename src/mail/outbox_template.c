@@ -679,6 +679,8 @@ crm_send_template(PG_FUNCTION_ARGS)
  * crm.render_template(template_key, vars) returns (subject, body_text,
  * body_html, category) as crm.send_template would queue them: a preview.
  */
+#define RENDERED_COLUMNS 4
+
 Datum
 crm_render_template(PG_FUNCTION_ARGS)
 {
@@ -686,15 +688,16 @@ crm_render_template(PG_FUNCTION_ARGS)
 	TemplateRendering r;
 	ErrorContextCallback context;
 	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[RENDERED_COLUMNS];
+	bool		nulls[RENDERED_COLUMNS] = {false};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("template_key cannot be null")));
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+		desc->natts != RENDERED_COLUMNS)
+		elog(ERROR, "return type must be a row type of %d columns", RENDERED_COLUMNS);
 	memset(&req, 0, sizeof(req));
 	render_template(text_to_cstring(PG_GETARG_TEXT_PP(0)), vars_or_empty(fcinfo, 1), &req, &r, &context);
 	error_context_stack = context.previous;

@@ -122,7 +122,7 @@ http_prepare(CrmCurlTransfer *t)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body.len);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "crm-mail/0.1.0");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "crm-mail/" CRM_VERSION);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	return NULL;

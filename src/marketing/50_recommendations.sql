@@ -89,8 +89,12 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF contact_id IS NULL OR n IS NULL OR n < 0 THEN
-        RAISE EXCEPTION 'contact_id and n must be given, n at least 0'
+    IF contact_id IS NULL OR n IS NULL THEN
+        RAISE EXCEPTION '% cannot be null', CASE WHEN contact_id IS NULL THEN 'contact_id' ELSE 'n' END
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF n < 0 THEN
+        RAISE EXCEPTION 'n must be at least 0, not %', n
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT FROM crm.contact c WHERE c.id OPERATOR(pg_catalog.=) recommend_products.contact_id) THEN

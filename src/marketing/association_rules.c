@@ -51,6 +51,9 @@
 
 PG_FUNCTION_INFO_V1(crm_association_rules);
 
+/* The result's columns: antecedent, consequent, support, confidence, lift, basket_count */
+#define RULE_COLUMNS 6
+
 /* The dictionary of item texts. */
 typedef struct ItemEntry
 {
@@ -494,6 +497,9 @@ crm_association_rules(PG_FUNCTION_ARGS)
 	check_fraction(min_support, "min_support", PG_ARGISNULL(1));
 	check_fraction(min_confidence, "min_confidence", PG_ARGISNULL(2));
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != RULE_COLUMNS)
+		elog(ERROR, "crm.association_rules must return %d columns, not %d", RULE_COLUMNS,
+			 rsinfo->setDesc->natts);
 
 	memset(&st, 0, sizeof(st));
 	st.cxt = AllocSetContextCreate(caller, "crm.association_rules", ALLOCSET_DEFAULT_SIZES);
@@ -535,8 +541,8 @@ crm_association_rules(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(caller);
 	for (r = 0; r < n_rules; r++)
 	{
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		values[RULE_COLUMNS];
+		bool		nulls[RULE_COLUMNS] = {false};
 
 		values[0] = CStringGetTextDatum(st.item_names[rules[r].antecedent]);
 		values[1] = CStringGetTextDatum(st.item_names[rules[r].consequent]);

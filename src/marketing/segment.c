@@ -63,10 +63,19 @@ static CrmSpiQuery exists_query = {
 static CrmSpiQuery lock_query = {
 	"SELECT id, definition, owner FROM crm.segment WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, key_types};
 
-/* $1 key, $2 name, $3 definition, $4 owner */
-static const Oid insert_types[4] = {TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+enum
+{
+	INSERT_KEY,					/* $1, also exists_query's */
+	INSERT_NAME,
+	INSERT_DEFINITION,
+	INSERT_OWNER,
+	INSERT_NARGS
+};
+static const Oid insert_types[INSERT_NARGS] = {
+	[INSERT_KEY] = TEXTOID, [INSERT_NAME] = TEXTOID, [INSERT_DEFINITION] = TEXTOID, [INSERT_OWNER] = NAMEOID};
 static CrmSpiQuery insert_query = {
-	"INSERT INTO crm.segment (key, name, definition, owner) VALUES ($1, $2, $3, $4) RETURNING id", 4, insert_types};
+	"INSERT INTO crm.segment (key, name, definition, owner) VALUES ($1, $2, $3, $4) RETURNING id",
+	INSERT_NARGS, insert_types};
 
 /* $1 a segment id */
 static const Oid id_types[1] = {INT8OID};
@@ -219,7 +228,7 @@ crm_create_segment(PG_FUNCTION_ARGS)
 	Evaluation	ev;
 	char	   *name = required_text(fcinfo, 1, "name");
 	Oid			owner = GetOuterUserId();
-	Datum		values[4];
+	Datum		values[INSERT_NARGS];
 	bool		isnull;
 	int64		id;
 	const char *p;
@@ -240,10 +249,10 @@ crm_create_segment(PG_FUNCTION_ARGS)
 	crm_spi_connect();
 	crm_run_as_owner(owner, evaluate, &ev);
 
-	values[0] = CStringGetTextDatum(ev.key);
-	values[1] = CStringGetTextDatum(name);
-	values[2] = CStringGetTextDatum(ev.definition);
-	values[3] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(owner, false)));
+	values[INSERT_KEY] = CStringGetTextDatum(ev.key);
+	values[INSERT_NAME] = CStringGetTextDatum(name);
+	values[INSERT_DEFINITION] = CStringGetTextDatum(ev.definition);
+	values[INSERT_OWNER] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(owner, false)));
 	if (crm_spi_execute(&exists_query, values, NULL, false, 1) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -390,8 +399,9 @@ crm_refresh_segment(PG_FUNCTION_ARGS)
 	memset(&members, 0, sizeof(members));
 	ev.key = required_text(fcinfo, 0, "key");
 	members.key = ev.key;
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE ||
+		result_desc->natts != lengthof(result))
+		elog(ERROR, "return type must be a row type of %d columns", (int) lengthof(result));
 
 	crm_spi_connect();
 	lock_values[0] = CStringGetTextDatum(ev.key);

@@ -31,6 +31,13 @@ COMMENT ON COLUMN crm.pipeline.object_type IS
     'The table whose rows follow this workflow, by name: deal for sales pipelines, invoice, ticket, or a user table.';
 COMMENT ON COLUMN crm.pipeline.is_default IS
     'The workflow new rows of object_type get when they name none; at most one per object_type.';
+COMMENT ON COLUMN crm.pipeline.id IS
+    'Identity of the pipeline, assigned by the database; stages, moves and deals refer to it as pipeline_id.';
+COMMENT ON COLUMN crm.pipeline.name IS
+    'Unique name: default, 在线教育销售, ..., or the table name for the sales workflows.';
+COMMENT ON COLUMN crm.pipeline.created_at IS 'When the pipeline was inserted (now() unless given).';
+COMMENT ON COLUMN crm.pipeline.updated_at IS
+    'When the pipeline last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.stage (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -71,6 +78,14 @@ COMMENT ON COLUMN crm.stage.kind IS 'open, won or lost; entering won or lost clo
 COMMENT ON COLUMN crm.stage.forecast_category IS 'pipeline, best_case, commit, closed or omitted.';
 COMMENT ON COLUMN crm.stage.required_fields IS
     'Columns of the record that must be set (not NULL, not blank) to enter this stage.';
+COMMENT ON COLUMN crm.stage.id IS
+    'Identity of the stage row, assigned by the database (rules and deals use pipeline_id and key).';
+COMMENT ON COLUMN crm.stage.pipeline_id IS 'The pipeline the stage belongs to (crm.pipeline.id).';
+COMMENT ON COLUMN crm.stage.position IS
+    'Order of the stage within its pipeline, lowest first; funnels and reports sort by it.';
+COMMENT ON COLUMN crm.stage.created_at IS 'When the stage was inserted (now() unless given).';
+COMMENT ON COLUMN crm.stage.updated_at IS
+    'When the stage last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.stage_transition (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -97,6 +112,14 @@ CREATE TRIGGER stage_transition_set_updated_at BEFORE UPDATE ON crm.stage_transi
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.stage_transition IS
     'Allowed moves between stages of a pipeline, by stage key; any move not listed is refused.';
+COMMENT ON COLUMN crm.stage_transition.id IS 'Identity of the rule, assigned by the database.';
+COMMENT ON COLUMN crm.stage_transition.pipeline_id IS 'The pipeline the move belongs to (crm.pipeline.id).';
+COMMENT ON COLUMN crm.stage_transition.from_stage IS 'Key of the stage the move starts from (crm.stage.key).';
+COMMENT ON COLUMN crm.stage_transition.to_stage IS
+    'Key of the stage the move may go to (crm.stage.key); never from_stage itself.';
+COMMENT ON COLUMN crm.stage_transition.created_at IS 'When the rule was inserted (now() unless given).';
+COMMENT ON COLUMN crm.stage_transition.updated_at IS
+    'When the rule last changed (set by crm.set_updated_at, on every UPDATE).';
 
 -- Every change to the rules invalidates the engine's per-session cache.
 CREATE FUNCTION crm.rules_changed() RETURNS trigger

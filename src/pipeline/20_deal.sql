@@ -54,6 +54,23 @@ COMMENT ON COLUMN crm.deal.stage_entered_at IS 'When the deal entered its curren
 COMMENT ON COLUMN crm.deal.closed_at IS 'When the deal entered a won or lost stage; NULL while open (set by the engine).';
 COMMENT ON COLUMN crm.deal.lost_reason IS 'Why the deal was lost; required to enter a lost stage.';
 COMMENT ON COLUMN crm.deal.items_total IS 'Total of crm.deal_item lines, NULL without items (kept by triggers).';
+COMMENT ON COLUMN crm.deal.id IS 'Identity of the deal, assigned by the database.';
+COMMENT ON COLUMN crm.deal.name IS 'What is being sold, as the team calls it (not blank).';
+COMMENT ON COLUMN crm.deal.account_id IS
+    'The customer company (crm.account.id), if any; an account with deals cannot be deleted.';
+COMMENT ON COLUMN crm.deal.contact_id IS
+    'The person the team deals with (crm.contact.id), if any; quotes and notices go to them.';
+COMMENT ON COLUMN crm.deal.currency IS
+    'Currency of amount (ISO 4217); the deal''s quotes, orders and invoices use it.';
+COMMENT ON COLUMN crm.deal.expected_close_date IS
+    'When the owner expects the deal to close: the month crm.weighted_pipeline counts it in.';
+COMMENT ON COLUMN crm.deal.owner IS
+    'The role responsible for the deal (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.deal.attributes IS
+    'The user''s own fields for the deal, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.deal.created_at IS 'When the deal was inserted (now() unless given).';
+COMMENT ON COLUMN crm.deal.updated_at IS
+    'When the deal last changed (set by the transition engine, on every UPDATE).';
 
 ALTER TABLE crm.activity ADD CONSTRAINT activity_deal_id_fkey
     FOREIGN KEY (deal_id) REFERENCES crm.deal ON DELETE CASCADE;
@@ -80,6 +97,18 @@ COMMENT ON TABLE crm.deal_stage_history IS
 COMMENT ON COLUMN crm.deal_stage_history.deal_id IS
     'The deal (crm.deal.id); the rows stay when a crm_admin deletes the deal, as the record of what happened.';
 COMMENT ON COLUMN crm.deal_stage_history.time_in_from_stage IS 'How long the deal spent in from_stage.';
+COMMENT ON COLUMN crm.deal_stage_history.id IS 'Identity of the history row, assigned by the database.';
+COMMENT ON COLUMN crm.deal_stage_history.pipeline_id IS
+    'The pipeline whose rules allowed the move (crm.pipeline.id).';
+COMMENT ON COLUMN crm.deal_stage_history.from_stage IS
+    'The stage left; NULL for the row written when the deal was inserted.';
+COMMENT ON COLUMN crm.deal_stage_history.to_stage IS 'The stage entered.';
+COMMENT ON COLUMN crm.deal_stage_history.changed_at IS 'When the deal entered to_stage.';
+COMMENT ON COLUMN crm.deal_stage_history.changed_by IS
+    'The role that made the move (the current user of the statement).';
+COMMENT ON COLUMN crm.deal_stage_history.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.deal_stage_history.updated_at IS
+    'When the row last changed; the engine writes history rows once, so normally created_at.';
 
 -- The engine also stamps updated_at, so crm.deal needs no crm.set_updated_at.
 CREATE TRIGGER deal_enforce_transition BEFORE INSERT OR UPDATE ON crm.deal
@@ -137,6 +166,15 @@ CREATE TRIGGER deal_item_set_updated_at BEFORE UPDATE ON crm.deal_item
 COMMENT ON TABLE crm.deal_item IS 'Products on a deal; line_total = quantity × unit_price × (1 − discount), to the cent.';
 COMMENT ON COLUMN crm.deal_item.unit_price IS 'Price per unit; the product''s price when not given.';
 COMMENT ON COLUMN crm.deal_item.discount IS 'Fraction off, 0..1.';
+COMMENT ON COLUMN crm.deal_item.id IS 'Identity of the line, assigned by the database.';
+COMMENT ON COLUMN crm.deal_item.deal_id IS 'The deal (crm.deal.id); lines are deleted with it.';
+COMMENT ON COLUMN crm.deal_item.product_id IS 'The product sold (crm.product.id).';
+COMMENT ON COLUMN crm.deal_item.quantity IS 'Units sold, more than 0.';
+COMMENT ON COLUMN crm.deal_item.line_total IS
+    'quantity × unit_price × (1 − discount), rounded to 2 decimals (computed by the database).';
+COMMENT ON COLUMN crm.deal_item.created_at IS 'When the line was inserted (now() unless given).';
+COMMENT ON COLUMN crm.deal_item.updated_at IS
+    'When the line last changed (set by crm.set_updated_at, on every UPDATE).';
 
 -- Before an item is written: default the price from the product and refuse
 -- a product priced in another currency than the deal.
@@ -171,6 +209,9 @@ BEGIN
     RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION crm.deal_item_check() IS
+    'BEFORE INSERT OR UPDATE trigger on crm.deal_item: a missing unit_price is the product''s; '
+    'a product priced in another currency than the deal is refused.';
 CREATE TRIGGER deal_item_check BEFORE INSERT OR UPDATE ON crm.deal_item
     FOR EACH ROW EXECUTE FUNCTION crm.deal_item_check();
 
@@ -198,6 +239,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION crm.deal_item_sync_amount() IS
+    'AFTER trigger on crm.deal_item: keeps the deal''s items_total, and its amount equal to it, as lines change.';
 CREATE TRIGGER deal_item_sync_amount AFTER INSERT OR UPDATE OR DELETE ON crm.deal_item
     FOR EACH ROW EXECUTE FUNCTION crm.deal_item_sync_amount();
 

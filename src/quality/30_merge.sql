@@ -37,6 +37,11 @@ COMMENT ON COLUMN crm.merge_log.filled IS 'Columns of the kept row that were emp
 COMMENT ON COLUMN crm.merge_log.moved IS 'Rows moved to the kept row, per table (from crm.personal_data).';
 COMMENT ON COLUMN crm.merge_log.merged_by IS 'The role that called the merge.';
 COMMENT ON COLUMN crm.merge_log.merged_at IS 'When the merge ran.';
+COMMENT ON COLUMN crm.merge_log.id IS
+    'Identity of the merge, assigned by the database; crm.merge_contacts and crm.merge_accounts return it.';
+COMMENT ON COLUMN crm.merge_log.created_at IS 'When the row was inserted (now() unless given).';
+COMMENT ON COLUMN crm.merge_log.updated_at IS
+    'When the row last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE FUNCTION crm.merge_contacts(keep bigint, merge bigint) RETURNS bigint
     LANGUAGE c VOLATILE STRICT

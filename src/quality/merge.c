@@ -162,9 +162,9 @@ relation_owner(Oid relid)
  * file comment).  Returns the number of rows processed.
  */
 static uint64
-execute_latest(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+execute_latest(const char *sql, int nargs, const Oid *types, Datum *values, int expected)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) types);
 	int			rc;
 
 	if (plan == NULL)
@@ -273,6 +273,14 @@ caught_unique_violation(MemoryContext context)
 }
 
 /* The statement moving column of table from $2 to $1 (both quoted already). */
+enum
+{
+	MOVE_TO,					/* $1 the kept id */
+	MOVE_FROM,					/* $2 the merged id */
+	MOVE_NARGS
+};
+static const Oid move_types[MOVE_NARGS] = {[MOVE_TO] = INT8OID, [MOVE_FROM] = INT8OID};
+
 static char *
 move_statement(const char *table, const char *column)
 {
@@ -300,20 +308,25 @@ report_duplicate(const MergeKind *kind, const char *table, int64 keep, int64 mer
 static uint64
 move_rows_one_by_one(const char *table, const char *column, int64 keep, int64 merge, uint64 *deleted)
 {
+	/* select: $1 the merged id; update: $1 the kept id, $2 a row; delete: $1 a row */
+	enum
+	{
+		ROW_ID, ROW_CTID, ROW_NARGS
+	};
 	char	   *select = psprintf("SELECT ctid FROM %s WHERE %s OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								  table, column);
 	char	   *update = psprintf("UPDATE %s SET %s = $1 WHERE ctid OPERATOR(pg_catalog.=) $2", table, column);
 	char	   *delete = psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) $1", table);
-	Oid			types[2] = {INT8OID, TIDOID};
-	Datum		values[2] = {Int64GetDatum(merge), (Datum) 0};
+	Oid			types[ROW_NARGS] = {[ROW_ID] = INT8OID, [ROW_CTID] = TIDOID};
+	Datum		values[ROW_NARGS] = {[ROW_ID] = Int64GetDatum(merge), [ROW_CTID] = (Datum) 0};
 	SPITupleTable *rows;
 	uint64		nrows;
 	uint64		moved = 0;
 
-	execute_latest(select, 1, types, values, SPI_OK_SELECT);
+	execute_latest(select, 1, &types[ROW_ID], &values[ROW_ID], SPI_OK_SELECT);
 	rows = SPI_tuptable;
 	nrows = SPI_processed;
-	values[0] = Int64GetDatum(keep);
+	values[ROW_ID] = Int64GetDatum(keep);
 	for (uint64 i = 0; i < nrows; i++)
 	{
 		MemoryContext context = CurrentMemoryContext;
@@ -321,12 +334,12 @@ move_rows_one_by_one(const char *table, const char *column, int64 keep, int64 me
 		bool		isnull;
 		Datum		ctid = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
 
-		values[1] = ctid;
+		values[ROW_CTID] = ctid;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(context);
 		PG_TRY();
 		{
-			execute_latest(update, 2, types, values, SPI_OK_UPDATE);
+			execute_latest(update, ROW_NARGS, types, values, SPI_OK_UPDATE);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(context);
 			CurrentResourceOwner = owner;
@@ -338,7 +351,7 @@ move_rows_one_by_one(const char *table, const char *column, int64 keep, int64 me
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(context);
 			CurrentResourceOwner = owner;
-			execute_latest(delete, 1, types + 1, values + 1, SPI_OK_DELETE);
+			execute_latest(delete, 1, &types[ROW_CTID], &values[ROW_CTID], SPI_OK_DELETE);
 			(*deleted)++;
 		}
 		PG_END_TRY();
@@ -401,14 +414,13 @@ move_references(const MergeKind *kind, int64 keep, int64 merge, StringInfo moved
 			count = move_rows_one_by_one(table, quote_identifier(column), keep, merge, &deleted);
 		else if (strcmp(on_merge, "move") == 0)
 		{
-			Oid			types[2] = {INT8OID, INT8OID};
-			Datum		values[2] = {Int64GetDatum(keep), Int64GetDatum(merge)};
+			Datum		values[MOVE_NARGS] = {[MOVE_TO] = Int64GetDatum(keep), [MOVE_FROM] = Int64GetDatum(merge)};
 			MemoryContext context = CurrentMemoryContext;
 
 			PG_TRY();
 			{
-				count = execute_latest(move_statement(table, quote_identifier(column)), 2, types, values,
-									   SPI_OK_UPDATE);
+				count = execute_latest(move_statement(table, quote_identifier(column)), MOVE_NARGS,
+									   move_types, values, SPI_OK_UPDATE);
 			}
 			PG_CATCH();
 			{
@@ -463,12 +475,12 @@ move_user_references(const MergeKind *kind, int64 keep, int64 merge, const Merge
 		char	   *table = quote_qualified_identifier(crm_spi_text(row, targets->tupdesc, 1, CurrentMemoryContext),
 													   crm_spi_text(row, targets->tupdesc, 2, CurrentMemoryContext));
 		const char *column = quote_identifier(crm_spi_text(row, targets->tupdesc, 3, CurrentMemoryContext));
-		Oid			types[2] = {INT8OID, INT8OID};
-		Datum		values[2] = {Int64GetDatum(keep), Int64GetDatum(merge)};
+		Datum		values[MOVE_NARGS] = {[MOVE_TO] = Int64GetDatum(keep), [MOVE_FROM] = Int64GetDatum(merge)};
 		uint64		count;
 
 		SetUserIdAndSecContext(caller->user, caller->sec_context);
-		count = execute_latest(move_statement(table, column), 2, types, values, SPI_OK_UPDATE);
+		count = execute_latest(move_statement(table, column), MOVE_NARGS, move_types, values,
+							   SPI_OK_UPDATE);
 		SetUserIdAndSecContext(caller->owner,
 							   caller->sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 		if (count > 0)
@@ -488,8 +500,13 @@ fill_kept_row(const MergeKind *kind, int64 keep, Datum merged_row)
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData targets;
 	StringInfoData sources;
-	Oid			types[2] = {INT8OID, JSONBOID};
-	Datum		values[2] = {Int64GetDatum(keep), merged_row};
+	/* $1 the kept id, $2 a row as jsonb (the merged one, then the kept one before) */
+	enum
+	{
+		FILL_KEEP, FILL_ROW, FILL_NARGS
+	};
+	Oid			types[FILL_NARGS] = {[FILL_KEEP] = INT8OID, [FILL_ROW] = JSONBOID};
+	Datum		values[FILL_NARGS] = {[FILL_KEEP] = Int64GetDatum(keep), [FILL_ROW] = merged_row};
 	char	   *before_sql = psprintf("SELECT pg_catalog.to_jsonb(k) FROM crm.%s k WHERE k.id OPERATOR(pg_catalog.=) $1",
 									  kind->table);
 	Datum		before;
@@ -523,19 +540,19 @@ fill_kept_row(const MergeKind *kind, int64 keep, Datum merged_row)
 	}
 	table_close(rel, AccessShareLock);
 
-	execute_latest(before_sql, 1, types, values, SPI_OK_SELECT);
+	execute_latest(before_sql, 1, &types[FILL_KEEP], &values[FILL_KEEP], SPI_OK_SELECT);
 	before = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 	execute_latest(psprintf("UPDATE crm.%s k SET (%s) = (SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::crm.%s, $2) m) "
 							"WHERE k.id OPERATOR(pg_catalog.=) $1",
 							kind->table, targets.data, sources.data, kind->table),
-				   2, types, values, SPI_OK_UPDATE);
-	values[1] = before;
+				   FILL_NARGS, types, values, SPI_OK_UPDATE);
+	values[FILL_ROW] = before;
 	execute_latest(psprintf("SELECT COALESCE(pg_catalog.array_agg(a.key ORDER BY a.key), '{}') "
 							"FROM crm.%s k, pg_catalog.jsonb_each(pg_catalog.to_jsonb(k)) a "
 							"WHERE k.id OPERATOR(pg_catalog.=) $1 AND a.key OPERATOR(pg_catalog.<>) 'updated_at' "
 							"AND a.value IS DISTINCT FROM $2 OPERATOR(pg_catalog.->) a.key",
 							kind->table),
-				   2, types, values, SPI_OK_SELECT);
+				   FILL_NARGS, types, values, SPI_OK_SELECT);
 	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
 }
 
@@ -543,16 +560,24 @@ fill_kept_row(const MergeKind *kind, int64 keep, Datum merged_row)
 static int64
 merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, const MergeCaller *caller)
 {
-	Oid			types[6] = {INT8OID, INT8OID, TEXTOID, JSONBOID, TEXTARRAYOID, TEXTOID};
-	Datum		values[6];
+	/* the crm.merge_log row; the statements before it use only $1, the merged id */
+	enum
+	{
+		LOG_KEEP, LOG_MERGE, LOG_KIND, LOG_ROW, LOG_FILLED, LOG_MOVED, LOG_NARGS
+	};
+	Oid			types[LOG_NARGS] = {
+		[LOG_KEEP] = INT8OID, [LOG_MERGE] = INT8OID, [LOG_KIND] = TEXTOID, [LOG_ROW] = JSONBOID,
+		[LOG_FILLED] = TEXTARRAYOID, [LOG_MOVED] = TEXTOID
+	};
+	Datum		values[LOG_NARGS];
 	StringInfoData moved;
 	Datum		merged_row;
 	Datum		filled;
 	bool		isnull;
 
-	values[0] = Int64GetDatum(merge);
+	values[LOG_MERGE] = Int64GetDatum(merge);
 	execute_latest(psprintf("SELECT pg_catalog.to_jsonb(m) FROM crm.%s m WHERE m.id OPERATOR(pg_catalog.=) $1",
-							kind->table), 1, types, values, SPI_OK_SELECT);
+							kind->table), 1, &types[LOG_MERGE], &values[LOG_MERGE], SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		elog(ERROR, "%s " INT64_FORMAT " vanished while locked", kind->name, merge);
 	merged_row = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
@@ -565,19 +590,18 @@ merge_as_owner(const MergeKind *kind, int64 keep, int64 merge, const MergeCaller
 	appendStringInfoChar(&moved, '}');
 
 	execute_latest(psprintf("DELETE FROM crm.%s WHERE id OPERATOR(pg_catalog.=) $1", kind->table),
-				   1, types, values, SPI_OK_DELETE);
+				   1, &types[LOG_MERGE], &values[LOG_MERGE], SPI_OK_DELETE);
 	filled = fill_kept_row(kind, keep, merged_row);
 
-	values[0] = Int64GetDatum(keep);
-	values[1] = Int64GetDatum(merge);
-	values[2] = CStringGetTextDatum(kind->name);
-	values[3] = merged_row;
-	values[4] = filled;
-	values[5] = CStringGetTextDatum(moved.data);
+	values[LOG_KEEP] = Int64GetDatum(keep);
+	values[LOG_KIND] = CStringGetTextDatum(kind->name);
+	values[LOG_ROW] = merged_row;
+	values[LOG_FILLED] = filled;
+	values[LOG_MOVED] = CStringGetTextDatum(moved.data);
 	execute_latest(psprintf("INSERT INTO crm.merge_log (kind, %s, merged_id, merged_row, filled, moved, merged_by) "
 							"VALUES ($3, $1, $2, $4, $5, $6::pg_catalog.jsonb, %s) RETURNING id",
 							kind->log_column, quote_literal_cstr(GetUserNameFromId(caller->user, false))),
-				   6, types, values, SPI_OK_INSERT_RETURNING);
+				   LOG_NARGS, types, values, SPI_OK_INSERT_RETURNING);
 	CacheInvalidateRelcacheByRelid(crm_relation("merge_log"));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -831,8 +855,9 @@ crm_follow_merge(PG_FUNCTION_ARGS)
 	if (attnum <= 0 || TupleDescAttr(desc, attnum - 1)->atttypid != INT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.follow_merge(): \"%s\" is not a bigint column of %s",
-						trigdata->tg_trigger->tgargs[1], RelationGetRelationName(trigdata->tg_relation))));
+				 errmsg("\"%s\" is not a bigint column of %s",
+						trigdata->tg_trigger->tgargs[1], RelationGetRelationName(trigdata->tg_relation)),
+				 errcontext("trigger %s of crm.follow_merge()", trigdata->tg_trigger->tgname)));
 	value = heap_getattr(tuple, attnum, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);

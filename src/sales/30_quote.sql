@@ -55,6 +55,18 @@ COMMENT ON COLUMN crm.quote.net_total IS 'Sum of the lines'' net amounts (kept b
 COMMENT ON COLUMN crm.quote.tax_total IS 'Sum of the lines'' tax amounts (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.quote.gross_total IS 'net_total + tax_total (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.quote.rejection_reason IS 'Why the customer declined; required to reject.';
+COMMENT ON COLUMN crm.quote.id IS
+    'Identity of the quote, assigned by the database; crm.create_quote returns it.';
+COMMENT ON COLUMN crm.quote.currency IS
+    'Currency of every amount on the quote and its lines (ISO 4217); the deal''s by default.';
+COMMENT ON COLUMN crm.quote.notes IS 'Terms or remarks for the customer, free text.';
+COMMENT ON COLUMN crm.quote.owner IS
+    'The role responsible for the quote (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.quote.attributes IS
+    'The user''s own fields for the quote, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.quote.created_at IS 'When the quote was inserted (now() unless given).';
+COMMENT ON COLUMN crm.quote.updated_at IS
+    'When the quote last changed (set by the transition engine, on every UPDATE).';
 
 CREATE TABLE crm.quote_item (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -96,6 +108,12 @@ COMMENT ON COLUMN crm.quote_item.tax_rate IS 'Tax as a fraction of the net amoun
 COMMENT ON COLUMN crm.quote_item.net_amount IS 'quantity × unit_price × (1 − discount), rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.quote_item.tax_amount IS 'net_amount × tax_rate, rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.quote_item.gross_amount IS 'net_amount + tax_amount.';
+COMMENT ON COLUMN crm.quote_item.id IS 'Identity of the line, assigned by the database.';
+COMMENT ON COLUMN crm.quote_item.quote_id IS 'The quote (crm.quote.id); lines are deleted with it.';
+COMMENT ON COLUMN crm.quote_item.product_id IS 'The product quoted (crm.product.id).';
+COMMENT ON COLUMN crm.quote_item.created_at IS 'When the line was inserted (now() unless given).';
+COMMENT ON COLUMN crm.quote_item.updated_at IS
+    'When the line last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.quote_status_history (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -114,6 +132,21 @@ SELECT pg_catalog.pg_extension_config_dump('crm.quote_status_history_id_seq', ''
 CREATE INDEX quote_status_history_quote_idx ON crm.quote_status_history (quote_id, changed_at);
 COMMENT ON TABLE crm.quote_status_history IS
     'One row per status a quote entered, written by the engine; from_stage is NULL for the row written at INSERT.';
+COMMENT ON COLUMN crm.quote_status_history.id IS 'Identity of the history row, assigned by the database.';
+COMMENT ON COLUMN crm.quote_status_history.quote_id IS 'The quote that moved (crm.quote.id).';
+COMMENT ON COLUMN crm.quote_status_history.pipeline_id IS
+    'The pipeline whose rules allowed the move (crm.pipeline.id): the ''quote'' workflow.';
+COMMENT ON COLUMN crm.quote_status_history.from_stage IS
+    'The status left; NULL for the row written when the quote was inserted.';
+COMMENT ON COLUMN crm.quote_status_history.to_stage IS 'The status entered.';
+COMMENT ON COLUMN crm.quote_status_history.changed_at IS 'When the quote entered to_stage.';
+COMMENT ON COLUMN crm.quote_status_history.changed_by IS
+    'The role that made the move (the current user of the statement).';
+COMMENT ON COLUMN crm.quote_status_history.time_in_from_stage IS
+    'How long the quote spent in from_stage; NULL for the first row.';
+COMMENT ON COLUMN crm.quote_status_history.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.quote_status_history.updated_at IS
+    'When the row last changed; the engine writes history rows once, so normally created_at.';
 
 -- What a sent quote must keep, and what each move needs.
 CREATE FUNCTION crm.quote_guard() RETURNS trigger

@@ -58,6 +58,17 @@ COMMENT ON COLUMN crm.sales_order.gross_total IS
     'net_total + tax_total (kept by triggers; cannot be written otherwise): what its paid invoices must cover to complete it.';
 COMMENT ON COLUMN crm.sales_order.delivered_at IS 'When the goods or course access were delivered; required to enter delivered.';
 COMMENT ON COLUMN crm.sales_order.cancel_reason IS 'Why the order was cancelled; required to cancel.';
+COMMENT ON COLUMN crm.sales_order.id IS
+    'Identity of the order, assigned by the database; crm.accept_quote returns it.';
+COMMENT ON COLUMN crm.sales_order.currency IS
+    'Currency of every amount on the order and its lines (ISO 4217); the quote''s.';
+COMMENT ON COLUMN crm.sales_order.owner IS
+    'The role responsible for the order (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.sales_order.attributes IS
+    'The user''s own fields for the order, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.sales_order.created_at IS 'When the order was inserted (now() unless given).';
+COMMENT ON COLUMN crm.sales_order.updated_at IS
+    'When the order last changed (set by the transition engine, on every UPDATE).';
 
 CREATE TABLE crm.sales_order_item (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -99,6 +110,13 @@ COMMENT ON COLUMN crm.sales_order_item.tax_rate IS 'Tax as a fraction of the net
 COMMENT ON COLUMN crm.sales_order_item.net_amount IS 'quantity × unit_price × (1 − discount), rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.sales_order_item.tax_amount IS 'net_amount × tax_rate, rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.sales_order_item.gross_amount IS 'net_amount + tax_amount.';
+COMMENT ON COLUMN crm.sales_order_item.id IS 'Identity of the line, assigned by the database.';
+COMMENT ON COLUMN crm.sales_order_item.sales_order_id IS
+    'The order (crm.sales_order.id); lines are deleted with it.';
+COMMENT ON COLUMN crm.sales_order_item.product_id IS 'The product ordered (crm.product.id).';
+COMMENT ON COLUMN crm.sales_order_item.created_at IS 'When the line was inserted (now() unless given).';
+COMMENT ON COLUMN crm.sales_order_item.updated_at IS
+    'When the line last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.sales_order_status_history (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -117,6 +135,23 @@ SELECT pg_catalog.pg_extension_config_dump('crm.sales_order_status_history_id_se
 CREATE INDEX sales_order_status_history_order_idx ON crm.sales_order_status_history (sales_order_id, changed_at);
 COMMENT ON TABLE crm.sales_order_status_history IS
     'One row per status a sales order entered, written by the engine.';
+COMMENT ON COLUMN crm.sales_order_status_history.id IS
+    'Identity of the history row, assigned by the database.';
+COMMENT ON COLUMN crm.sales_order_status_history.sales_order_id IS
+    'The order that moved (crm.sales_order.id).';
+COMMENT ON COLUMN crm.sales_order_status_history.pipeline_id IS
+    'The pipeline whose rules allowed the move (crm.pipeline.id): the ''sales_order'' workflow.';
+COMMENT ON COLUMN crm.sales_order_status_history.from_stage IS
+    'The status left; NULL for the row written when the order was inserted.';
+COMMENT ON COLUMN crm.sales_order_status_history.to_stage IS 'The status entered.';
+COMMENT ON COLUMN crm.sales_order_status_history.changed_at IS 'When the order entered to_stage.';
+COMMENT ON COLUMN crm.sales_order_status_history.changed_by IS
+    'The role that made the move (the current user of the statement).';
+COMMENT ON COLUMN crm.sales_order_status_history.time_in_from_stage IS
+    'How long the order spent in from_stage; NULL for the first row.';
+COMMENT ON COLUMN crm.sales_order_status_history.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.sales_order_status_history.updated_at IS
+    'When the row last changed; the engine writes history rows once, so normally created_at.';
 
 -- True when the order's paid invoices cover its gross total: what it takes
 -- to complete it (an order of 0 is covered by nothing).

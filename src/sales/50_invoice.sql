@@ -44,6 +44,14 @@ CREATE TRIGGER invoice_number_counter_set_updated_at BEFORE UPDATE ON crm.invoic
     FOR EACH ROW EXECUTE FUNCTION crm.set_updated_at();
 COMMENT ON TABLE crm.invoice_number_counter IS
     'Last invoice number used per year; locked and incremented by the transaction issuing an invoice.';
+COMMENT ON COLUMN crm.invoice_number_counter.id IS 'Identity of the row, assigned by the database.';
+COMMENT ON COLUMN crm.invoice_number_counter.year IS
+    'The calendar year the numbers belong to (INV-<year>-...), in the company''s time zone.';
+COMMENT ON COLUMN crm.invoice_number_counter.last_number IS
+    'The last number issued in year, 0..999999: the next invoice issued that year gets last_number + 1.';
+COMMENT ON COLUMN crm.invoice_number_counter.created_at IS 'When the row was inserted (now() unless given).';
+COMMENT ON COLUMN crm.invoice_number_counter.updated_at IS
+    'When the row last changed (set by crm.set_updated_at, each time a number is taken).';
 
 CREATE TABLE crm.invoice (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -104,6 +112,17 @@ COMMENT ON COLUMN crm.invoice.tax_total IS 'Sum of the lines'' tax amounts (kept
 COMMENT ON COLUMN crm.invoice.gross_total IS 'net_total + tax_total: the amount due (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.invoice.amount_paid IS 'Sum of its payments (kept by triggers; cannot be written otherwise).';
 COMMENT ON COLUMN crm.invoice.void_reason IS 'Why it was voided; required to void.';
+COMMENT ON COLUMN crm.invoice.id IS
+    'Identity of the invoice, assigned by the database; crm.issue_invoice returns it (customers see number).';
+COMMENT ON COLUMN crm.invoice.currency IS
+    'Currency of every amount on the invoice, its lines and its payments (ISO 4217); the order''s.';
+COMMENT ON COLUMN crm.invoice.owner IS
+    'The role responsible for the invoice (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.invoice.attributes IS
+    'The user''s own fields for the invoice, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.invoice.created_at IS 'When the invoice was inserted (now() unless given).';
+COMMENT ON COLUMN crm.invoice.updated_at IS
+    'When the invoice last changed (set by the transition engine, on every UPDATE).';
 
 CREATE TABLE crm.invoice_line (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -145,6 +164,13 @@ COMMENT ON COLUMN crm.invoice_line.tax_rate IS 'Tax as a fraction of the net amo
 COMMENT ON COLUMN crm.invoice_line.net_amount IS 'quantity × unit_price × (1 − discount), rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.invoice_line.tax_amount IS 'net_amount × tax_rate, rounded to the currency''s minor unit.';
 COMMENT ON COLUMN crm.invoice_line.gross_amount IS 'net_amount + tax_amount.';
+COMMENT ON COLUMN crm.invoice_line.id IS 'Identity of the line, assigned by the database.';
+COMMENT ON COLUMN crm.invoice_line.invoice_id IS
+    'The invoice (crm.invoice.id); lines are deleted with a draft.';
+COMMENT ON COLUMN crm.invoice_line.product_id IS 'The product billed (crm.product.id).';
+COMMENT ON COLUMN crm.invoice_line.created_at IS 'When the line was inserted (now() unless given).';
+COMMENT ON COLUMN crm.invoice_line.updated_at IS
+    'When the line last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE TABLE crm.invoice_status_history (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -162,6 +188,21 @@ SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.invoice_status_history_id_seq', '');
 CREATE INDEX invoice_status_history_invoice_idx ON crm.invoice_status_history (invoice_id, changed_at);
 COMMENT ON TABLE crm.invoice_status_history IS 'One row per status an invoice entered, written by the engine.';
+COMMENT ON COLUMN crm.invoice_status_history.id IS 'Identity of the history row, assigned by the database.';
+COMMENT ON COLUMN crm.invoice_status_history.invoice_id IS 'The invoice that moved (crm.invoice.id).';
+COMMENT ON COLUMN crm.invoice_status_history.pipeline_id IS
+    'The pipeline whose rules allowed the move (crm.pipeline.id): the ''invoice'' workflow.';
+COMMENT ON COLUMN crm.invoice_status_history.from_stage IS
+    'The status left; NULL for the row written when the invoice was inserted.';
+COMMENT ON COLUMN crm.invoice_status_history.to_stage IS 'The status entered.';
+COMMENT ON COLUMN crm.invoice_status_history.changed_at IS 'When the invoice entered to_stage.';
+COMMENT ON COLUMN crm.invoice_status_history.changed_by IS
+    'The role that made the move (the current user of the statement).';
+COMMENT ON COLUMN crm.invoice_status_history.time_in_from_stage IS
+    'How long the invoice spent in from_stage; NULL for the first row.';
+COMMENT ON COLUMN crm.invoice_status_history.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.invoice_status_history.updated_at IS
+    'When the row last changed; the engine writes history rows once, so normally created_at.';
 
 -- The next number of the current year, with the issue date it belongs to.
 -- Only invoice_guard calls it, inside the issuing transaction.

@@ -39,6 +39,17 @@ COMMENT ON COLUMN crm.payment.currency IS 'The invoice''s currency (filled in wh
 COMMENT ON COLUMN crm.payment.paid_at IS 'When the money was received.';
 COMMENT ON COLUMN crm.payment.method IS 'How it was paid: bank transfer, Alipay, card, ... (free text).';
 COMMENT ON COLUMN crm.payment.reference IS 'The bank or payment provider''s reference.';
+COMMENT ON COLUMN crm.payment.id IS
+    'Identity of the payment, assigned by the database; crm.record_payment returns it.';
+COMMENT ON COLUMN crm.payment.invoice_id IS
+    'The invoice paid (crm.invoice.id); an invoice with payments cannot be deleted.';
+COMMENT ON COLUMN crm.payment.owner IS
+    'The role responsible for the payment (its salesperson); the inserting role unless given.';
+COMMENT ON COLUMN crm.payment.attributes IS
+    'The user''s own fields for the payment, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.payment.created_at IS 'When the payment was inserted (now() unless given).';
+COMMENT ON COLUMN crm.payment.updated_at IS
+    'When the payment last changed (set by crm.set_updated_at, on every UPDATE).';
 
 CREATE FUNCTION crm.payment_check() RETURNS trigger
 LANGUAGE plpgsql

@@ -38,6 +38,11 @@ COMMENT ON COLUMN crm.ticket_sla_policy.response_within IS 'Time from creation t
 COMMENT ON COLUMN crm.ticket_sla_policy.resolve_within IS 'Time from creation to resolution.';
 COMMENT ON COLUMN crm.ticket_sla_policy.at_risk_share IS
     'A target is at risk when less than this share of its time is left (0.25: the last quarter).';
+COMMENT ON COLUMN crm.ticket_sla_policy.id IS
+    'Identity of the policy, assigned by the database (tickets refer to it by priority).';
+COMMENT ON COLUMN crm.ticket_sla_policy.created_at IS 'When the policy was inserted (now() unless given).';
+COMMENT ON COLUMN crm.ticket_sla_policy.updated_at IS
+    'When the policy last changed (set by crm.set_updated_at, on every UPDATE).';
 
 INSERT INTO crm.ticket_sla_policy (priority, rank, response_within, resolve_within) VALUES
     ('urgent', 1, '1 hour', '8 hours'),
@@ -87,6 +92,17 @@ COMMENT ON COLUMN crm.ticket.response_due_at IS 'created_at + the priority''s re
 COMMENT ON COLUMN crm.ticket.resolve_due_at IS 'created_at + the priority''s resolve_within.';
 COMMENT ON COLUMN crm.ticket.responded_at IS 'When it first left open.';
 COMMENT ON COLUMN crm.ticket.resolved_at IS 'When it was resolved; cleared when reopened.';
+COMMENT ON COLUMN crm.ticket.id IS 'Identity of the ticket, assigned by the database.';
+COMMENT ON COLUMN crm.ticket.subject IS 'One-line summary of the problem (not blank).';
+COMMENT ON COLUMN crm.ticket.description IS 'What the customer reported, free text.';
+COMMENT ON COLUMN crm.ticket.account_id IS 'The customer company (crm.account.id), if any.';
+COMMENT ON COLUMN crm.ticket.contact_id IS 'The person who reported it (crm.contact.id), if any.';
+COMMENT ON COLUMN crm.ticket.owner IS 'The role handling the ticket; the inserting role unless given.';
+COMMENT ON COLUMN crm.ticket.attributes IS
+    'The user''s own fields for the ticket, as a JSON object; crm does not read them.';
+COMMENT ON COLUMN crm.ticket.created_at IS 'When the ticket was inserted (now() unless given).';
+COMMENT ON COLUMN crm.ticket.updated_at IS
+    'When the ticket last changed (set by the transition engine, on every UPDATE).';
 
 CREATE TABLE crm.ticket_status_history (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -104,6 +120,21 @@ SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.ticket_status_history_id_seq', '');
 CREATE INDEX ticket_status_history_ticket_idx ON crm.ticket_status_history (ticket_id, changed_at);
 COMMENT ON TABLE crm.ticket_status_history IS 'One row per status a ticket entered, written by the engine.';
+COMMENT ON COLUMN crm.ticket_status_history.id IS 'Identity of the history row, assigned by the database.';
+COMMENT ON COLUMN crm.ticket_status_history.ticket_id IS 'The ticket that moved (crm.ticket.id).';
+COMMENT ON COLUMN crm.ticket_status_history.pipeline_id IS
+    'The pipeline whose rules allowed the move (crm.pipeline.id): the ''ticket'' workflow.';
+COMMENT ON COLUMN crm.ticket_status_history.from_stage IS
+    'The status left; NULL for the row written when the ticket was inserted.';
+COMMENT ON COLUMN crm.ticket_status_history.to_stage IS 'The status entered.';
+COMMENT ON COLUMN crm.ticket_status_history.changed_at IS 'When the ticket entered to_stage.';
+COMMENT ON COLUMN crm.ticket_status_history.changed_by IS
+    'The role that made the move (the current user of the statement).';
+COMMENT ON COLUMN crm.ticket_status_history.time_in_from_stage IS
+    'How long the ticket spent in from_stage; NULL for the first row.';
+COMMENT ON COLUMN crm.ticket_status_history.created_at IS 'When the row was written.';
+COMMENT ON COLUMN crm.ticket_status_history.updated_at IS
+    'When the row last changed; the engine writes history rows once, so normally created_at.';
 
 -- Due times from the priority; response and resolution stamps from moves.
 -- Runs after the engine (enforce < sla), so status_entered_at is the move's time.

@@ -18,7 +18,7 @@
 --   move_or_delete  the same, except that a row which would duplicate one
 --                   the kept row already has (a unique key with the
 --                   reference in it) is deleted: the kept row's stands.
--- erasure, when a person is erased (§13):
+-- erasure, when a person is erased (crm.erase_person):
 --   anonymise  the row stays with its personal columns overwritten;
 --   delete     the person's rows are deleted;
 --   clear      the rows stay, their personal columns emptied;

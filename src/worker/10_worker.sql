@@ -18,6 +18,14 @@ GRANT EXECUTE ON FUNCTION crm._worker_duties() TO crm_reader;
 COMMENT ON FUNCTION crm._worker_duties() IS
     'What the crm worker reports for each of its duties in shared memory; read it through crm.worker_duties.';
 
+CREATE FUNCTION crm._worker_hold_reason() RETURNS text
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'crm_worker_hold_reason';
+REVOKE EXECUTE ON FUNCTION crm._worker_hold_reason() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm._worker_hold_reason() TO crm_reader;
+COMMENT ON FUNCTION crm._worker_hold_reason() IS
+    'Why the running crm worker holds delivery (after a restore to a point in time, until crm.resume_delivery()); NULL when it does not. Read it through crm.worker_status.';
+
 CREATE VIEW crm.worker_duties AS
 SELECT d.duty, d.sql_function, d.state, d.last_run_at, d.next_run_at, d.backlog, d.in_progress,
        d.done, d.failed, d.retried, d.errors, d.last_error, d.last_error_at, d.worker_pid
@@ -29,7 +37,7 @@ COMMENT ON COLUMN crm.worker_duties.duty IS 'Name of the duty.';
 COMMENT ON COLUMN crm.worker_duties.sql_function IS
     'For a duty that is a SQL function: the function the worker calls with its batch size; NULL for a duty written in C.';
 COMMENT ON COLUMN crm.worker_duties.state IS
-    'What the duty is doing: idle, more pending, sending, absent (its function or crm is not installed), waiting for extension, waiting for a lock, error (see last_error), starting; while the worker is not running: not started, stopped, or not loaded (crm is not in shared_preload_libraries).';
+    'What the duty is doing: idle, more pending, sending, held (it delivers mail, and delivery is held: crm.worker_status.hold_reason), absent (its function or crm is not installed), waiting for extension, waiting for a lock, error (see last_error), starting; while the worker is not running: not started, stopped, or not loaded (crm is not in shared_preload_libraries).';
 COMMENT ON COLUMN crm.worker_duties.last_run_at IS 'When the duty''s latest transaction began.';
 COMMENT ON COLUMN crm.worker_duties.next_run_at IS 'When the worker runs the duty next, unless a commit wakes it sooner.';
 COMMENT ON COLUMN crm.worker_duties.backlog IS

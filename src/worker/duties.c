@@ -5,18 +5,23 @@
  *	  several are due at once.
  *
  * To add a duty, add a line: CRM_SQL_DUTY(name, function, max) for a SQL
- * function crm.<function>(max integer) RETURNS integer, or a C duty's
- * {name, run, start, reload, wait} from the feature's header.
+ * function crm.<function>(max integer) RETURNS integer
+ * (CRM_SQL_DELIVERY_DUTY when it queues mail, so a delivery hold holds it),
+ * or a C duty's {name, run, start, reload, wait, NULL, 0, delivers} from
+ * the feature's header.
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
 
 #include "mail/delivery.h"
+#include "ops/restore_hold.h"
 #include "worker/duty.h"
 
 const CrmDuty crm_duties[] = {
+	/* holds delivery after a restore to a point in time (src/ops); first, so it decides before mail runs */
+	{"restore hold", crm_restore_hold_run, crm_restore_hold_start, NULL, NULL, NULL, 0, false},
 	/* outbox -> SMTP/HTTP/files (src/mail/delivery.c) */
-	{"mail", crm_mail_duty_run, crm_mail_duty_start, crm_mail_duty_reload, crm_mail_duty_wait},
+	{"mail", crm_mail_duty_run, crm_mail_duty_start, crm_mail_duty_reload, crm_mail_duty_wait, NULL, 0, true},
 	/* segments whose refresh_interval has elapsed, one per transaction (src/marketing) */
 	CRM_SQL_DUTY("segments", "refresh_due_segments", 1),
 	/* the audit log's hash chain (src/security) */

@@ -17,8 +17,8 @@
 #include <limits.h>
 
 #include "access/xact.h"
-#include "executor/spi.h"
 #include "pgstat.h"
+#include "spi_util.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
@@ -33,6 +33,8 @@ static const CrmDuty *current = NULL;	/* the running duty */
 static CrmDutyShared *current_slot = NULL;	/* and its slot, if any */
 static bool states_changed = true;	/* a duty's state, since last asked */
 static TimestampTz run_again_at = DT_NOEND;	/* what the running duty asked for */
+static bool held = false;		/* delivery is held (crm_worker_hold) */
+static bool hold_lifted = false;	/* released since the loop last asked */
 
 /*
  * crm_duty_define_settings: crm.poll_interval and crm.duty_timeout, in
@@ -91,8 +93,7 @@ crm_duty_begin(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	crm_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (crm_duty_timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, crm_duty_timeout_ms);
@@ -198,6 +199,47 @@ crm_duty_note_error(const char *error)
 		current_slot->last_error_at = GetCurrentTimestamp();
 		SpinLockRelease(&current_slot->mutex);
 	}
+}
+
+/*
+ * crm_worker_hold: hold delivery (the duties marked "delivers"), saying
+ * why in crm.worker_status.  Only in the worker.
+ */
+void
+crm_worker_hold(const char *reason)
+{
+	held = true;
+	SpinLockAcquire(&crm_worker_shared->mutex);
+	strlcpy(crm_worker_shared->hold_reason, reason, sizeof(crm_worker_shared->hold_reason));
+	SpinLockRelease(&crm_worker_shared->mutex);
+}
+
+/* crm_worker_release: delivery goes on; the held duties run at once. */
+void
+crm_worker_release(void)
+{
+	if (held)
+		hold_lifted = true;
+	held = false;
+	SpinLockAcquire(&crm_worker_shared->mutex);
+	crm_worker_shared->hold_reason[0] = '\0';
+	SpinLockRelease(&crm_worker_shared->mutex);
+}
+
+bool
+crm_worker_held(void)
+{
+	return held;
+}
+
+/* crm_worker_hold_lifted: whether the hold was released since the last call. */
+bool
+crm_worker_hold_lifted(void)
+{
+	bool		lifted = hold_lifted;
+
+	hold_lifted = false;
+	return lifted;
 }
 
 /*

@@ -45,6 +45,13 @@
  * to crm.poll_interval) while the other duties go on.  Work stays bounded
  * by each duty's batch (max for SQL duties).
  *
+ * Delivery hold.  A duty that sends mail or queues it (mail delivery,
+ * journey steps, campaigns) is marked "delivers".  While the worker holds
+ * delivery -- after a restore to a point in time, until an operator calls
+ * crm.resume_delivery() (src/ops/restore_hold.c calls crm_worker_hold and
+ * crm_worker_release) -- the loop does not run those duties: they show
+ * "held", and crm.worker_status says why.  The other duties go on.
+ *
  * Wake-on-commit.  crm_worker_wake_at_commit(duty) (src/worker/wake.c)
  * makes a duty due as soon as the calling transaction commits (the mail
  * outbox's trigger uses it); otherwise each duty runs when it asked to,
@@ -79,11 +86,15 @@ struct CrmDuty
 	void		(*wait) (long timeout_ms);	/* optional, see above */
 	const char *sql_function;	/* SQL duty: crm.<sql_function>(max integer) */
 	int			sql_max;		/* SQL duty: its max argument */
+	bool		delivers;		/* sends or queues mail: held with delivery */
 };
 
 /* A SQL duty: name, function in schema crm, items per transaction. */
 #define CRM_SQL_DUTY(name, function, max) \
-	{(name), crm_sql_duty_run, NULL, NULL, NULL, (function), (max)}
+	{(name), crm_sql_duty_run, NULL, NULL, NULL, (function), (max), false}
+/* The same, for a duty that queues mail (journey steps, campaigns). */
+#define CRM_SQL_DELIVERY_DUTY(name, function, max) \
+	{(name), crm_sql_duty_run, NULL, NULL, NULL, (function), (max), true}
 
 /* The table of duties (duties.c) and the runner of SQL duties (sql_duty.c). */
 #define CRM_MAX_DUTIES 64
@@ -132,6 +143,7 @@ typedef struct CrmWorkerShared
 	Oid			database_id;
 	TimestampTz started_at;
 	char		state[48];		/* not started, starting, running, standby, stopped */
+	char		hold_reason[256];	/* why delivery is held; "" when it is not */
 	CrmDutyShared duties[FLEXIBLE_ARRAY_MEMBER];
 } CrmWorkerShared;
 
@@ -152,10 +164,19 @@ extern void crm_duty_note_error(const char *error);
 extern void crm_duty_run_again_at(TimestampTz t);	/* run again by t (earliest wins) */
 extern TimestampTz crm_duty_run_again_requested(void);
 
+/*
+ * The delivery hold (duty.c): while held, the loop runs no duty marked
+ * "delivers".  Called by the duty that decides (src/ops/restore_hold.c).
+ */
+extern void crm_worker_hold(const char *reason);
+extern void crm_worker_release(void);
+extern bool crm_worker_held(void);
+
 /* The loop's side of the services (duty.c). */
 extern void crm_duty_define_settings(void);
 extern void crm_duty_enter(const CrmDuty *duty, CrmDutyShared *slot);
 extern bool crm_duty_states_changed(void);
+extern bool crm_worker_hold_lifted(void);
 extern void crm_worker_report_activity(BackendState state, const char *text);
 
 /* Wake-on-commit (wake.c). */

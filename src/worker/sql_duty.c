@@ -56,15 +56,20 @@ crm_sql_duty_run(const CrmDuty *duty, bool woken)
 	{
 		Oid			save_user;
 		int			save_sec;
-		Oid			argtypes[1] = {INT4OID};
-		Datum		args[1] = {Int32GetDatum(duty->sql_max)};
+		enum
+		{
+			DUTY_MAX,			/* $1: the most rows one batch may do */
+			DUTY_NARGS
+		};
+		Oid			argtypes[DUTY_NARGS] = {[DUTY_MAX] = INT4OID};
+		Datum		args[DUTY_NARGS] = {[DUTY_MAX] = Int32GetDatum(duty->sql_max)};
 		bool		isnull;
 		char	   *sql = psprintf("SELECT %s.%s($1)", quote_identifier(CRM_SCHEMA),
 								   quote_identifier(duty->sql_function));
 
 		GetUserIdAndSecContext(&save_user, &save_sec);
 		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_with_args(sql, DUTY_NARGS, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not run %s", sql);
 		done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -13,7 +13,9 @@
  *	   transactions with crm.duty_timeout as the budget.  An error aborts
  *	   that duty's transaction only: it is logged as a WARNING, shown as the
  *	   duty's last error, and the duty is retried after a backoff (1 s,
- *	   doubling, at most crm.poll_interval);
+ *	   doubling, at most crm.poll_interval).  While delivery is held (duty.h),
+ *	   the duties that deliver are not run but shown "held", and they are
+ *	   due at once when the hold is lifted;
  *	4. wait for the earliest duty's next run (at most crm.poll_interval):
  *	   on the latch (a commit's wake-up, a signal) and postmaster death, or
  *	   in the wait hook of the duty that owns I/O (mail: libcurl's sockets
@@ -57,6 +59,7 @@ static void announce_start(void);
 static void announce_exit(int code, Datum arg);
 static void set_worker_state(const char *state);
 static TimestampTz run_duty(int i, bool woken);
+static void show_held(int i);
 static void pin_search_path(void);
 static void wait_for(long timeout_ms);
 static void report_idle(void);
@@ -161,11 +164,23 @@ crm_worker_main(Datum main_arg)
 
 			if (woken[i] || next_at[i] <= now)
 			{
+				if (crm_duties[i].delivers && crm_worker_held())
+				{
+					show_held(i);
+					next_at[i] = DT_NOEND;
+					continue;
+				}
 				next_at[i] = run_duty(i, woken[i]);
 				MemoryContextSwitchTo(loop_cxt);
 			}
 		}
 		first_duty = (first_duty + 1) % crm_duty_count;
+		if (crm_worker_hold_lifted())
+		{
+			for (int i = 0; i < crm_duty_count; i++)
+				if (crm_duties[i].delivers)
+					next_at[i] = 0;
+		}
 		report_idle();
 
 		/* Sleep until the earliest duty is due. */
@@ -236,6 +251,22 @@ run_duty(int i, bool woken)
 }
 
 /*
+ * show_held: duty i is not run while delivery is held; it says so.
+ */
+static void
+show_held(int i)
+{
+	CrmDutyShared *slot = &crm_worker_shared->duties[i];
+
+	crm_duty_enter(&crm_duties[i], slot);
+	crm_duty_set_state("held");
+	crm_duty_enter(NULL, NULL);
+	SpinLockAcquire(&slot->mutex);
+	slot->next_run_at = 0;
+	SpinLockRelease(&slot->mutex);
+}
+
+/*
  * pin_search_path: every duty starts under search_path pg_catalog, pg_temp,
  * whatever the role's or database's settings say and whatever an earlier
  * duty's SQL set (the duties' own queries are schema-qualified besides).
@@ -282,6 +313,7 @@ announce_start(void)
 	crm_worker_shared->database_id = MyDatabaseId;
 	crm_worker_shared->started_at = now;
 	strlcpy(crm_worker_shared->state, "starting", sizeof(crm_worker_shared->state));
+	crm_worker_shared->hold_reason[0] = '\0';
 	SpinLockRelease(&crm_worker_shared->mutex);
 	for (int i = 0; i < crm_duty_count; i++)
 	{

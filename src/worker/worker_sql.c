@@ -2,7 +2,8 @@
  * worker_sql.c
  *	  crm._worker_duties(): what the crm worker and each of its duties
  *	  report in shared memory, one row per duty of the table of duties, the
- *	  source of the crm.worker_duties view.
+ *	  source of the crm.worker_duties view; crm._worker_hold_reason(): why
+ *	  the running worker holds delivery (crm.worker_status.hold_reason).
  *-------------------------------------------------------------------------
  */
 #include "crm.h"
@@ -14,6 +15,7 @@
 #include "worker/duty.h"
 
 PG_FUNCTION_INFO_V1(crm_worker_duties);
+PG_FUNCTION_INFO_V1(crm_worker_hold_reason);
 
 #define DUTY_COLUMNS 14
 
@@ -90,4 +92,25 @@ crm_worker_duties(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * crm_worker_hold_reason: why the running worker holds delivery (duty.h),
+ * or NULL when it does not, or is not running.
+ */
+Datum
+crm_worker_hold_reason(PG_FUNCTION_ARGS)
+{
+	char		reason[sizeof(((CrmWorkerShared *) NULL)->hold_reason)];
+	pid_t		pid;
+
+	if (crm_worker_shared == NULL)
+		PG_RETURN_NULL();
+	SpinLockAcquire(&crm_worker_shared->mutex);
+	pid = crm_worker_shared->pid;
+	memcpy(reason, crm_worker_shared->hold_reason, sizeof(reason));
+	SpinLockRelease(&crm_worker_shared->mutex);
+	if (pid == 0 || reason[0] == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(reason));
 }

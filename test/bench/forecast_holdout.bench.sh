@@ -9,17 +9,8 @@
 # opinion on the combination rule chosen on M1; not a test: it only prints.
 set -euo pipefail
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-holdout.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55437} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib.sh"
+bench_cluster holdout 55437
 
 echo "R: ets, auto.arima and thetaf on the training parts..."
 Rscript - "$dir" <<'R' 2>/dev/null

@@ -12,18 +12,8 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 data=$CRM_SRC/test/forecast/data
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-m1.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55436} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster m1 55436
 
 q <<SQL
 CREATE EXTENSION crm;

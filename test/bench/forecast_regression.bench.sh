@@ -18,21 +18,10 @@ ROUNDS=${ROUNDS:-5}
 ROWS=${ROWS:-10000000}
 LOGIT_ROWS=${LOGIT_ROWS:-100000}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-regression.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '1GB'
-max_wal_size = '4GB'
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster regression 55434 \
+	"shared_buffers = '1GB'" \
+	"max_wal_size = '4GB'"
 
 echo "loading $ROWS rows (y, x float8)..."
 q <<SQL

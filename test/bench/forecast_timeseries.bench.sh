@@ -16,19 +16,9 @@ SERIES=${SERIES:-1000}
 ROUNDS=${ROUNDS:-3}
 PYTHON=/usr/bin/python3
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-forecast.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '256MB'
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster forecast 55434 \
+	"shared_buffers = '256MB'"
 
 # The series: monthly revenue-like data, trend + yearly season + noise, fixed seed.
 "$PYTHON" - "$SERIES" "$dir/series.csv" <<'PY'

@@ -22,27 +22,18 @@ MESSAGES=${MESSAGES:-20000}
 IN_FLIGHT=${IN_FLIGHT:-32}
 SINK=${SINK:-/usr/sbin/smtp-sink}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-mail.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-sink_port=${SINK_PORT:-$((PGPORT + 1000))}
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '256MB'
-max_wal_size = '4GB'
-shared_preload_libraries = 'crm'
-crm.mail_transport = 'smtp'
-crm.smtp_url = 'smtp://127.0.0.1:$sink_port'
-crm.smtp_starttls = 'off'
-crm.max_in_flight = $IN_FLIGHT
-EOF
+. "$(dirname "$0")/lib.sh"
+sink_port=${SINK_PORT:-$((${PGPORT:-55434} + 1000))}
+bench_cluster mail 55434 \
+	"shared_buffers = '256MB'" \
+	"max_wal_size = '4GB'" \
+	"shared_preload_libraries = 'crm'" \
+	"crm.mail_transport = 'smtp'" \
+	"crm.smtp_url = 'smtp://127.0.0.1:$sink_port'" \
+	"crm.smtp_starttls = 'off'" \
+	"crm.max_in_flight = $IN_FLIGHT"
 "$SINK" -c "127.0.0.1:$sink_port" 1024 >"$dir/sink.out" 2>&1 &
-sink_pid=$!
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; kill $sink_pid 2>/dev/null; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+bench_at_exit "kill $! 2>/dev/null"
 
 q -c "SET client_min_messages = warning; CREATE EXTENSION crm;"
 worker=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'crm worker'")

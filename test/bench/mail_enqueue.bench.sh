@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/bench/mail_enqueue.bench.sh: cost of queuing one email (issue 3 (a)).
+# test/bench/mail_enqueue.bench.sh: cost of queuing one email.
 #
 # Single-row enqueue with pgbench, side by side in one cluster and one run:
 #   insert        plain INSERT into bench.outbox, a copy of crm.email_outbox
@@ -23,22 +23,12 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 MIXED_ROUNDS=${MIXED_ROUNDS:-5}
 CLIENTS=${CLIENTS:-2}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-mail-enqueue.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '512MB'
-max_wal_size = '4GB'
-checkpoint_timeout = '30min'
-synchronous_commit = off
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster mail-enqueue 55434 \
+	"shared_buffers = '512MB'" \
+	"max_wal_size = '4GB'" \
+	"checkpoint_timeout = '30min'" \
+	"synchronous_commit = off"
 
 q <<'SQL'
 SET client_min_messages = warning;
@@ -74,7 +64,6 @@ SELECT crm.send_template('bench', 'user' || :n || '@example.com', jsonb_build_ob
 EOF
 
 variants="insert send_email send_email_key send_template"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 declare -A tps ratio this_round
 for round in $(seq "$ROUNDS"); do

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/bench/marketing.bench.sh: the audience layer's three costs (issue 10),
+# test/bench/marketing.bench.sh: the audience layer's three costs,
 # each measured side by side in one cluster and one run:
 #
 #   (a) crm.association_rules over 1,000,000 baskets of ~4 items drawn from
@@ -29,23 +29,12 @@ CLIENTS=${CLIENTS:-2}
 BASKETS=${BASKETS:-1000000}
 CONTACTS=${CONTACTS:-1000000}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-marketing.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55439} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '512MB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-synchronous_commit = off
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster marketing 55439 \
+	"shared_buffers = '512MB'" \
+	"max_wal_size = '8GB'" \
+	"checkpoint_timeout = '30min'" \
+	"synchronous_commit = off"
 # ms SQL...: run the statements in one session, print the last one's milliseconds
 ms() {
 	local sql=$1

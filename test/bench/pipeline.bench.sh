@@ -20,22 +20,12 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 DEALS=${DEALS:-1000000}
 BULK=${BULK:-200000}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-pipeline.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55433} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '1GB'
-max_wal_size = '4GB'
-checkpoint_timeout = '30min'
-synchronous_commit = off
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster pipeline 55433 \
+	"shared_buffers = '1GB'" \
+	"max_wal_size = '4GB'" \
+	"checkpoint_timeout = '30min'" \
+	"synchronous_commit = off"
 
 echo "loading $DEALS deals into three tables..."
 q <<SQL
@@ -126,7 +116,6 @@ table_for() {
 }
 next_stage="CASE stage WHEN 'a' THEN 'b' WHEN 'b' THEN 'c' ELSE 'a' END"
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 declare -A tps bulk
 for round in $(seq "$ROUNDS"); do

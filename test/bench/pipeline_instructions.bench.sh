@@ -18,19 +18,10 @@
 set -euo pipefail
 ROWS=${ROWS:-20000}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-instructions.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOC
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '256MB'
-synchronous_commit = off
-autovacuum = off
-EOC
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib.sh"
+bench_cluster instructions 55434 \
+	"shared_buffers = '256MB'" \
+	"synchronous_commit = off"
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION crm;

@@ -15,21 +15,11 @@ CONTACTS=${CONTACTS:-100000}
 NAIVE_CONTACTS=${NAIVE_CONTACTS:-10000}
 RUNS=${RUNS:-3}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-quality.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55436} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '256MB'
-work_mem = '64MB'
-max_wal_size = '4GB'
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster quality 55436 \
+	"shared_buffers = '256MB'" \
+	"work_mem = '64MB'" \
+	"max_wal_size = '4GB'"
 
 load() {	# load DB CONTACTS
 	q -c "CREATE DATABASE $1"
@@ -51,8 +41,6 @@ SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3)
        || ' ' || (SELECT count(*) FROM found);
 SQL
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "loading $CONTACTS contacts (2% planted duplicates)..."
 load big "$CONTACTS"

@@ -20,21 +20,11 @@ PAIRS=${PAIRS:-9}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ORDERS=${ORDERS:-60000}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-sales.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55434} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '512MB'
-max_wal_size = '4GB'
-checkpoint_timeout = '30min'
-autovacuum = off
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster sales 55434 \
+	"shared_buffers = '512MB'" \
+	"max_wal_size = '4GB'" \
+	"checkpoint_timeout = '30min'"
 
 echo "loading $ORDERS confirmed orders of two lines..."
 q <<SQL
@@ -83,7 +73,6 @@ CHECKPOINT;
 SQL
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 run() {	# run VARIANT SYNC: issue invoices for SECONDS_PER_RUN, print the tps
 	local variant=$1 sync=$2 t check

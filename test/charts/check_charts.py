@@ -1,5 +1,5 @@
 """test/charts/check_charts.py: independent checks of crm's SVG charts, for
-test/t/300_charts_report.pl.
+test/t/600_charts_report.pl.
 
   check_charts.py svg FILE...     every file holds one chart; each must parse
                                   with xml.etree as an SVG 1.1 document with a

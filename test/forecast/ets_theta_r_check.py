@@ -1,4 +1,4 @@
-"""crm.ets and crm.theta against R's forecast package (run by test/t/28_ets_theta_vs_r.pl).
+"""crm.ets and crm.theta against R's forecast package (run by test/t/280_ets_theta_vs_r.pl).
 
 The series are R's datasets (AirPassengers, co2, nottem, ...), read from R
 itself by test/forecast/ets_theta_reference.R, which also computes R's

@@ -1,4 +1,4 @@
-"""crm.best_model on the 617 monthly series of the M1 competition (run by test/t/29_m1_accuracy.pl).
+"""crm.best_model on the 617 monthly series of the M1 competition (run by test/t/290_m1_accuracy.pl).
 
 Every series' training part goes through crm.best_model(y, 12) and
 crm.forecast(model, 18) in one GROUP BY query; the 18 forecasts are scored
@@ -16,7 +16,7 @@ Prints the table crm vs R per method, then checks:
     machines), and are below R's ets, auto.arima and thetaf;
   - the ETS and Theta members score as R's ets and thetaf do (within 0.05
     sMAPE and 0.005 MASE: the same models and estimates, see
-    test/t/28_ets_theta_vs_r.pl).
+    test/t/280_ets_theta_vs_r.pl).
 """
 import csv
 import io

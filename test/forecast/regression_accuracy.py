@@ -14,15 +14,14 @@ A check passes when measured <= tolerance.  Data: statsmodels' macrodata and
 spector, scikit-learn's diabetes, and sets generated here with fixed seeds.
 """
 import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import statsmodels.api as sm
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LogisticRegression
+
+from checks import check, note, psql
 
 # Tolerances (relative unless stated), from the issue:
 OLS_TOL = 1e-8          # OLS coefficients, standard errors, r2
@@ -32,23 +31,6 @@ LOGIT_LL_TOL = 1e-6     # logit log-likelihood
 COMBINE_TOL = 1e-9      # parallel (combine path) against serial: the workers split 200,000 rows
                         # differently from run to run, and summing in another order moves the
                         # coefficients by up to ~2e-10 relative (seen once at 1.45e-10)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1"], input=sql,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit("psql failed")
-    return out.stdout
-
-
-def check(name, measured, tol):
-    print("CHECK\t%s\t%.3g\t%.3g" % (name, measured, tol))
-
-
-def note(text):
-    print("NOTE\t%s" % text)
 
 
 def rel(a, b):

@@ -14,10 +14,10 @@ grid units (many deals); quantiles are the smallest t with P(T <= t) >= q,
 as in crm.revenue_range.  All data come from fixed seeds.
 """
 import json
-import subprocess
-import sys
 
 import numpy as np
+
+from checks import check, note, psql
 
 LEVELS = (0.10, 0.50, 0.90)
 KEYS = ("p10", "p50", "p90")
@@ -25,23 +25,6 @@ EXACT_TOL = 1e-12           # exact method: relative, against the exact referenc
 APPROX_SD_TOL = 0.01        # approximation: |error| in standard deviations of T
 APPROX_LEVEL_TOL = 1e-3     # approximation: error of the level q, where P(T <= t) is flat
 MC_SD_TOL = 0.01            # approximation against 500,000 Monte Carlo draws
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1"], input=sql,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit("psql failed")
-    return out.stdout
-
-
-def check(name, measured, tol):
-    print("CHECK\t%s\t%.3g\t%.3g" % (name, measured, tol))
-
-
-def note(text):
-    print("NOTE\t%s" % text)
 
 
 def revenue_range(amounts, probs):

@@ -1,4 +1,4 @@
-"""crm.arima and crm.forecast against statsmodels 0.13.5 (run by test/t/25_timeseries_arima.pl).
+"""crm.arima and crm.forecast against statsmodels 0.13.5 (run by test/t/250_timeseries_arima.pl).
 
 Reference estimate: statsmodels ARIMA(np.diff(y, d), order=(p, 0, q)) with
 trend='c' when d = 0 (a mean: statsmodels puts the constant in a regression

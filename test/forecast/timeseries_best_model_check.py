@@ -1,4 +1,4 @@
-"""crm.best_model against statsmodels 0.13.5 (run by test/t/27_timeseries_best_model.pl).
+"""crm.best_model against statsmodels 0.13.5 (run by test/t/270_timeseries_best_model.pl).
 
 crm.best_model is the mean of three members: ETS (crm.ets's choice), Theta
 (crm.theta) and ARIMA -- for a seasonal series ARIMA(p, 1, q)(0, 1, 1)[m],

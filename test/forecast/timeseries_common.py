@@ -1,4 +1,4 @@
-"""Shared helpers of the time-series accuracy checks (test/t/25-27_*.pl).
+"""Shared helpers of the time-series accuracy checks (test/t/250-270_*.pl).
 
 The checks run as /usr/bin/python3 (Debian's statsmodels 0.13.5) against a
 cluster with crm installed, reached through psql with the PG* environment

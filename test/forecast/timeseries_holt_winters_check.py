@@ -1,4 +1,4 @@
-"""crm.holt_winters and crm.forecast against statsmodels 0.13.5 (run by test/t/26_timeseries_holt_winters.pl).
+"""crm.holt_winters and crm.forecast against statsmodels 0.13.5 (run by test/t/260_timeseries_holt_winters.pl).
 
 Fixed parameters -- crm.holt_winters(y, m, kind, alpha, beta, gamma) -- are
 compared with statsmodels' ExponentialSmoothing(trend='add', seasonal=kind)

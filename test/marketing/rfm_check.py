@@ -26,7 +26,7 @@ ORDERS = 3500
 
 
 def segment(r, f, m):
-    """The seeded crm.rfm_segment_map (product.md section 11)."""
+    """The seeded crm.rfm_segment_map (as src/marketing/30_customer_value.sql seeds it)."""
     fm = (f + m + 1) // 2
     table = [("champions", 5, 5, 4, 5), ("champions", 4, 4, 5, 5), ("loyal", 3, 3, 4, 5), ("loyal", 4, 4, 4, 4),
              ("potential_loyalist", 4, 5, 2, 3), ("new_customer", 5, 5, 1, 1), ("promising", 4, 4, 1, 1),

@@ -17,7 +17,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir();
 my $node = mail_node('lifecycle', no_extension => 1, conf => [ "crm.poll_interval = '1s'" ]);
 my $pid = wait_for_worker($node);
 $node->poll_query_until('postgres',
-	"SELECT query LIKE 'crm worker: mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
+	"SELECT query LIKE 'crm worker: restore hold: absent; mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
   or die;
 pass('without the extension the worker waits, and pg_stat_activity says so');
 sleep(3);    # three polls
@@ -47,9 +47,10 @@ $t0 = time;
 $node->safe_psql('postgres', 'DROP EXTENSION crm');
 ok(time - $t0 < 10, 'DROP EXTENSION does not wait for the deliveries in flight');
 $node->wait_for_log(qr/crm worker is waiting for extension crm/, $offset);
+# (the restore hold looks at the poll, an hour here: it may still say idle)
 $node->poll_query_until('postgres',
-	"SELECT query LIKE 'crm worker: mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
-  or die;
+	"SELECT query LIKE 'crm worker: restore hold: %; mail: waiting for extension;%' FROM pg_stat_activity WHERE pid = $pid")
+  or die 'the worker shows: ' . $node->safe_psql('postgres', "SELECT query FROM pg_stat_activity WHERE pid = $pid");
 pass('after DROP EXTENSION the worker waits again');
 
 # --- created again: sending resumes in the same process

@@ -26,7 +26,7 @@ my $pid = wait_for_worker($node);
 
 # --- no extension: every duty waits, and pg_stat_activity says so
 $node->poll_query_until('postgres', qq{
-	SELECT query LIKE 'crm worker: mail: waiting for extension; segments: absent; audit seal: absent%'
+	SELECT query LIKE 'crm worker: restore hold: absent; mail: waiting for extension; segments: absent; audit seal: absent%'
 	  FROM pg_stat_activity WHERE pid = $pid}) or die;
 pass('without crm the mail duty waits for the extension and the SQL duties are absent');
 

@@ -1,5 +1,5 @@
-# 310_search_path.pl: no client crashes the server or steers the extension
-# through its search_path (product.md §11a), with crm preloaded as in
+# 010_search_path.pl: no client crashes the server or steers the extension
+# through its search_path (README, "Security model"), with crm preloaded as in
 # production.  A login with CREATE on the database puts look-alikes ahead of
 # pg_catalog (an = that is never true, a < that always is, a count that
 # counts nothing, a lower and a now that lie) and creates pg_temp tables named

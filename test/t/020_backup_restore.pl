@@ -1,4 +1,4 @@
-# 300_backup_restore.pl: the README's backup and restore commands give back
+# 020_backup_restore.pl: the README's backup and restore commands give back
 # every crm row.  A database using every crm table (test/fixtures/
 # fill_all.sql: a user pipeline, deals won and lost, edited and deleted
 # seeded rows, invoices, payments, mail queued and sent by the worker,

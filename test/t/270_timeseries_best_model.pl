@@ -1,4 +1,4 @@
-# 27_timeseries_best_model.pl: crm.best_model -- the combination of ETS,
+# 270_timeseries_best_model.pl: crm.best_model -- the combination of ETS,
 # Theta and ARIMA: the seasonality test that picks the ARIMA member's family
 # and every ARIMA candidate's AICc recomputed with statsmodels (SARIMAX for
 # the seasonal ones), and the forecasts as the mean of the members fitted

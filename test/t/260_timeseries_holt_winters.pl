@@ -1,4 +1,4 @@
-# 26_timeseries_holt_winters.pl: crm.holt_winters and crm.forecast against
+# 260_timeseries_holt_winters.pl: crm.holt_winters and crm.forecast against
 # statsmodels: fixed parameters at relative 1e-9 (SSE, states, forecasts,
 # class-1 intervals), estimated ones by SSE against statsmodels' own fit, on
 # generated series, co2 and sunspots.

@@ -1,4 +1,4 @@
-# 300_charts_report.pl: the SVG charts outside PostgreSQL.  The demo's sales
+# 600_charts_report.pl: the SVG charts outside PostgreSQL.  The demo's sales
 # report (demo/10_company.sql, 50_quality.sql, 60_report.sql) is written,
 # every chart in it and a set of edge-case charts must parse with Python's
 # xml.etree as clean SVG 1.1, and headless Chromium renders the report to a

@@ -1,4 +1,4 @@
-# 29_m1_accuracy.pl: crm.best_model + crm.forecast on the 617 monthly series
+# 290_m1_accuracy.pl: crm.best_model + crm.forecast on the 617 monthly series
 # of the M1 competition, 18 months ahead: prints the table crm vs R's ets,
 # auto.arima and thetaf (mean sMAPE and MASE), and fails when crm gets worse
 # than the figures recorded in test/forecast/data/m1_crm_recorded.csv or

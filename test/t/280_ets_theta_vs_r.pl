@@ -1,4 +1,4 @@
-# 28_ets_theta_vs_r.pl: crm.ets and crm.theta against R's forecast package
+# 280_ets_theta_vs_r.pl: crm.ets and crm.theta against R's forecast package
 # (Debian r-cran-forecast) on series of R's datasets: for fixed ETS models,
 # R's log-likelihood, forecasts and intervals at crm's estimate (exact), and
 # crm's estimate against R's; the Theta method's drift, alpha, forecasts and

@@ -1,4 +1,4 @@
-# 25_timeseries_arima.pl: crm.arima and crm.forecast (ARIMA) against
+# 250_timeseries_arima.pl: crm.arima and crm.forecast (ARIMA) against
 # statsmodels: coefficients, log-likelihood, information criteria and
 # forecasts with intervals, on generated series and statsmodels' sunspots,
 # nile and macrodata datasets; seasonal ARIMA against SARIMAX.
