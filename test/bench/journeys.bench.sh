@@ -24,26 +24,9 @@ ROUNDS=${ROUNDS:-3}
 STEPS=${STEPS:-100000}
 EXIT_REPEATS=${EXIT_REPEATS:-15}
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/crm-bench-journeys.XXXXXX")
-export PGDATA=$dir/data PGHOST=$dir PGPORT=${PGPORT:-55441} PGDATABASE=postgres PGUSER=postgres
-initdb -A trust -E UTF8 --locale=C -U postgres >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $PGPORT
-shared_buffers = '512MB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-synchronous_commit = off
-autovacuum = off
-shared_preload_libraries = 'crm'
-crm.poll_interval = '1s'
-crm.mail_transport = 'file'
-EOF
-pg_ctl -w -l "$dir/log" start >/dev/null
-trap 'pg_ctl -m fast stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
+bench_cluster journeys 55441 "shared_buffers = '512MB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" \
+	"synchronous_commit = off" "shared_preload_libraries = 'crm'" "crm.poll_interval = '1s'" "crm.mail_transport = 'file'"
 now_ms() { date +%s%3N; }
 # ms SQL...: run the statements in one session, each as its own command,
 # and print the last one's milliseconds (the others warm the session up)

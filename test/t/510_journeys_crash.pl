@@ -1,4 +1,4 @@
-# 410_journeys_crash.pl: kill -9 of the crm worker while it runs a burst of
+# 510_journeys_crash.pl: kill -9 of the crm worker while it runs a burst of
 # 5,000 due journey steps (and delivers their mail over SMTP).  The worker
 # is killed inside a transaction of its journeys duty; the postmaster
 # restarts the cluster (crash recovery) and a new worker finishes the

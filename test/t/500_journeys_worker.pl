@@ -1,4 +1,4 @@
-# 400_journeys_worker.pl: journeys and campaigns run by the crm worker.
+# 500_journeys_worker.pl: journeys and campaigns run by the crm worker.
 #  (1) the welcome journey end to end with waits of seconds: welcome, wait,
 #      course recommendations (vars from crm.recommend_products, as the
 #      journey's owner), wait, discount offer; a learner who buys during the
