@@ -145,9 +145,10 @@ is($rc, 3, 'an unknown option: UNKNOWN');
 is($rc, 3, 'an unknown check: UNKNOWN');
 
 # --- a journey step overdue: the worker's claim skips an enrollment another transaction has locked
-my $enrollment = $node->safe_psql('postgres', q{
+$node->safe_psql('postgres', q{
 	SELECT crm.create_journey('late', 'Late', NULL, '[{"kind": "wait", "delay": "1 day"}]');
-	SELECT crm.activate_journey('late');
+	SELECT crm.activate_journey('late');});
+my $enrollment = $node->safe_psql('postgres', q{
 	INSERT INTO crm.contact (name, email) VALUES ('晚到', 'late@example.com');
 	INSERT INTO crm.journey_enrollment (journey_id, version, contact_id, position, next_run_at)
 	SELECT j.id, 1, c.id, 1, now() + interval '1 day' FROM crm.journey j, crm.contact c
