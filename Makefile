@@ -20,7 +20,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 # The install script is concatenated from each feature's SQL, features in this
 # order, files within a feature in name order.
-FEATURES   = core pipeline worker mail forecast sales reports marketing security quality charts ops
+FEATURES   = core pipeline worker mail forecast sales reports marketing journeys security quality charts ops
 SQL_PARTS  = $(foreach f,$(FEATURES),$(sort $(wildcard src/$(f)/*.sql)))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts, kept so that a database can be created at an old

@@ -49,4 +49,12 @@ extern bool crm_outbox_enqueue(const CrmOutboxRequest *req, int64 *id);
 extern bool crm_template_enqueue(const char *template_key, const char *to_address,
 								 Jsonb *vars, const char *idempotency_key, int64 *id);
 
+/*
+ * Renders template_key with vars into req (subject, bodies, template_key,
+ * category; the caller fills in the rest) without queuing it, for callers
+ * that change the message before crm_outbox_enqueue (journeys and
+ * campaigns: their category, tracked links).
+ */
+extern void crm_template_render(const char *template_key, Jsonb *vars, CrmOutboxRequest *req);
+
 #endif							/* CRM_MAIL_OUTBOX_H */

@@ -620,6 +620,18 @@ render_template(const char *key, Jsonb *vars, CrmOutboxRequest *req, TemplateRen
 	req->category = row.category;
 }
 
+void
+crm_template_render(const char *template_key, Jsonb *vars, CrmOutboxRequest *req)
+{
+	TemplateRendering r;
+	ErrorContextCallback context;
+
+	check_vars(vars);
+	memset(req, 0, sizeof(*req));
+	render_template(template_key, vars, req, &r, &context);
+	error_context_stack = context.previous;
+}
+
 bool
 crm_template_enqueue(const char *template_key, const char *to_address, Jsonb *vars,
 					 const char *idempotency_key, int64 *id)

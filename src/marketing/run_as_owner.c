@@ -19,9 +19,13 @@
 #include "crm.h"
 
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/plancache.h"
 
 #include "marketing/run_as_owner.h"
 
@@ -71,4 +75,69 @@ crm_acting_role(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
+}
+
+static void
+not_one_expression(const char *message, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("%s", message),
+			 errdetail("%s", detail),
+			 errhint("%s", hint)));
+}
+
+void
+crm_check_one_expression(const char *expression, const char *message, const char *hint)
+{
+	List	   *stmts = raw_parser(psprintf(CRM_ONE_EXPRESSION_PREFIX "%s", expression), RAW_PARSE_DEFAULT);
+	RawStmt    *raw;
+	SelectStmt *select;
+	ResTarget  *target;
+
+	if (list_length(stmts) != 1)
+		not_one_expression(message, "It holds more than one statement.", hint);
+	raw = linitial_node(RawStmt, stmts);
+	if (raw->stmt_len != 0)
+		not_one_expression(message, "It contains a semicolon.", hint);
+	if (!IsA(raw->stmt, SelectStmt))
+		not_one_expression(message, "It is not an expression.", hint);
+	select = (SelectStmt *) raw->stmt;
+	if (select->op != SETOP_NONE || select->valuesLists != NIL)
+		not_one_expression(message, "It continues with UNION, INTERSECT, EXCEPT or VALUES.", hint);
+	if (select->fromClause != NIL || select->whereClause != NULL || select->groupClause != NIL ||
+		select->havingClause != NULL || select->windowClause != NIL || select->withClause != NULL ||
+		select->distinctClause != NIL || select->intoClause != NULL || select->sortClause != NIL ||
+		select->limitOffset != NULL || select->limitCount != NULL || select->lockingClause != NIL)
+		not_one_expression(message, "It continues with a clause of its own (FROM, WHERE, GROUP BY, ORDER BY, LIMIT, ...).",
+						   hint);
+	if (select->targetList == NIL)
+		not_one_expression(message, "It is empty.", hint);
+	if (list_length(select->targetList) != 1)
+		not_one_expression(message, "It is a list of expressions.", hint);
+	target = linitial_node(ResTarget, select->targetList);
+	if (target->name != NULL)
+		not_one_expression(message, "It names its value with AS.", hint);
+	if (IsA(target->val, ColumnRef) && IsA(llast(((ColumnRef *) target->val)->fields), A_Star))
+		not_one_expression(message, "It is a * column list.", hint);
+}
+
+void
+crm_refuse_volatile(SPIPlanPtr plan, const char *message, const char *detail)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, source->query_list)
+			if (contain_volatile_functions((Node *) lfirst(lq)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s", message),
+						 errdetail("%s", detail),
+						 errhint("Use stable functions such as now(); for a sample, use a hash of the id.")));
+	}
 }

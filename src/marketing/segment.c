@@ -38,12 +38,8 @@
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "optimizer/optimizer.h"
-#include "parser/parser.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/plancache.h"
 
 #include "spi_util.h"
 #include "marketing/printable.h"
@@ -55,8 +51,6 @@ PG_FUNCTION_INFO_V1(crm_refresh_segment);
 /* The query a segment runs: the definition goes between these. */
 #define QUERY_PREFIX "SELECT c.id FROM crm.contact_profile AS c WHERE (\n"
 #define QUERY_SUFFIX "\n)"
-/* How the definition is parsed alone. */
-#define PARSE_PREFIX "SELECT "
 /* Rows fetched from the evaluation cursor at a time. */
 #define FETCH_ROWS 10000
 /* Longest segment key (bytes). */
@@ -137,76 +131,17 @@ push_context(ErrorContextCallback *cb, DefinitionContext *dc, const Evaluation *
 	error_context_stack = cb;
 }
 
-static void
-not_one_expression(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("a segment definition must be one boolean expression"),
-			 errdetail("%s", detail),
-			 errhint("Write a condition over crm.contact_profile such as: r_score >= 4 AND 'DA-201' <> ALL (skus_bought)")));
-}
-
 /* Parses the definition alone and refuses anything but one expression. */
 static void
 check_one_expression(const Evaluation *ev)
 {
 	ErrorContextCallback cb;
 	DefinitionContext dc;
-	List	   *stmts;
-	RawStmt    *raw;
-	SelectStmt *select;
-	ResTarget  *target;
 
-	push_context(&cb, &dc, ev, (int) strlen(PARSE_PREFIX));
-	stmts = raw_parser(psprintf(PARSE_PREFIX "%s", ev->definition), RAW_PARSE_DEFAULT);
+	push_context(&cb, &dc, ev, (int) strlen(CRM_ONE_EXPRESSION_PREFIX));
+	crm_check_one_expression(ev->definition, "a segment definition must be one boolean expression",
+							 "Write a condition over crm.contact_profile such as: r_score >= 4 AND 'DA-201' <> ALL (skus_bought)");
 	error_context_stack = cb.previous;
-
-	if (list_length(stmts) != 1)
-		not_one_expression("It holds more than one statement.");
-	raw = linitial_node(RawStmt, stmts);
-	if (raw->stmt_len != 0)
-		not_one_expression("It contains a semicolon.");
-	if (!IsA(raw->stmt, SelectStmt))
-		not_one_expression("It is not an expression.");
-	select = (SelectStmt *) raw->stmt;
-	if (select->op != SETOP_NONE || select->valuesLists != NIL)
-		not_one_expression("It continues with UNION, INTERSECT, EXCEPT or VALUES.");
-	if (select->fromClause != NIL || select->whereClause != NULL || select->groupClause != NIL ||
-		select->havingClause != NULL || select->windowClause != NIL || select->withClause != NULL ||
-		select->distinctClause != NIL || select->intoClause != NULL || select->sortClause != NIL ||
-		select->limitOffset != NULL || select->limitCount != NULL || select->lockingClause != NIL)
-		not_one_expression("It continues with a clause of its own (FROM, WHERE, GROUP BY, ORDER BY, LIMIT, ...).");
-	if (select->targetList == NIL)
-		not_one_expression("It is empty.");
-	if (list_length(select->targetList) != 1)
-		not_one_expression("It is a list of expressions.");
-	target = linitial_node(ResTarget, select->targetList);
-	if (target->name != NULL)
-		not_one_expression("It names its value with AS.");
-	if (IsA(target->val, ColumnRef) && IsA(llast(((ColumnRef *) target->val)->fields), A_Star))
-		not_one_expression("It is a * column list.");
-}
-
-static void
-refuse_volatile(SPIPlanPtr plan)
-{
-	ListCell   *lc;
-
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *source = lfirst(lc);
-		ListCell   *lq;
-
-		foreach(lq, source->query_list)
-			if (contain_volatile_functions((Node *) lfirst(lq)))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a segment definition must not call volatile functions"),
-						 errdetail("Membership must depend only on the data: a volatile function could change "
-								   "something or give another answer each time it is evaluated."),
-						 errhint("Use stable functions such as now(); for a sample, use a hash of the id.")));
-	}
 }
 
 static void
@@ -243,7 +178,9 @@ evaluate(void *arg)
 	plan = SPI_prepare(psprintf(QUERY_PREFIX "%s" QUERY_SUFFIX, ev->definition), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	refuse_volatile(plan);
+	crm_refuse_volatile(plan, "a segment definition must not call volatile functions",
+						"Membership must depend only on the data: a volatile function could change "
+						"something or give another answer each time it is evaluated.");
 	/*
 	 * Not read-only: that would evaluate in the snapshot of the statement
 	 * that called crm.refresh_segment, taken before the segment's lock was

@@ -66,7 +66,12 @@ SELECT v.table_name::regclass AS table_name,
     ('crm.segment_member', 'contact_id', NULL, NULL, '{}', 'move_or_delete', 'delete',
      'Segment membership: the kept contact''s own membership stands; an erased person leaves every segment.'),
     ('crm.merge_log', 'contact_id', 'account_id', NULL, '{merged_row}', 'move', 'clear',
-     'Rows merged into a contact or account: the copy of the merged row is personal data of the kept person.')
+     'Rows merged into a contact or account: the copy of the merged row is personal data of the kept person.'),
+    ('crm.journey_enrollment', 'contact_id', NULL, NULL, '{end_reason}', 'move_or_delete', 'delete',
+     'Journey enrollments: the kept contact''s own active enrollment in a journey stands; an erased person''s '
+     'enrollments are deleted, and their journey log with them.'),
+    ('crm.campaign_recipient', 'contact_id', NULL, NULL, '{}', 'move_or_delete', 'delete',
+     'Campaign audiences: one row per person and campaign; an erased person leaves every audience.')
   ) AS v (table_name, contact_column, account_column, email_column, personal_columns, on_merge, erasure, note);
 
 COMMENT ON VIEW crm.personal_data IS

@@ -26,6 +26,10 @@ const CrmDuty crm_duties[] = {
 	CRM_SQL_DUTY("segments", "refresh_due_segments", 1),
 	/* the audit log's hash chain (src/security) */
 	CRM_SQL_DUTY("audit seal", "seal_audit", 10000),
+	/* journey steps that are due, several per transaction (src/journeys/runner.c) */
+	CRM_SQL_DELIVERY_DUTY("journeys", "run_journey_steps", 500),
+	/* campaigns: audience snapshots, throttled sending, A/B winners (src/journeys) */
+	CRM_SQL_DELIVERY_DUTY("campaigns", "run_campaigns", 500),
 };
 
 const int	crm_duty_count = lengthof(crm_duties);

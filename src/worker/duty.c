@@ -32,6 +32,7 @@ char	   *crm_worker_database;	/* the setting is defined at server start */
 static const CrmDuty *current = NULL;	/* the running duty */
 static CrmDutyShared *current_slot = NULL;	/* and its slot, if any */
 static bool states_changed = true;	/* a duty's state, since last asked */
+static TimestampTz run_again_at = DT_NOEND;	/* what the running duty asked for */
 static bool held = false;		/* delivery is held (crm_worker_hold) */
 static bool hold_lifted = false;	/* released since the loop last asked */
 
@@ -62,6 +63,25 @@ crm_duty_enter(const CrmDuty *duty, CrmDutyShared *slot)
 {
 	current = duty;
 	current_slot = duty != NULL ? slot : NULL;
+	run_again_at = DT_NOEND;
+}
+
+/*
+ * crm_duty_run_again_at: the running duty wants to run again by t (a SQL
+ * duty's function calls it when it knows when its next work is due, e.g.
+ * the next journey step); the earliest request counts.
+ */
+void
+crm_duty_run_again_at(TimestampTz t)
+{
+	run_again_at = Min(run_again_at, t);
+}
+
+/* crm_duty_run_again_requested: the earliest time asked for since the duty was entered (DT_NOEND: none). */
+TimestampTz
+crm_duty_run_again_requested(void)
+{
+	return run_again_at;
 }
 
 /*

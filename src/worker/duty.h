@@ -24,7 +24,9 @@
  *	  due duties); otherwise after crm.poll_interval.  While the function does
  *	  not exist (crm not installed yet, an older version during an upgrade,
  *	  a feature not merged yet) or the extension is being dropped, the duty
- *	  is skipped quietly and shown as "absent".  Features written in SQL
+ *	  is skipped quietly and shown as "absent".  A function that knows when
+ *	  its next work is due (a journey's next step) calls
+ *	  crm_duty_run_again_at, and runs again then instead of after the poll.  Features written in SQL
  *	  need no C in the worker.
  *
  *	- a C duty: run(duty, woken) does one bounded batch -- its own short
@@ -159,6 +161,8 @@ extern void crm_duty_set_in_progress(int n);
 extern void crm_duty_set_backlog(int64 backlog);
 extern void crm_duty_tally(uint64 done, uint64 failed, uint64 retried);
 extern void crm_duty_note_error(const char *error);
+extern void crm_duty_run_again_at(TimestampTz t);	/* run again by t (earliest wins) */
+extern TimestampTz crm_duty_run_again_requested(void);
 
 /*
  * The delivery hold (duty.c): while held, the loop runs no duty marked

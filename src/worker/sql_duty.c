@@ -83,8 +83,8 @@ crm_sql_duty_run(const CrmDuty *duty, bool woken)
 	crm_duty_set_state(state);
 	if (done > 0)
 		crm_duty_tally((uint64) done, 0, 0);
-	/* More pending: at the next round; otherwise after crm.poll_interval. */
-	return done >= duty->sql_max ? GetCurrentTimestamp() : DT_NOEND;
+	/* More pending: at the next round; otherwise when it asked, or after crm.poll_interval. */
+	return done >= duty->sql_max ? GetCurrentTimestamp() : crm_duty_run_again_requested();
 }
 
 /*

@@ -6,8 +6,9 @@
 #    transaction holds a lock on it): warning, then critical; mail failing
 #    (an SMTP server that is not there): critical, then ok again once
 #    enough mail goes out; an SLA breached: warning; the worker stopped:
-#    critical; journeys are checked only once installed; an audit row left
-#    unsealed (a prepared transaction holds sealing back): warning;
+#    critical; a journey step the worker cannot claim (another transaction
+#    holds its enrollment): critical; an audit row left unsealed (a prepared
+#    transaction holds sealing back): warning;
 #  - check_crm: exit 0/1/2/3, -C with -w/-c, UNKNOWN when it cannot connect,
 #    when crm is missing or for bad options; a pg_monitor role is enough;
 #  - the Prometheus text passes prometheus_client's parser and the format's
@@ -49,11 +50,11 @@ sub check_crm
 
 # --- all well
 is($node->safe_psql('postgres', q{SELECT string_agg(check_name || '=' || status, ' ') FROM crm.health()}),
-	'worker=ok restore_hold=ok mail_queue=ok mail_failures=ok sla=ok audit=ok',
-	'every check is ok; journeys are not checked before they are installed');
+	'worker=ok restore_hold=ok mail_queue=ok mail_failures=ok journeys=ok sla=ok audit=ok',
+	'every check is ok');
 my ($rc, $out) = check_crm();
 is($rc, 0, 'check_crm exits 0 when all is well');
-like($out, qr/^CRM OK - 6 checks ok \| worker=1;;;0 restore_hold=0;;;0 mail_queue=0s;;;0 mail_failures=0;;;0 sla=0;;;0 audit=0s;;;0\n/,
+like($out, qr/^CRM OK - 7 checks ok \| worker=1;;;0 restore_hold=0;;;0 mail_queue=0s;;;0 mail_failures=0;;;0 journeys=0s;;;0 sla=0;;;0 audit=0s;;;0\n/,
 	'one status line with performance data after "|"');
 like($out, qr/^worker OK: running \(pid $pid\) since /m, 'then one line per check');
 
@@ -143,14 +144,28 @@ is($rc, 3, 'an unknown option: UNKNOWN');
 ($rc, $out) = check_crm('-C', 'nonesuch');
 is($rc, 3, 'an unknown check: UNKNOWN');
 
-# --- journeys: checked once its table exists (made up here with the columns the check reads)
+# --- a journey step overdue: the worker's claim skips an enrollment another transaction has locked
 $node->safe_psql('postgres', q{
-	CREATE TABLE crm.journey_enrollment (id bigint PRIMARY KEY, state text, next_run_at timestamptz);
-	INSERT INTO crm.journey_enrollment VALUES (1, 'active', now() - interval '2 hours'), (2, 'completed', now() - interval '1 day');});
-like(health('journeys'), qr/^critical: enrollment 1 is 02:00:\d\d behind schedule$/, 'a journey step 2 hours late: critical');
-$node->safe_psql('postgres', q{DROP TABLE crm.journey_enrollment});
+	SELECT crm.create_journey('late', 'Late', NULL, '[{"kind": "wait", "delay": "1 day"}]');
+	SELECT crm.activate_journey('late');});
+my $enrollment = $node->safe_psql('postgres', q{
+	INSERT INTO crm.contact (name, email) VALUES ('晚到', 'late@example.com');
+	INSERT INTO crm.journey_enrollment (journey_id, version, contact_id, position, next_run_at)
+	SELECT j.id, 1, c.id, 1, now() + interval '1 day' FROM crm.journey j, crm.contact c
+	 WHERE j.key = 'late' AND c.email = 'late@example.com' RETURNING id});
+$node->safe_psql('postgres', qq{
+	BEGIN; SELECT 1 FROM crm.journey_enrollment WHERE id = $enrollment FOR KEY SHARE; PREPARE TRANSACTION 'late'});
+$node->safe_psql('postgres', "UPDATE crm.journey_enrollment SET next_run_at = now() - interval '2 hours' WHERE id = $enrollment");
+like(health('journeys'), qr/^critical: enrollment $enrollment is 02:00:\d\d behind schedule$/, 'a journey step 2 hours late: critical');
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'late'");
+$node->poll_query_until('postgres', q{SELECT status = 'ok' FROM crm.health() WHERE check_name = 'journeys'})
+  or die 'the journey step was not run';
+pass('once the worker can run it: ok');
+
 # --- audit: a prepared transaction that wrote a log row keeps later rows from being sealed (by
-# the worker or anyone); a log row written after it, dated 20 minutes ago, then waits
+# the worker or anyone); first the worker seals what the steps above wrote
+$node->poll_query_until('postgres', q{SELECT detail LIKE 'every audit row is sealed%' FROM crm.health() WHERE check_name = 'audit'})
+  or die 'the worker did not seal the audit log';
 $node->safe_psql('postgres', q{
 	BEGIN; INSERT INTO crm.account (name) VALUES ('held'); PREPARE TRANSACTION 'audit_hold';});
 $node->safe_psql('postgres', q{
@@ -172,7 +187,7 @@ for my $name (qw(crm_worker_up crm_delivery_held crm_mail_oldest_due_seconds crm
 {
 	ok($families{$name}, "family $name is exposed");
 }
-like($metrics_out, qr/^crm_duty_done_total counter 4$/m, 'a counter per duty');
+like($metrics_out, qr/^crm_duty_done_total counter 6$/m, 'a counter per duty');
 
 my $queries = decode_json(`/usr/bin/python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)' $src/contrib/postgres_exporter/crm_queries.yaml`);
 my %seen;
