@@ -9,13 +9,28 @@
  * they read changes (or is dropped and created again by a new CREATE
  * EXTENSION).  A failed prepare leaves the struct without a plan, to be
  * tried again on the next call.
+ *
+ * Between installing a new crm.so and ALTER EXTENSION crm UPDATE, a
+ * database still has the old schema, and a query written for the new one
+ * names a column or table it lacks.  That prepare error is then reported as
+ * what it is (the schema is older than the library) with the command that
+ * fixes it.  The version is read from the catalog before each prepare
+ * (once per query and backend), never while handling the error.
  *-------------------------------------------------------------------------
  */
 #include "spi_util.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 void
 crm_spi_connect(void)
@@ -26,6 +41,76 @@ crm_spi_connect(void)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
+/* The version of crm installed in this database, or NULL (palloc'd). */
+static char *
+installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("crm"));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * SPI_prepare, except that a query naming what this database's crm does
+ * not have yet, because its schema is older than the library, says so.
+ */
+static SPIPlanPtr
+prepare(CrmSpiQuery *query)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *version = creating_extension ? NULL : installed_version();
+	SPIPlanPtr volatile plan = NULL;
+
+	if (version == NULL || strcmp(version, CRM_VERSION) == 0)
+		return SPI_prepare(query->sql, query->nargs, (Oid *) query->argtypes);
+
+	PG_TRY();
+	{
+		plan = SPI_prepare(query->sql, query->nargs, (Oid *) query->argtypes);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_UNDEFINED_COLUMN &&
+			edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE &&
+			edata->sqlerrcode != ERRCODE_UNDEFINED_FUNCTION &&
+			edata->sqlerrcode != ERRCODE_UNDEFINED_OBJECT)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("crm in this database is version %s, older than the loaded library (%s)",
+						version, CRM_VERSION),
+				 errdetail("%s", edata->message),
+				 errhint("Run ALTER EXTENSION crm UPDATE as a superuser.")));
+	}
+	PG_END_TRY();
+	return plan;
+}
+
 SPIPlanPtr
 crm_spi_plan(CrmSpiQuery *query)
 {
@@ -34,7 +119,7 @@ crm_spi_plan(CrmSpiQuery *query)
 	if (query->plan != NULL)
 		return query->plan;
 	Assert(query->nargs == 0 || query->argtypes != NULL);
-	plan = SPI_prepare(query->sql, query->nargs, (Oid *) query->argtypes);
+	plan = prepare(query);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", query->sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)

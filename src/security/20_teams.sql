@@ -59,6 +59,16 @@
 --                              purchases (only product pairs come out)
 --   crm._health_checks, crm._metrics (src/ops)
 --                              monitoring counts every row (counts only)
+--   crm.create_journey, crm.activate_journey, crm.pause_journey,
+--   crm.archive_journey, crm.create_campaign, crm.schedule_campaign,
+--   crm.cancel_campaign, crm.run_campaigns (src/journeys)
+--                              journeys and campaigns are written only
+--                              through them, by their owner or crm_admin;
+--                              their conditions, vars and audiences run as
+--                              that owner
+--   crm.enroll, crm.record_click (src/journeys)
+--                              like crm.track: a person enters a journey by
+--                              id, and a click arrives from a signed link
 -- and the mail worker runs as a superuser: it delivers everyone's mail.
 -- sql/security.sql lists the SECURITY DEFINER functions, so a new one is seen.
 

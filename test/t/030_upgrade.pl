@@ -167,6 +167,13 @@ my $before = contents('sales');
 my $seeds_0_1_0 = contents($empty{'0.1.0'});
 my $mail_count = $node->safe_psql('sales', 'SELECT count(*) FROM crm.email_outbox');
 
+# --- before the update, the new library's mail queries meet the old outbox: an error that says so
+($rc, $out, $err) = $node->psql('sales', q{SELECT crm.send_email('lin.xiao@lanhai.example.cn', '升级前', '尚未升级。')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: crm in this database is version 0\.1\.0, older than the loaded library \(1\.0\.0\)\n.*DETAIL:  column "category" of relation "email_outbox" does not exist\n.*HINT:  Run ALTER EXTENSION crm UPDATE as a superuser\./s,
+	'a 0.1.0 database cannot queue mail before the update, and is told why (55000, with the command)');
+is($node->safe_psql('sales', 'SELECT count(*) FROM crm.email_outbox'), $mail_count, 'and nothing was queued');
+
 # --- the upgrade
 ($rc, $out, $err) = $node->psql('sales', 'ALTER EXTENSION crm UPDATE');
 is($rc, 0, 'ALTER EXTENSION crm UPDATE') or diag($err);
