@@ -348,7 +348,9 @@ BEGIN
         EXIT WHEN NOT removed OR cardinality(remaining) = 0;
     END LOOP;
     IF cardinality(remaining) > 0 THEN
-        RAISE EXCEPTION 'steps % form a cycle with no wait', array_to_string(remaining, ', ')
+        RAISE EXCEPTION '% with no wait',
+                CASE WHEN cardinality(remaining) = 1 THEN format('step %s leads back to itself', remaining[1])
+                     ELSE format('steps %s form a cycle', array_to_string(remaining, ', ')) END
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A journey may lead back to an earlier step only through a wait or wait_for step; '
                            'otherwise the runner would go round without end.',

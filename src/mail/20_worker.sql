@@ -56,7 +56,10 @@ SELECT w.pid,
        w.last_error,
        w.last_error_at,
        w.last_activity,
-       crm._worker_hold_reason() AS hold_reason
+       crm._worker_hold_reason() AS hold_reason,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('duty', d.duty, 'state', d.state,
+                                                                  'backlog', d.backlog))
+          FROM crm.worker_duties AS d) AS duties
   FROM crm._mail_worker_state() AS w,
        (SELECT pg_catalog.count(*) FILTER (WHERE o.status = 'queued') AS queued,
                pg_catalog.count(*) FILTER (WHERE o.status = 'sending') AS sending,
@@ -71,6 +74,9 @@ COMMENT ON VIEW crm.worker_status IS
 COMMENT ON COLUMN crm.worker_status.pid IS 'Process id of the crm worker, NULL when it is not running.';
 COMMENT ON COLUMN crm.worker_status.state IS
     'The mail duty''s state while the worker runs: starting, idle, sending, held (see hold_reason), waiting for extension, waiting for a lock, error (see last_error); otherwise the worker''s: stopped, not started, or not loaded (crm is not in shared_preload_libraries).';
+COMMENT ON COLUMN crm.worker_status.duties IS
+    'Every duty of the worker (mail, journeys, campaigns, segments, audit sealing, ...) in the order it runs them, with '
+    'its state and backlog (journeys: steps due; NULL when the duty does not count): a summary of crm.worker_duties.';
 COMMENT ON COLUMN crm.worker_status.database IS 'The database the worker serves (crm.database).';
 COMMENT ON COLUMN crm.worker_status.started_at IS 'When the running worker started.';
 COMMENT ON COLUMN crm.worker_status.in_flight IS 'Messages claimed and not yet recorded.';

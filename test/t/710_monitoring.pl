@@ -157,10 +157,18 @@ $node->safe_psql('postgres', qq{
 	BEGIN; SELECT 1 FROM crm.journey_enrollment WHERE id = $enrollment FOR KEY SHARE; PREPARE TRANSACTION 'late'});
 $node->safe_psql('postgres', "UPDATE crm.journey_enrollment SET next_run_at = now() - interval '2 hours' WHERE id = $enrollment");
 like(health('journeys'), qr/^critical: enrollment $enrollment is 02:00:\d\d behind schedule$/, 'a journey step 2 hours late: critical');
+my $journeys_backlog = q{SELECT d->>'backlog' FROM crm.worker_status, jsonb_array_elements(duties) AS d
+	WHERE d->>'duty' = 'journeys'};
+$node->poll_query_until('postgres', $journeys_backlog, '1')
+  or die 'crm.worker_status never showed the step due';
+pass('crm.worker_status shows the journeys duty with one step due');
 $node->safe_psql('postgres', "ROLLBACK PREPARED 'late'");
 $node->poll_query_until('postgres', q{SELECT status = 'ok' FROM crm.health() WHERE check_name = 'journeys'})
   or die 'the journey step was not run';
 pass('once the worker can run it: ok');
+$node->poll_query_until('postgres', $journeys_backlog, '0')
+  or die 'the journeys backlog did not go back to 0';
+pass('and its backlog in crm.worker_status is back to 0');
 
 # --- audit: a prepared transaction that wrote a log row keeps later rows from being sealed (by
 # the worker or anyone); first the worker seals what the steps above wrote
