@@ -4,7 +4,8 @@
 # event properties, while their invoice and payment keep numbers and
 # amounts; the audit chain still verifies against the anchor taken before;
 # their address stays suppressed; and a new crm.track with that address
-# starts a new, unrelated contact.
+# starts a new, unrelated contact.  The person is also in a journey (with its
+# welcome mail queued) and in a campaign's audience: both go with them.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -40,7 +41,25 @@ $node->safe_psql('postgres', qq{
 	SELECT crm.grant_consent(1, 'marketing', 'web form', '{"ip": "203.0.113.7", "name": "$person{name}"}');
 	SELECT crm.send_email('$person{email}', '$person{name}，您好', '课程提醒');
 	SELECT crm.track('$other{email}', 'page_view', '{"campaign": "other"}');
+	-- a journey and a campaign: an enrollment with its log and mail, a campaign recipient
+	INSERT INTO crm.email_template (key, subject, body_text, category)
+	VALUES ('welcome', '{{name}}，欢迎试学', '{{name}}，欢迎！', 'marketing');
+	SELECT crm.create_journey('welcome', '试学欢迎', 'trial_signup',
+	    '[{"kind": "send", "template_key": "welcome"}, {"kind": "wait", "delay": "30 days"}]',
+	    '{"send_days": [1, 2, 3, 4, 5, 6, 7]}');
+	SELECT crm.activate_journey('welcome');
+	SELECT crm.track('$person{email}', 'trial_signup');
+	SELECT crm.run_journey_steps(10);
+	SELECT crm.create_segment('everyone', '所有人', 'true');
+	SELECT crm.refresh_segment('everyone');
+	SELECT crm.create_campaign('spring', '春季', 'everyone', 'welcome');
+	SELECT crm.schedule_campaign('spring', now());
+	SELECT crm.run_campaigns(100);
 	SELECT crm.seal_audit();});
+is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM crm.journey_enrollment WHERE contact_id = 1)
+	|| ' ' || (SELECT count(*) FROM crm.campaign_recipient WHERE contact_id = 1)
+	|| ' ' || (SELECT count(*) FROM crm.email_outbox WHERE idempotency_key LIKE 'journey:%')}),
+	'1 1 1', 'the person is enrolled in a journey (its welcome mail queued) and a campaign recipient');
 my $anchor = $node->safe_psql('postgres', 'SELECT crm.audit_anchor()');
 my $invoice_before = $node->safe_psql('postgres', 'SELECT number, gross_total, amount_paid FROM crm.invoice');
 
@@ -60,10 +79,18 @@ sub traces
 my $export = $node->safe_psql('postgres', 'SELECT crm.export_person(1)');
 is(traces($export), 'email, name, note, phone, property, title', 'the export holds every kind of data about the person');
 like($export, qr/"crm\.invoice"/, 'and their invoice');
+like($export, qr/"crm\.journey_enrollment"/, 'their journey enrollment');
+like($export, qr/"crm\.campaign_recipient"/, 'and their campaign audience');
 is(traces(dump_text()), 'email, name, note, phone, property, title', 'so does a dump, before the erasure');
 
 my $done = $node->safe_psql('postgres', "SELECT crm.erase_person(1, 'request 2026-04')");
 like($done, qr/"crm\.activity": \{"delete": 1\}/, 'the erasure says what it did');
+like($done, qr/"crm\.journey_enrollment": \{"delete": 1\}/, 'the enrollment is deleted');
+like($done, qr/"crm\.campaign_recipient": \{"delete": 1\}/, 'and the campaign recipient');
+is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM crm.journey_enrollment WHERE contact_id = 1)
+	+ (SELECT count(*) FROM crm.journey_log l WHERE NOT EXISTS (SELECT FROM crm.journey_enrollment e WHERE e.id = l.enrollment_id))
+	+ (SELECT count(*) FROM crm.campaign_recipient WHERE contact_id = 1)}), '0',
+	'nothing of them is left in the journeys and campaigns (nor a log row without its enrollment)');
 is(traces(dump_text()), '', 'after it, a pg_dump of the whole database holds none of it');
 like(dump_text(), qr/\Q$other{name}\E/, 'someone else is still there');
 is($node->safe_psql('postgres', 'SELECT number, gross_total, amount_paid FROM crm.invoice'), $invoice_before,
