@@ -113,6 +113,22 @@ END
 $$;
 COMMENT ON FUNCTION crm.setting_value(text) IS 'The value of a crm.setting row; an unknown key raises 22023.';
 
+-- For validators of settings holding a duration: the text as an interval,
+-- or NULL when it is not one (they then raise their own 22023).
+CREATE FUNCTION crm.interval_or_null(value text) RETURNS interval
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN btrim(value)::interval;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow
+               OR invalid_text_representation THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.interval_or_null(text) IS
+    'The text as an interval, or NULL when it is not one: what setting validators parse durations with.';
+
 -- Validator of time_zone (and of any setting holding a time zone name).
 CREATE FUNCTION crm.valid_time_zone(value text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE

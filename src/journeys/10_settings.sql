@@ -26,12 +26,7 @@ BEGIN
     END IF;
     IF parts IS NOT NULL THEN
         messages := parts[1]::int;
-        BEGIN
-            period := parts[2]::interval;
-        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow
-                       OR invalid_text_representation THEN
-            period := NULL;
-        END;
+        period := crm.interval_or_null(parts[2]);
     END IF;
     IF parts IS NULL OR period IS NULL OR messages < 1 OR period < interval '1 minute'
        OR period > interval '366 days' THEN
@@ -52,13 +47,8 @@ SET search_path = pg_catalog, pg_temp
 SET intervalstyle = 'postgres'
 AS $$
 DECLARE
-    period interval;
+    period interval := crm.interval_or_null(value);
 BEGIN
-    BEGIN
-        period := btrim(value)::interval;
-    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-        period := NULL;
-    END;
     IF period IS NULL OR period <= interval '0' OR period > interval '366 days' THEN
         RAISE EXCEPTION 'invalid attribution_window "%"', value
             USING ERRCODE = 'invalid_parameter_value',

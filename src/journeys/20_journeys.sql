@@ -407,6 +407,30 @@ REVOKE EXECUTE ON FUNCTION crm._journey_for_change(text) FROM PUBLIC;
 COMMENT ON FUNCTION crm._journey_for_change(text) IS
     'The journey row, locked, when the session''s role may change it (owner or crm_admin); 22023 or 42501 otherwise.';
 
+-- The options argument of crm.create_journey and crm.create_campaign: a JSON
+-- object with only the keys allowed (WHAT names the thing, for the errors).
+CREATE FUNCTION crm._check_option_keys(options jsonb, allowed text[], what text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad text;
+BEGIN
+    IF jsonb_typeof(coalesce(options, '{}')) <> 'object' THEN
+        RAISE EXCEPTION '% options must be a JSON object', what USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(coalesce(options, '{}')) k WHERE NOT k = ANY (allowed);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown % option %', what, bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('The options are %s.', array_to_string(allowed, ', '));
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm._check_option_keys(jsonb, text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION crm._check_option_keys(jsonb, text[], text) IS
+    'Raises 22023 unless options is a JSON object whose keys are all among allowed; what names the object in the errors.';
+
 CREATE FUNCTION crm.create_journey(key text, name text, trigger_event text, steps jsonb, options jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -442,15 +466,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass something like ''[{"kind": "send", "template_key": "welcome"}, {"kind": "wait", "delay": "2 days"}]''.';
     END IF;
-    IF jsonb_typeof(coalesce(options, '{}')) <> 'object' THEN
-        RAISE EXCEPTION 'journey options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(coalesce(options, '{}')) k WHERE NOT k = ANY (option_keys);
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown journey option %', bad
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('The options are %s.', array_to_string(option_keys, ', '));
-    END IF;
+    PERFORM crm._check_option_keys(options, option_keys, 'journey');
 
     -- the options, as a row (NULL for what is not given; jsonb_populate_record checks the types)
     BEGIN

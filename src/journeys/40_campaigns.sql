@@ -200,7 +200,6 @@ DECLARE
                                          'winner_metric', 'send_rate'];
     o crm.campaign;
     v jsonb;
-    bad text;
     new_id bigint;
 BEGIN
     IF key IS NULL OR name IS NULL OR segment_key IS NULL THEN
@@ -224,15 +223,7 @@ BEGIN
         RAISE EXCEPTION 'segment "%" does not exist', segment_key
             USING ERRCODE = 'invalid_parameter_value', HINT = 'The segments are the rows of crm.segment.';
     END IF;
-    IF jsonb_typeof(coalesce(options, '{}')) <> 'object' THEN
-        RAISE EXCEPTION 'campaign options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(coalesce(options, '{}')) k WHERE NOT k = ANY (option_keys);
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown campaign option %', bad
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = format('The options are %s.', array_to_string(option_keys, ', '));
-    END IF;
+    PERFORM crm._check_option_keys(options, option_keys, 'campaign');
     BEGIN
         o := jsonb_populate_record(NULL::crm.campaign, coalesce(options, '{}'));
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range OR invalid_parameter_value THEN

@@ -86,13 +86,8 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ttl interval;
+    ttl interval := crm.interval_or_null(value);
 BEGIN
-    BEGIN
-        ttl := btrim(value)::interval;
-    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-        ttl := NULL;
-    END;
     IF ttl IS NULL OR ttl <= interval '0' OR ttl > interval '1 year' THEN
         RAISE EXCEPTION 'invalid opt_in_ttl "%"', value
             USING ERRCODE = 'invalid_parameter_value',

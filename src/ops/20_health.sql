@@ -24,14 +24,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Thresholds are two durations, warning then critical, such as "5 minutes, 30 minutes".';
     END IF;
-    BEGIN
-        w := parts[1]::interval;
-        c := parts[2]::interval;
-    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+    w := crm.interval_or_null(parts[1]);
+    c := crm.interval_or_null(parts[2]);
+    IF w IS NULL OR c IS NULL THEN
         RAISE EXCEPTION 'invalid thresholds "%"', value
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Thresholds are two durations, warning then critical, such as "5 minutes, 30 minutes".';
-    END;
+    END IF;
     IF w <= interval '0' OR c < w THEN
         RAISE EXCEPTION 'invalid thresholds "%"', value
             USING ERRCODE = 'invalid_parameter_value',
