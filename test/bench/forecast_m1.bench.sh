@@ -8,8 +8,15 @@
 # (the machine is shared, so wall time includes waiting for a core), per
 # series, and the ratio to R's auto.arima, ets, and the loop of both
 # (thetaf was not timed by R's run; it is cheap).  Target: 20x.
+#
+# When R's forecast package is installed, R is also timed here, right after
+# crm, on the same machine and load (test/forecast/m1_timing.R): ets on the
+# first R_ETS_SERIES series (default all 617), auto.arima on the first
+# R_ARIMA_SERIES (default 100; it is the slow one), wall and CPU per series.
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
+R_ETS_SERIES=${R_ETS_SERIES:-617}
+R_ARIMA_SERIES=${R_ARIMA_SERIES:-100}
 data=$CRM_SRC/test/forecast/data
 
 . "$(dirname "$0")/lib.sh"
@@ -55,3 +62,20 @@ END {
 	printf "%-30s %10.3f %13.0fx %13.0fx %7dx\n", "ets", e, e / wall, e / cpu, 20
 	printf "%-30s %10.3f %13.0fx %13.0fx %7dx\n", "auto.arima + ets (the loop)", a + e, (a + e) / wall, (a + e) / cpu, 20
 }' "$data/m1_monthly_ref.csv"
+
+if command -v Rscript >/dev/null && Rscript -e 'library(forecast)' >/dev/null 2>&1; then
+	echo
+	echo "R timed here, after crm (same machine and load)..."
+	{
+		Rscript "$CRM_SRC/test/forecast/m1_timing.R" "$data/m1_monthly.csv" ets "$R_ETS_SERIES"
+		Rscript "$CRM_SRC/test/forecast/m1_timing.R" "$data/m1_monthly.csv" auto.arima "$R_ARIMA_SERIES"
+	} | awk -v crm="$(cat "$dir/crm.txt")" '
+	BEGIN { split(crm, c, " "); wall = c[1] / 617; cpu = c[2] / 617
+		printf "%-30s %8s %10s %10s %12s %12s %8s\n", "R (measured here)", "series", "wall s", "CPU s", "vs crm wall", "vs crm CPU", "target" }
+	{ printf "%-30s %8d %10.3f %10.3f %11.0fx %11.0fx %7dx\n", $1, $2, $3, $4, $3 / wall, $4 / cpu, 20; w[$1] = $3; p[$1] = $4 }
+	END { printf "%-30s %8s %10.3f %10.3f %11.0fx %11.0fx %7dx\n", "auto.arima + ets (the loop)", "",
+	        w["ets"] + w["auto.arima"], p["ets"] + p["auto.arima"], (w["ets"] + w["auto.arima"]) / wall,
+	        (p["ets"] + p["auto.arima"]) / cpu, 20 }'
+else
+	echo "(R's forecast package is not installed: R not timed here)"
+fi

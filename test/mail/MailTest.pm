@@ -1,8 +1,9 @@
-# test/mail/MailTest.pm: helpers shared by the mail-worker TAP tests
-# (test/t/1[1-9]*_worker_*.pl): a cluster with crm preloaded and quick retry
-# settings, the loopback SMTP and HTTP servers of test/mail, a self-signed
-# certificate, and the comparison of delivered messages with their outbox rows
-# (test/mail/check_delivery.py).
+# test/mail/MailTest.pm: helpers shared by the TAP tests with the worker
+# (test/t/1*_worker_*.pl, the journeys' 5*.pl, ...): a cluster with crm
+# preloaded and quick retry settings, the loopback SMTP and HTTP servers of
+# test/mail, a self-signed certificate, and the comparison of delivered
+# messages with their outbox rows (test/mail/check_delivery.py), also after
+# a crash.
 package MailTest;
 
 use strict;
@@ -16,8 +17,8 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(mail_node make_cert start_smtp stop_smtp smtp_events start_http
-  stop_http http_events set_conf use_smtp outbox_json check_delivery wait_until_final
-  worker_pid wait_for_worker);
+  stop_http http_events set_conf use_smtp outbox_json check_delivery check_delivery_after_crash
+  wait_until_final worker_pid wait_for_worker);
 
 my $src = $ENV{CRM_SRC} or die "CRM_SRC is not set";
 my $python = '/usr/bin/python3';
@@ -185,6 +186,29 @@ sub check_delivery
 	diag(explain($result)) if @{ $result->{mismatches} } || @{ $result->{missing} }
 	  || @{ $result->{unexpected} };
 	return $result;
+}
+
+# check_delivery_after_crash(NODE, DIR, WHERE, COUNT, WHEN): the tests that
+# crash or stop the worker in the middle of a burst: COUNT messages arrived,
+# each matching its row, and a message that arrived twice is one the worker
+# had in flight WHEN it went (its delivery log says "interrupted"), under the
+# same Message-ID and no more than twice.
+sub check_delivery_after_crash
+{
+	my ($node, $dir, $where, $count, $when) = @_;
+	my $r = check_delivery($node, $dir, $where);
+	is($r->{delivered}, $count, 'every message arrived');
+	is_deeply([ $r->{missing}, $r->{unexpected}, $r->{mismatches} ], [ [], [], [] ],
+		'every delivered message matches its row');
+	my %was_interrupted = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', q{
+		SELECT o.message_id FROM crm.email_outbox o
+		 WHERE EXISTS (SELECT FROM crm.email_delivery_log l
+		                WHERE l.outbox_id = o.id AND l.detail LIKE 'interrupted%')});
+	my @stray = grep { !$was_interrupted{$_} } @{ $r->{duplicates} };
+	is_deeply(\@stray, [], 'duplicates (' . scalar(@{ $r->{duplicates} })
+		  . ") are only messages in flight $when, under the same Message-ID");
+	is($r->{files} - $r->{delivered}, scalar(@{ $r->{duplicates} }), 'each duplicate arrived twice, not more');
+	return $r;
 }
 
 # wait_until_final(NODE, WHERE): wait until no matching row is queued or sending.

@@ -80,19 +80,7 @@ ok($i_interrupted > 0 && $i_interrupted <= 16,
 	"the deliveries in flight at the stop were re-queued ($i_interrupted, at most crm.max_in_flight)");
 
 # --- what arrived
-my $r = check_delivery($node, $smtp->{msgs}, 'true');
-is($r->{delivered}, 800, 'every message arrived');
-is_deeply([ $r->{missing}, $r->{unexpected}, $r->{mismatches} ], [ [], [], [] ],
-	'every delivered message matches its row');
-my %was_interrupted = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', q{
-	SELECT o.message_id FROM crm.email_outbox o
-	 WHERE EXISTS (SELECT FROM crm.email_delivery_log l
-	                WHERE l.outbox_id = o.id AND l.detail LIKE 'interrupted%')});
-my @stray = grep { !$was_interrupted{$_} } @{ $r->{duplicates} };
-is_deeply(\@stray, [], 'duplicates (' . scalar(@{ $r->{duplicates} })
-	  . ') are only messages in flight at a crash, under the same Message-ID');
-is($r->{files} - $r->{delivered}, scalar(@{ $r->{duplicates} }),
-	'each duplicate arrived twice, not more');
+check_delivery_after_crash($node, $smtp->{msgs}, 'true', 800, 'at a crash');
 
 $node->stop;
 done_testing();

@@ -72,18 +72,7 @@ is($node->safe_psql('postgres', q{
 	'sent', 'all sent');
 
 # what arrived
-my $r = check_delivery($node, $smtp->{msgs}, "idempotency_key LIKE 'journey:%'");
-is($r->{delivered}, 5000, 'every message arrived');
-is_deeply([ $r->{missing}, $r->{unexpected}, $r->{mismatches} ], [ [], [], [] ],
-	'every delivered message matches its row');
-my %was_interrupted = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', q{
-	SELECT o.message_id FROM crm.email_outbox o
-	 WHERE EXISTS (SELECT FROM crm.email_delivery_log l
-	                WHERE l.outbox_id = o.id AND l.detail LIKE 'interrupted%')});
-my @stray = grep { !$was_interrupted{$_} } @{ $r->{duplicates} };
-is_deeply(\@stray, [], 'duplicates (' . scalar(@{ $r->{duplicates} })
-	  . ') are only messages in flight at the kill, under the same Message-ID');
-is($r->{files} - $r->{delivered}, scalar(@{ $r->{duplicates} }), 'each duplicate arrived twice, not more');
+check_delivery_after_crash($node, $smtp->{msgs}, "idempotency_key LIKE 'journey:%'", 5000, 'at the kill');
 
 $node->stop;
 done_testing();
